@@ -1,0 +1,289 @@
+"""Run configuration: every knob of one SGD run, the regimes of CLAIMS.md §4, validation.
+
+A `RunConfig` is frozen and hashable; it is validated on construction, so a bad value
+raises `ValueError` naming the field, the value and the allowed range before any work
+starts. The regime constructors (`paper`, `small_batch`, …) compute the paper's
+hyper-parameters from d (CLAIMS.md §1):
+
+    ψ = log(d)^(-C),  p = ⌈1/ψ⌉,  m = ⌈d/ψ⌉,  η = ψ,  θ = ψ/√p,  T = ⌈κ log(d)/η⌉.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+DATA_LAWS = ("boolean", "gaussian")
+INITS = ("sphere", "sparse_finders")
+DTYPES = ("float32", "float64")
+DEVICES = ("auto", "cpu", "cuda")
+REGIMES = (
+    "paper",
+    "small_batch",
+    "gaussian",
+    "first_layer_only",
+    "large_init",
+    "parity3",
+    "sparse_finders",
+    "custom",
+)
+# A variant is one (loss, layers) pair; the variants of one run share the initial
+# weights and every minibatch (coupled runs, CLAIMS.md C1 and C8).
+VARIANTS = {
+    "logistic": ("logistic", "both"),  # the real run: h(γ) = 2 log(1 + e^-γ)
+    "linear": ("linear", "both"),  # the first-order proxy h0(γ) = 2 log 2 - γ
+    "frozen_a": ("logistic", "first"),  # second layer frozen at initialization
+}
+MAX_SEEDS = 4096
+
+
+def zeta(d: int) -> float:
+    """ζ(d) = 1/log(d): the project's finite-d stand-in for the paper's o(1) (CLAIMS.md §2)."""
+    return 1.0 / math.log(d)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One SGD run of CLAIMS.md §1, possibly for several seeds and coupled variants.
+
+    Seeds `seed, seed+1, …, seed+seeds-1` run as one stacked computation; seed `s`
+    of a batched run is the same run as `seeds=1, seed=s`.
+    """
+
+    d: int  # input dimension
+    p: int  # width
+    m: int  # minibatch size (fresh samples every step)
+    eta: float  # step size η
+    theta: float  # init scale θ: ‖w_k‖ = |a_k| = θ at t = 0
+    steps: int  # horizon T (number of SGD steps)
+    label_coords: tuple[int, ...] = (0, 1)  # y = -Π x_c over these coordinates; first two = the pair (i, j)
+    data: str = "boolean"  # "boolean": x ~ Unif{±1}^d; "gaussian": x ~ N(0, I_d), y = -Π sign(x_c)
+    variants: tuple[str, ...] = ("logistic",)  # loss and trained layers; the first is the main run
+    init: str = "sphere"  # "sphere", or "sparse_finders": only ⌈p·finder_fraction⌉ neurons see the signal plane
+    finder_fraction: float = 0.125
+    dtype: str = "float32"
+    device: str = "auto"
+    seed: int = 0
+    seeds: int = 1  # R: number of seeds run together
+    test_size: int = 20_000  # fixed test set for the snapshots' metrics
+    test_seed: int = 1_000_003  # the test set's own seed
+    snapshots: int = 50  # uniform snapshot grid size (plus log-spaced steps and the last)
+    chunk_rows: int = 0  # rows of a batch processed at once; 0 = automatic
+    regime: str = "custom"  # the regime of CLAIMS.md §4 this config was built from
+    regime_params: tuple[tuple[str, Any], ...] = field(default=())  # what the constructor was given
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    # ----- derived -----
+    @property
+    def pair(self) -> tuple[int, int]:
+        return (self.label_coords[0], self.label_coords[1])
+
+    @property
+    def samples(self) -> int:
+        """n = m · T, the sample count of the run."""
+        return self.m * self.steps
+
+    @property
+    def zeta(self) -> float:
+        return zeta(self.d)
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["label_coords"] = list(self.label_coords)
+        out["variants"] = list(self.variants)
+        out["regime_params"] = [list(kv) for kv in self.regime_params]
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"RunConfig: unknown field(s) {sorted(unknown)}; known fields are {sorted(known)}")
+        d = dict(d)
+        for name in ("label_coords", "variants"):
+            if name in d:
+                d[name] = tuple(d[name])
+        if "regime_params" in d:
+            d["regime_params"] = tuple((str(k), v) for k, v in d["regime_params"])
+        return cls(**d)
+
+
+def _fail(name: str, value: Any, allowed: str) -> None:
+    raise ValueError(f"RunConfig.{name} = {value!r} is not allowed: {allowed}")
+
+
+def _int(cfg: RunConfig, name: str, lo: int, hi: int | None = None) -> None:
+    v = getattr(cfg, name)
+    rng = f"an integer in [{lo}, {hi}]" if hi is not None else f"an integer ≥ {lo}"
+    if isinstance(v, bool) or not isinstance(v, int):
+        _fail(name, v, f"must be {rng}")
+    if v < lo or (hi is not None and v > hi):
+        _fail(name, v, f"must be {rng}")
+
+
+def _positive_float(cfg: RunConfig, name: str, allow_zero: bool = False) -> None:
+    v = getattr(cfg, name)
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    if not ok:
+        _fail(name, v, "must be a finite number " + ("≥ 0" if allow_zero else "> 0"))
+
+
+def _choice(cfg: RunConfig, name: str, allowed: tuple[str, ...]) -> None:
+    v = getattr(cfg, name)
+    if v not in allowed:
+        _fail(name, v, f"must be one of {list(allowed)}")
+
+
+def _validate(cfg: RunConfig) -> None:
+    _int(cfg, "d", 3)
+    _int(cfg, "p", 1)
+    _int(cfg, "m", 1)
+    _int(cfg, "steps", 1)
+    _positive_float(cfg, "eta")
+    _positive_float(cfg, "theta")
+    _int(cfg, "seed", 0, 2**62)
+    _int(cfg, "seeds", 1, MAX_SEEDS)
+    _int(cfg, "test_size", 1)
+    _int(cfg, "test_seed", 0, 2**62)
+    _int(cfg, "snapshots", 2)
+    _int(cfg, "chunk_rows", 0)
+    _choice(cfg, "data", DATA_LAWS)
+    _choice(cfg, "init", INITS)
+    _choice(cfg, "dtype", DTYPES)
+    _choice(cfg, "device", DEVICES)
+    _choice(cfg, "regime", REGIMES)
+    lc = cfg.label_coords
+    if not isinstance(lc, tuple) or len(lc) not in (2, 3) or not all(isinstance(c, int) and not isinstance(c, bool) for c in lc):
+        _fail("label_coords", lc, "must be a tuple of 2 or 3 distinct integer coordinates in [0, d-1]")
+    if len(set(lc)) != len(lc) or not all(0 <= c < cfg.d for c in lc):
+        _fail("label_coords", lc, f"must be 2 or 3 distinct coordinates in [0, {cfg.d - 1}] (d = {cfg.d})")
+    v = cfg.variants
+    if not isinstance(v, tuple) or not v or len(set(v)) != len(v) or not all(x in VARIANTS for x in v):
+        _fail("variants", v, f"must be a non-empty tuple of distinct names from {list(VARIANTS)}")
+    f = cfg.finder_fraction
+    if not (isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1):
+        _fail("finder_fraction", f, "must be a number in (0, 1]")
+    if cfg.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            _fail("device", cfg.device, "CUDA was asked for but torch sees no CUDA device; use 'cpu' or 'auto'")
+
+
+# ---------------------------------------------------------------------------
+# Regimes (CLAIMS.md §4)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaperHyper:
+    """The paper regime's hyper-parameters for one d (Theorem 3.1)."""
+
+    d: int
+    C: float
+    kappa: float
+    psi: float
+    p: int
+    m: int
+    eta: float
+    theta: float
+    steps: int
+
+
+def paper_hyper(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None) -> PaperHyper:
+    if isinstance(d, bool) or not isinstance(d, int) or d < 3:
+        raise ValueError(f"d = {d!r} is not allowed: must be an integer ≥ 3")
+    if not (isinstance(C, (int, float)) and math.isfinite(C) and C > 0):
+        raise ValueError(f"C = {C!r} is not allowed: must be a finite number > 0")
+    if not (isinstance(kappa, (int, float)) and math.isfinite(kappa) and kappa > 0):
+        raise ValueError(f"kappa = {kappa!r} is not allowed: must be a finite number > 0")
+    psi = math.log(d) ** (-C)
+    p_min = math.ceil(1 / psi)
+    if p is None:
+        p = p_min
+    elif isinstance(p, bool) or not isinstance(p, int) or p < 1:
+        raise ValueError(f"p = {p!r} is not allowed: must be an integer ≥ 1")
+    m = math.ceil(d / psi)
+    eta = psi
+    return PaperHyper(d, float(C), float(kappa), psi, p, m, eta, psi / math.sqrt(p), math.ceil(kappa * math.log(d) / eta))
+
+
+def _from_hyper(h: PaperHyper, regime: str, extra: dict[str, Any], **overrides: Any) -> RunConfig:
+    params = {"C": h.C, "kappa": h.kappa, **extra}
+    base = dict(d=h.d, p=h.p, m=h.m, eta=h.eta, theta=h.theta, steps=h.steps, regime=regime,
+                regime_params=tuple(sorted(params.items())))
+    base.update(overrides)
+    return RunConfig(**base)
+
+
+def paper(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
+    """The paper regime (Theorem 3.1): CLAIMS.md §1 defaults."""
+    return _from_hyper(paper_hyper(d, C, kappa, p), "paper", {}, **overrides)
+
+
+def small_batch(d: int, m: int | None = None, C: float = 2.0, kappa: float = 12.0, p: int | None = None,
+                **overrides: Any) -> RunConfig:
+    """Batch m (default m = d) with the paper's η, p, θ and the paper's sample budget n: T = ⌈n/m⌉."""
+    h = paper_hyper(d, C, kappa, p)
+    m = d if m is None else m
+    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+        raise ValueError(f"m = {m!r} is not allowed: must be an integer ≥ 1")
+    steps = math.ceil(h.m * h.steps / m)
+    return _from_hyper(h, "small_batch", {"m": m}, **{"m": m, "steps": steps, **overrides})
+
+
+def gaussian(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
+    """x ~ N(0, I_d), y = -sign(x_i x_j); the paper's hyper-parameters (open question 3)."""
+    return _from_hyper(paper_hyper(d, C, kappa, p), "gaussian", {}, **{"data": "gaussian", **overrides})
+
+
+def first_layer_only(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
+    """Second layer frozen at initialization (Remark 4.3)."""
+    return _from_hyper(paper_hyper(d, C, kappa, p), "first_layer_only", {},
+                       **{"variants": ("frozen_a",), **overrides})
+
+
+def large_init(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
+    """θ = 1: a lazy start, where the phase-one linearization should break."""
+    return _from_hyper(paper_hyper(d, C, kappa, p), "large_init", {}, **{"theta": 1.0, **overrides})
+
+
+def parity3(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
+    """y = -x_i x_j x_l (open question 2)."""
+    return _from_hyper(paper_hyper(d, C, kappa, p), "parity3", {}, **{"label_coords": (0, 1, 2), **overrides})
+
+
+def sparse_finders(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
+    """Only ⌈p/8⌉ neurons start with a signal-plane component (the abstract's "small fraction", C8)."""
+    return _from_hyper(paper_hyper(d, C, kappa, p), "sparse_finders", {},
+                       **{"init": "sparse_finders", "finder_fraction": 0.125, **overrides})
+
+
+REGIME_CONSTRUCTORS = {
+    "paper": paper,
+    "small_batch": small_batch,
+    "gaussian": gaussian,
+    "first_layer_only": first_layer_only,
+    "large_init": large_init,
+    "parity3": parity3,
+    "sparse_finders": sparse_finders,
+}
+
+
+def regime(name: str, d: int, **kwargs: Any) -> RunConfig:
+    """Build the config of regime `name` at dimension d (CLAIMS.md §4)."""
+    if name not in REGIME_CONSTRUCTORS:
+        raise ValueError(f"regime = {name!r} is not allowed: must be one of {list(REGIME_CONSTRUCTORS)}")
+    return REGIME_CONSTRUCTORS[name](d, **kwargs)

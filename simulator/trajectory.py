@@ -1,0 +1,280 @@
+"""What a run records, its named accessors (CLAIMS.md §2), and the `.npz` file format.
+
+Per step t (the state *before* update t, and the statistics of step t's minibatch at
+that state), for every seed r, variant v and neuron k (size O(T·p)):
+
+    a              a_k                                   (T, R, V, p)
+    w_coords       w_k at the label coordinates (i, j[, l])  (T, R, V, p, K)
+    w_perp         ‖w_perp,k‖ (all coordinates but i, j)  (T, R, V, p)
+    g_a, g_w_norm2 the step's gradients g_a,k and ‖g_w,k‖² (T, R, V, p)
+    g_w_coords     g_w,k at (i, j)                        (T, R, V, p, 2)
+    g_sig_m2       batch second moment of the per-sample gradient along μ̂+ and μ̂-  (T, R, V, p, 2)
+    batch_loss, batch_err, batch_max_dev   logistic loss, 0-1 error, max |h'(γ)+1|   (T, R, V)
+    batch_margin   mean margin γ per cluster              (T, R, V, 4)
+
+At the snapshots (`snap_steps`: a uniform grid, log-spaced steps, and the last, T):
+full `snap_W` (S, R, V, p, d), `snap_a`, and the test-set metrics of population.py.
+
+The loss and |h'+1| recorded for the `linear` variant are those of the logistic loss at
+the proxy run's margins (the quantities C1 compares), not of the proxy h0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import RunConfig, zeta
+
+FORMAT_VERSION = 1
+PER_STEP_FIELDS = {
+    "a": "neuron",
+    "w_coords": "neuron",
+    "w_perp": "neuron",
+    "g_a": "neuron",
+    "g_w_norm2": "neuron",
+    "g_w_coords": "neuron",
+    "g_sig_m2": "neuron",
+    "batch_loss": "variant",
+    "batch_err": "variant",
+    "batch_margin": "variant",
+    "batch_max_dev": "variant",
+}
+LOG_SNAPSHOTS = 24
+
+
+class TrajectoryFileError(ValueError):
+    """A trajectory file that cannot be trusted: damaged, truncated, or from another version."""
+
+
+def snapshot_steps(T: int, uniform: int = 50) -> list[int]:
+    """Snapshot steps in [0, T]: `uniform` evenly spaced, ~24 log-spaced, and the last (T)."""
+    grid = set(np.unique(np.round(np.linspace(0, T, max(uniform, 2))).astype(int)).tolist())
+    grid |= set(np.unique(np.round(np.geomspace(1, T, LOG_SNAPSHOTS)).astype(int)).tolist())
+    grid |= {0, T}
+    return sorted(g for g in grid if 0 <= g <= T)
+
+
+def _package_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+@dataclass
+class Trajectory:
+    """The record of one (batched, coupled) run; accessors are vectorised over seeds."""
+
+    config: RunConfig
+    arrays: dict[str, np.ndarray]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- construction / io
+    @classmethod
+    def build(cls, cfg: RunConfig, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> "Trajectory":
+        import torch
+
+        meta = {"format_version": FORMAT_VERSION, "package_version": _package_version(),
+                "torch_version": torch.__version__, "numpy_version": np.__version__, **meta}
+        return cls(cfg, arrays, meta)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write one .npz atomically (a temporary file in the same folder, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = json.dumps({"config": self.config.to_dict(), "meta": self.meta}, sort_keys=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, __header__=np.frombuffer(header.encode(), dtype=np.uint8), **self.arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Trajectory":
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except FileNotFoundError:
+            raise
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+            raise TrajectoryFileError(f"{path}: not a readable trajectory file ({type(e).__name__}: {e}); "
+                                      "it is damaged or truncated: delete it and re-run") from e
+        if "__header__" not in arrays:
+            raise TrajectoryFileError(f"{path}: no header; not a trajectory file written by xorcert")
+        try:
+            header = json.loads(arrays.pop("__header__").tobytes().decode())
+            meta, cfg = header["meta"], RunConfig.from_dict(header["config"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise TrajectoryFileError(f"{path}: damaged header ({e})") from e
+        fv, pv = meta.get("format_version"), meta.get("package_version")
+        if fv != FORMAT_VERSION or pv != _package_version():
+            raise TrajectoryFileError(
+                f"{path}: written by xorcert {pv} (format {fv}); this is xorcert {_package_version()} "
+                f"(format {FORMAT_VERSION}). Trajectories are not converted between versions: re-run it.")
+        missing = set(PER_STEP_FIELDS) - set(arrays)
+        if missing:
+            raise TrajectoryFileError(f"{path}: missing arrays {sorted(missing)}")
+        return cls(cfg, arrays, meta)
+
+    # ---------------------------------------------------------------- shapes and variants
+    @property
+    def steps(self) -> int:
+        """Number of recorded steps (cfg.steps for a completed run)."""
+        return self.arrays["a"].shape[0]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.config.seed + r for r in range(self.config.seeds)]
+
+    @property
+    def zeta(self) -> float:
+        return zeta(self.config.d)
+
+    def vi(self, variant: str | int = 0) -> int:
+        """Index of a variant, by name or position (0 = the main run)."""
+        if isinstance(variant, int):
+            if not 0 <= variant < len(self.config.variants):
+                raise ValueError(f"variant index {variant} out of range [0, {len(self.config.variants) - 1}]")
+            return variant
+        if variant not in self.config.variants:
+            raise ValueError(f"variant {variant!r} was not run; this trajectory has {list(self.config.variants)}")
+        return self.config.variants.index(variant)
+
+    def series(self, name: str, variant: str | int = 0) -> np.ndarray:
+        """A recorded per-step array for one variant: (T, R, p, …) or (T, R, …)."""
+        return self.arrays[name][:, :, self.vi(variant)]
+
+    # ---------------------------------------------------------------- CLAIMS.md §2, per step
+    def a(self, variant: str | int = 0) -> np.ndarray:
+        return self.series("a", variant)
+
+    def sigma(self, variant: str | int = 0) -> np.ndarray:
+        """σ_k with μ̂_sig = (e_i + σ e_j)/√2: σ = -1 (μ̂+) if a_k ≥ 0, else +1 (μ̂-)."""
+        return np.where(self.a(variant) >= 0, -1.0, 1.0)
+
+    def _plane(self, variant: str | int) -> tuple[np.ndarray, np.ndarray]:
+        """(⟨w, μ̂_sig⟩, ⟨w, μ̂_opp⟩) per step and neuron."""
+        wc = self.series("w_coords", variant).astype(np.float64)
+        wi, wj, s = wc[..., 0], wc[..., 1], self.sigma(variant)
+        return (wi + s * wj) / math.sqrt(2), (wi - s * wj) / math.sqrt(2)
+
+    def w_sig(self, variant: str | int = 0) -> np.ndarray:
+        """‖w_sig,k‖ (T, R, p)."""
+        return np.abs(self._plane(variant)[0])
+
+    def w_opp(self, variant: str | int = 0) -> np.ndarray:
+        return np.abs(self._plane(variant)[1])
+
+    def w_perp(self, variant: str | int = 0) -> np.ndarray:
+        return self.series("w_perp", variant).astype(np.float64)
+
+    def w_norm(self, variant: str | int = 0) -> np.ndarray:
+        sig, opp = self._plane(variant)
+        return np.sqrt(sig**2 + opp**2 + self.w_perp(variant) ** 2)
+
+    def mass(self, variant: str | int = 0) -> np.ndarray:
+        """Output mass |a_k|·‖w_k‖ (T, R, p)."""
+        return np.abs(self.a(variant)) * self.w_norm(variant)
+
+    def signal_heavy(self, variant: str | int = 0, z: float | None = None) -> np.ndarray:
+        """‖w_sig‖ ≥ max(‖w_opp‖, ‖w_perp‖)/ζ, per step and neuron (bool)."""
+        z = self.zeta if z is None else z
+        return self.w_sig(variant) * z >= np.maximum(self.w_opp(variant), self.w_perp(variant))
+
+    def S(self, variant: str | int = 0, z: float | None = None) -> np.ndarray:
+        """Signal-heavy mass S_t: share of the output mass held by signal-heavy neurons (T, R)."""
+        mass = self.mass(variant)
+        tot = mass.sum(-1)
+        return np.where(tot > 0, (mass * self.signal_heavy(variant, z)).sum(-1) / np.where(tot > 0, tot, 1), 0.0)
+
+    def T1(self, variant: str | int = 0, z: float | None = None) -> np.ndarray:
+        """First step with S_t ≥ 1 - ζ, per seed; -1 where never reached (R,)."""
+        z = self.zeta if z is None else z
+        return _first(self.S(variant, z) >= 1 - z)
+
+    def T2(self, variant: str | int = 0, z: float | None = None) -> np.ndarray:
+        """First step with max_x |h'(γ)+1| ≥ ζ on that step's minibatch, per seed; -1 where never (R,)."""
+        z = self.zeta if z is None else z
+        return _first(self.series("batch_max_dev", variant) >= z)
+
+    def g_sig_mean(self, variant: str | int = 0) -> np.ndarray:
+        """Batch mean of the per-sample gradient along μ̂_sig, ⟨g_w, μ̂_sig⟩ (T, R, p)."""
+        g = self.series("g_w_coords", variant).astype(np.float64)
+        return (g[..., 0] + self.sigma(variant) * g[..., 1]) / math.sqrt(2)
+
+    def g_sig_m2(self, variant: str | int = 0) -> np.ndarray:
+        """Batch second moment of the per-sample gradient along μ̂_sig (T, R, p)."""
+        m2 = self.series("g_sig_m2", variant).astype(np.float64)
+        return np.where(self.a(variant) >= 0, m2[..., 0], m2[..., 1])
+
+    def layer_gap(self, variant: str | int = 0) -> np.ndarray:
+        """a_k² - ‖w_k‖² (T, R, p)."""
+        return self.a(variant).astype(np.float64) ** 2 - self.w_norm(variant) ** 2
+
+    def clean_margins(self, variant: str | int = 0) -> np.ndarray:
+        """Clean cluster margins γ̃_c per step (T, R, 4), exact on the hypercube.
+
+        γ̃_c = y_c (1/p) Σ_k a_k relu(⟨w_k, μ̂_sig⟩⟨c, μ̂_sig⟩), clusters in population.CLUSTERS order.
+        For Gaussian data use the test-set estimate `test_clean_margin` at the snapshots.
+        """
+        if self.config.data != "boolean":
+            raise ValueError("per-step clean margins are exact only on the hypercube; "
+                             "for Gaussian data read the snapshots' test_clean_margin")
+        from .population import CLUSTER_LABELS, CLUSTERS
+
+        s = self._plane(variant)[0]
+        a, sig = self.a(variant).astype(np.float64), self.sigma(variant)
+        out = []
+        for (ci, cj), yc in zip(CLUSTERS, CLUSTER_LABELS):
+            u = (ci + sig * cj) / math.sqrt(2)
+            out.append(yc * (a * np.maximum(s * u, 0)).mean(-1))
+        return np.stack(out, axis=-1)
+
+    # ---------------------------------------------------------------- snapshots
+    @property
+    def snap_steps(self) -> np.ndarray:
+        return self.arrays["snap_steps"]
+
+    def snap(self, name: str, variant: str | int = 0) -> np.ndarray:
+        """A snapshot array for one variant: (S, R, …)."""
+        return self.arrays[name][:, :, self.vi(variant)]
+
+    def test_error(self, variant: str | int = 0) -> np.ndarray:
+        """Test 0-1 error at each snapshot (S, R)."""
+        return self.snap("test_err_count", variant) / self.config.test_size
+
+    def test_error_ci(self, variant: str | int = 0, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """(1 - alpha) Clopper–Pearson interval of the test error at each snapshot."""
+        from .population import clopper_pearson
+
+        return clopper_pearson(self.snap("test_err_count", variant), self.config.test_size, alpha)
+
+    def final(self, variant: str | int = 0) -> dict[str, np.ndarray]:
+        """Test-set metrics at the last snapshot, per seed."""
+        lo, hi = self.test_error_ci(variant)
+        return {"error": self.test_error(variant)[-1], "error_lo": lo[-1], "error_hi": hi[-1],
+                "loss": self.snap("test_loss", variant)[-1],
+                "clean_margin": self.snap("test_clean_margin", variant)[-1],
+                "margin": self.snap("test_margin", variant)[-1]}
+
+
+def _first(mask: np.ndarray) -> np.ndarray:
+    """Index of the first True along axis 0, or -1 where there is none."""
+    hit = mask.any(axis=0)
+    return np.where(hit, mask.argmax(axis=0), -1)
