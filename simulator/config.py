@@ -36,7 +36,13 @@ VARIANTS = {
     "logistic": ("logistic", "both"),  # the real run: h(γ) = 2 log(1 + e^-γ)
     "linear": ("linear", "both"),  # the first-order proxy h0(γ) = 2 log 2 - γ
     "frozen_a": ("logistic", "first"),  # second layer frozen at initialization
+    "linear_frozen_a": ("linear", "first"),  # the proxy of a frozen-a run (C1 in first_layer_only)
 }
+
+
+def proxy_variant(main: str) -> str:
+    """The linear-proxy twin of a variant: same trained layers, loss h0."""
+    return "linear" if VARIANTS[main][1] == "both" else "linear_frozen_a"
 MAX_SEEDS = 4096
 
 
@@ -72,6 +78,8 @@ class RunConfig:
     test_seed: int = 1_000_003  # the test set's own seed
     snapshots: int = 50  # uniform snapshot grid size (plus log-spaced steps and the last)
     chunk_rows: int = 0  # rows of a batch processed at once; 0 = automatic
+    data_offset: int = 0  # minibatch stream: configs differing only here share the init, not the batches
+    stop_error: float = 0.0  # > 0: stop at the first snapshot where every seed's main test error ≤ this
     regime: str = "custom"  # the regime of CLAIMS.md §4 this config was built from
     regime_params: tuple[tuple[str, Any], ...] = field(default=())  # what the constructor was given
 
@@ -159,6 +167,10 @@ def _validate(cfg: RunConfig) -> None:
     _int(cfg, "test_seed", 0, 2**62)
     _int(cfg, "snapshots", 2)
     _int(cfg, "chunk_rows", 0)
+    _int(cfg, "data_offset", 0, 2**20)
+    se = cfg.stop_error
+    if isinstance(se, bool) or not isinstance(se, (int, float)) or not (0 <= se < 1):
+        _fail("stop_error", se, "must be a number in [0, 1) (0 = run the whole horizon)")
     _choice(cfg, "data", DATA_LAWS)
     _choice(cfg, "init", INITS)
     _choice(cfg, "dtype", DTYPES)

@@ -16,9 +16,13 @@ neuron axis, so they see the same minibatch in the same two GEMMs per chunk:
     Z = X Wᵀ        (R, c, B)   forward
     G += Dᵀ X       (R, B, d)   first-layer gradient, D = c(x) 1[z > 0]
 
-That is 4·m·d·B flop per step; everything else is O(m·B + B·d). The batch is generated
-on the device in row chunks that stay in cache (same samples whatever the chunking,
-see data.py); no host–device synchronisation happens between snapshots.
+That is 4·m·d·B flop per step; everything else is O(m·B + B·d): X carries 2V extra
+columns c_v(x) s2(x) so that the second GEMM also sums the second moments of g_sig, and
+g_a,k = w_k · G_k / m needs no pass over the rows (relu(z) = 1[z > 0] z). The batch is
+generated on the device in row chunks (same samples whatever the chunking, see data.py)
+into a workspace allocated once; the per-row results (margins, clusters) of a block of
+rows are reduced to the batch statistics at once. No host–device synchronisation happens
+between snapshots.
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ import torch
 
 from . import data, population
 from .config import VARIANTS, RunConfig
-from .trajectory import PER_STEP_FIELDS, Trajectory, snapshot_steps
+from .trajectory import PER_STEP_FIELDS, Trajectory, expected_shapes, snapshot_steps
 
-CHUNK_ELEMENTS = 1 << 20  # elements of X per chunk when chunk_rows = 0 (4 MiB in float32)
+CHUNK_ELEMENTS = 1 << 21  # elements of X per chunk when chunk_rows = 0 (8 MiB in float32)
+EVAL_ELEMENTS = 1 << 18  # test-set entries generated at once at a snapshot (bounds the peak memory)
+STAT_ELEMENTS = 1 << 16  # seed-rows of per-row results kept before they are reduced to batch statistics
 
 
 class SimulationDiverged(RuntimeError):
@@ -70,6 +76,59 @@ def chunk_rows_for(cfg: RunConfig) -> int:
     if cfg.chunk_rows:
         return min(cfg.chunk_rows, cfg.m)
     return max(1, min(cfg.m, CHUNK_ELEMENTS // (cfg.seeds * cfg.d)))
+
+
+@dataclass
+class _Chunk:
+    """Views of the step workspace for the rows [r0, r0 + c) of a batch."""
+
+    r0: int
+    c: int
+    x: torch.Tensor  # (R, c, d) the rows
+    xg: torch.Tensor  # (R, c, dx + 2V) [x | … | E]: the right operand of the gradient GEMM
+    E: torch.Tensor  # (R, c, V, 2) c_v(x) s2(x)
+    z: torch.Tensor  # (R, c, B) z = X Wᵀ, then relu(z)
+    D: torch.Tensor  # (R, c, B) D = c(x) 1[z > 0]
+    gam: torch.Tensor  # (R, c, V) γ(x), in the block buffer
+    th: torch.Tensor  # (R, c, V) tanh(γ/2), in the block buffer
+    xij: torch.Tensor  # (R, c, 2) (x_i, x_j), in the block buffer
+    s2: torch.Tensor  # (R, c, 2) (x_i - x_j)², (x_i + x_j)²
+    block_end: int  # > 0 on the last chunk of a block: the block's row count
+
+
+# Clusters of population.CLUSTERS, (1,-1), (-1,1), (1,1), (-1,-1) ("1" meaning > 0), from p = 1[x > 0]:
+# p_i (1 - p_j), (1 - p_i) p_j, p_i p_j, (1 - p_i)(1 - p_j); each is [p_i p_j, p_i, p_j, 1] times a
+# column of PQ_TO_CLUSTER, so the per-cluster sums come from four plain sums.
+PQ_TO_CLUSTER = ((-1.0, -1.0, 1.0, 1.0),
+                 (1.0, 0.0, 0.0, -1.0),
+                 (0.0, 1.0, 0.0, -1.0),
+                 (0.0, 0.0, 0.0, 1.0))
+
+
+def _block_stats(rec: dict, t: int, first: bool, n: int, gam1: torch.Tensor, th: torch.Tensor,
+                 xij: torch.Tensor, pq: torch.Tensor, T_pq: torch.Tensor, V: int) -> None:
+    """Add the batch statistics of the first n rows of the block buffers to step t's records.
+
+    batch_loss and batch_err get sums (divided by m at the end of the step), batch_max_dev
+    the running maximum, and T_pq (R, V+1, 4) the sums of [γ | 1] ⊗ [p_i p_j, p_i, p_j, 1].
+    """
+    gam, th, xij, pq = gam1[:, :n, :V], th[:, :n], xij[:, :n], pq[:, :, :n]
+    loss = population.logistic_loss(gam).sum(1)  # (R, V)
+    err = (gam <= 0).sum(1, dtype=gam.dtype)
+    dev = th.abs().amax(1)
+    torch.clamp(xij.transpose(1, 2), min=0, out=pq[:, 1:3]).sign_()  # p = 1[x > 0]
+    torch.mul(pq[:, 1], pq[:, 2], out=pq[:, 0])
+    pq = pq.transpose(1, 2)  # (R, n, 4)
+    if first:
+        rec["batch_loss"][t] = loss
+        rec["batch_err"][t] = err
+        rec["batch_max_dev"][t] = dev
+        torch.bmm(gam1[:, :n].transpose(1, 2), pq, out=T_pq)
+    else:
+        rec["batch_loss"][t] += loss
+        rec["batch_err"][t] += err
+        torch.maximum(rec["batch_max_dev"][t], dev, out=rec["batch_max_dev"][t])
+        T_pq.baddbmm_(gam1[:, :n].transpose(1, 2), pq)
 
 
 def _as_batch(item, R: int, m: int, d: int, dt: torch.dtype, dev: torch.device, step: int) -> _Batch:
@@ -140,49 +199,101 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
     }
     assert set(rec) == set(PER_STEP_FIELDS)
     snaps = snapshot_steps(T, cfg.snapshots)
-    snap_W: list[torch.Tensor] = []
+    snap_W_all = torch.empty(len(snaps), R, B, d, dtype=dt, device=dev)  # filled as the snapshots are taken
+    snap_W: list[torch.Tensor] = []  # views of snap_W_all
     snap_a: list[torch.Tensor] = []
     snap_test: list[dict[str, torch.Tensor]] = []
 
-    # ---- step workspace ----------------------------------------------------------------
+    # ---- step workspace (allocated once; the step loop only writes into it) -------------
     c_max = chunk_rows_for(cfg)
-    G = torch.empty(R, B, d, dtype=dt, device=dev)
-    ga = torch.empty(R, B, dtype=dt, device=dev)
-    m2 = torch.empty(R, B, 2, dtype=dt, device=dev)
-    loss_s = torch.empty(R, V, dtype=dt, device=dev)
-    err_s = torch.empty(R, V, dtype=dt, device=dev)
-    dev_s = torch.empty(R, V, dtype=dt, device=dev)
-    msum = torch.empty(R, V, 4, dtype=dt, device=dev)
-    mcnt = torch.empty(R, 1, 4, dtype=dt, device=dev)
-    xbuf = torch.empty(R * c_max * 64 * ((d + 63) // 64), dtype=dt, device=dev) if cfg.data == "boolean" else None
-    batch_keys = data.seed_keys(seeds, data.STREAM_BATCH, dev)
+    any_linear = bool(linear.any())
+    # A chunk's rows live in xa (R, c, ws): x in columns [0, d), then (Boolean) the ≤ 7 further
+    # generated signs up to dx = 8⌈d/8⌉, then E = c_v(x) s2(x) (2V columns) from dx on, so that
+    # one GEMM Dᵀ xa gives both the first-layer gradient and the second moments of g_sig.
+    dx = 8 * ((d + 7) // 8)
+    ws = dx + 16 * ((2 * V + 15) // 16)  # row stride: a multiple of 16 elements (aligned rows)
+    xa_flat = torch.zeros(R * c_max * ws, dtype=dt, device=dev)
+    G_aug = torch.empty(R, B, dx + 2 * V, dtype=dt, device=dev)  # Dᵀ xa, summed over the chunks
+    G = G_aug[:, :, :d]  # (R, B, d) Σ_x D(x) x, then g_w
+    m2v = G_aug[:, :, dx:]  # (R, B, 2V) Σ_x D(x) c_v(x) s2(x) for every variant v: g_sig_m2 are its diagonal blocks
+    z_flat = torch.empty(R * c_max * B, dtype=dt, device=dev)  # z = X Wᵀ, then relu(z), of a chunk
+    D_flat = torch.empty(R * c_max * B, dtype=dt, device=dev)  # D = c(x) 1[z > 0] of a chunk
+    # Per-row results of a block of rows (the whole batch unless it is very large), reduced to the
+    # batch statistics once per block rather than once per chunk.
+    m_blk = min(m, max(c_max, (STAT_ELEMENTS // R) // c_max * c_max))
+    gam1 = torch.ones(R, m_blk, V + 1, dtype=dt, device=dev)  # [γ(x) per variant | 1]
+    gam = gam1[:, :, :V]  # the margins γ(x)
+    th = torch.empty(R, m_blk, V, dtype=dt, device=dev)  # tanh(γ/2) = h'(γ) + 1
+    xij = torch.empty(R, m_blk, 2, dtype=dt, device=dev)  # (x_i, x_j) of each row: clusters, s2
+    pq = torch.ones(R, 4, m_blk, dtype=dt, device=dev)  # rows p_i p_j, p_i, p_j, 1 with p = 1[x > 0]
+    T_pq = torch.empty(R, V + 1, 4, dtype=dt, device=dev)  # Σ_x [γ | 1] ⊗ [p_i p_j, p_i, p_j, 1]
+    pq_to_cluster = torch.tensor(PQ_TO_CLUSTER, dtype=dt, device=dev)  # (4, 4)
+    s2_flat = torch.empty(R * c_max * 2, dtype=dt, device=dev)  # (x_i ∓ x_j)² of a chunk
+    blocks = (torch.arange(B, device=dev).view(B, 1) // p == torch.arange(V, device=dev)).to(dt) / p  # (B, V)
+    a_over_p = torch.empty(R, B, V, dtype=dt, device=dev)  # a_k / p in the column of k's variant
+    coords_t = torch.tensor(coords, device=dev)
+    ij_t = torch.tensor([i, j], device=dev)
+    sampler = (data.BooleanSampler(R, c_max, d, dt, dev, out=xa_flat, row_stride=ws)
+               if batches is None and cfg.data == "boolean" else None)
+    chunks = []  # views of the workspace for each chunk of rows [r0, r0 + c), made once
+    for r0 in range(0, m, c_max):
+        c = min(c_max, m - r0)
+        xa = xa_flat[:R * c * ws].view(R, c, ws)
+        x = xa[:, :, :d]
+        b0 = r0 % m_blk  # where the chunk's rows sit in the block buffers
+        chunks.append(_Chunk(
+            r0=r0, c=c, x=x,
+            xg=xa[:, :, :dx + 2 * V], E=xa[:, :, dx:dx + 2 * V].view(R, c, V, 2),
+            z=z_flat[:R * c * B].view(R, c, B), D=D_flat[:R * c * B].view(R, c, B),
+            gam=gam[:, b0:b0 + c], th=th[:, b0:b0 + c], xij=xij[:, b0:b0 + c], s2=s2_flat[:R * c * 2].view(R, c, 2),
+            block_end=b0 + c if (r0 + c == m or b0 + c == m_blk) else 0))
+    batch_keys = data.seed_keys(seeds, data.batch_stream(cfg.data_offset), dev)
+    KEY_BLOCK = 256  # step keys are derived this many steps at a time
     batch_iter = iter(batches) if batches is not None else None
+    eval_rows = max(64, min(4096, EVAL_ELEMENTS // d))  # test-set rows per chunk at a snapshot
 
     def snapshot(t: int) -> None:
-        snap_W.append(W.clone())
+        """Keep the state at t and its test-set metrics; a non-finite metric is a divergence at t."""
+        metrics = population.evaluate(W, a, V, cfg, chunk_rows=eval_rows)
+        bad = torch.zeros(R, V, dtype=torch.bool, device=dev)
+        for v in metrics.values():
+            bad |= ~torch.isfinite(v.reshape(R, V, -1)).all(-1)
+        if bool(bad.any()):
+            r, v = [int(x) for x in torch.nonzero(bad)[0]]
+            raise SimulationDiverged(t, cfg.variants[v], seeds[r], finished(t, keep_last=False))
+        snap_W.append(snap_W_all[len(snap_W)].copy_(W))
         snap_a.append(a.clone())
-        snap_test.append(population.evaluate(W, a, V, cfg))
+        snap_test.append(metrics)
 
-    def finished(t_end: int) -> Trajectory:
-        """Move everything recorded for steps [0, t_end) to the host as a Trajectory."""
+    def finished(t_end: int, keep_last: bool = True) -> Trajectory:
+        """Move everything recorded for steps [0, t_end) to the host as a Trajectory.
+
+        The snapshots kept are those at steps ≤ t_end (< t_end when `keep_last` is False:
+        a diverged state is not kept)."""
         arrays = {}
         for k, v in rec.items():
             tail = (V, p) + tuple(v.shape[3:]) if PER_STEP_FIELDS[k] == "neuron" else tuple(v.shape[2:])
             arrays[k] = v[:t_end].cpu().numpy().reshape((t_end, R) + tail)
-        ns = min(len(snap_W), sum(1 for s in snaps if s <= t_end))
+        ns = sum(1 for s in snaps[:len(snap_W)] if s < t_end or (keep_last and s == t_end))
+        empty = expected_shapes(cfg, t_end, 0)
         arrays["snap_steps"] = np.asarray(snaps[:ns], dtype=np.int64)
-        arrays["snap_W"] = torch.stack(snap_W[:ns]).cpu().numpy().reshape(ns, R, V, p, d) if ns else np.zeros((0, R, V, p, d))
-        arrays["snap_a"] = torch.stack(snap_a[:ns]).cpu().numpy().reshape(ns, R, V, p) if ns else np.zeros((0, R, V, p))
+        arrays["snap_W"] = snap_W_all[:ns].cpu().numpy().reshape(ns, R, V, p, d) if ns else np.zeros(empty["snap_W"])
+        arrays["snap_a"] = torch.stack(snap_a[:ns]).cpu().numpy().reshape(ns, R, V, p) if ns else np.zeros(empty["snap_a"])
         for key in population.TEST_FIELDS:
-            arrays[key] = torch.stack([s[key] for s in snap_test[:ns]]).cpu().numpy() if ns else np.zeros((0, R, V))
+            arrays[key] = torch.stack([s[key] for s in snap_test[:ns]]).cpu().numpy() if ns else np.zeros(empty[key])
         meta = {"device": str(dev), "wall_time_s": time.perf_counter() - t_start, "steps_done": t_end,
                 "chunk_rows": c_max}
         return Trajectory.build(cfg, arrays, meta)
 
     def check_finite(t: int) -> None:
         """Raise at the first step ≤ t whose state (recorded, or current at t) is non-finite."""
-        bad = ~torch.isfinite(rec["a"][:t]) | ~torch.isfinite(rec["w_perp"][:t])
-        bad |= ~torch.isfinite(rec["w_coords"][:t]).all(-1)
+        bad = torch.zeros(t, R, B, dtype=torch.bool, device=dev)
+        for k, v in rec.items() if t > 0 else ():
+            if PER_STEP_FIELDS[k] == "neuron":
+                bad |= ~torch.isfinite(v[:t].reshape(t, R, B, -1)).all(-1)
+            else:  # per variant: blame every neuron of that variant
+                ok = torch.isfinite(v[:t].reshape(t, R, V, -1)).all(-1)
+                bad |= ~ok.repeat_interleave(p, dim=-1)
         if bool(bad.any()):
             t_bad, r, k = [int(x) for x in torch.nonzero(bad)[0]]  # lexicographic: earliest step first
         else:
@@ -191,7 +302,7 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
                 return
             t_bad = t
             r, k = [int(x) for x in torch.nonzero(now)[0]]
-        raise SimulationDiverged(t_bad, cfg.variants[k // p], seeds[r], finished(t_bad))
+        raise SimulationDiverged(t_bad, cfg.variants[k // p], seeds[r], finished(t_bad, keep_last=False))
 
     next_snap = 0
     for t in range(T):
@@ -201,6 +312,10 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
             next_snap += 1
             if progress is not None:
                 progress(t, T)
+            if cfg.stop_error > 0 and bool((snap_test[-1]["test_err_count"][:, 0] <= cfg.stop_error * cfg.test_size).all()):
+                traj = finished(t)  # every seed's main run is at test error ≤ stop_error: stop here
+                traj.meta["stopped_early"] = True
+                return traj
         # ---- the batch ----
         if batch_iter is not None:
             try:
@@ -208,55 +323,64 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
             except StopIteration:
                 raise ValueError(f"batches ran out at step {t}; the config asks for steps = {T}") from None
         else:
-            src = _Batch(keys=data.step_keys(batch_keys, t))
+            if t % KEY_BLOCK == 0:
+                key_block = data.step_keys_range(batch_keys, t, min(T, t + KEY_BLOCK))  # (≤ KEY_BLOCK, R)
+            src = _Batch(keys=key_block[t % KEY_BLOCK])
         # ---- forward + backward over row chunks ----
-        G.zero_(); ga.zero_(); m2.zero_(); loss_s.zero_(); err_s.zero_(); dev_s.zero_(); msum.zero_(); mcnt.zero_()
-        for r0 in range(0, m, c_max):
-            c = min(c_max, m - r0)
-            if src.keys is not None:
-                if cfg.data == "boolean":
-                    x = data.boolean_rows(src.keys, r0, c, d, dt, xbuf)
-                else:
-                    x = data.gaussian_rows(src.keys, r0, c, d, dt)
-                y = data.labels(x, cfg.label_coords, cfg.data)  # (R, c)
+        torch.mul(a.unsqueeze(-1), blocks, out=a_over_p)
+        G_aug.zero_()
+        first_block = True
+        for ch in chunks:
+            if src.keys is None:
+                ch.x.copy_(src.x[:, ch.r0:ch.r0 + ch.c])
+                y = src.y[:, ch.r0:ch.r0 + ch.c]  # (R, c)
             else:
-                x, y = src.x[:, r0:r0 + c], src.y[:, r0:r0 + c]
-            z = torch.bmm(x, W.transpose(1, 2))  # (R, c, B)
-            h = torch.relu(z)
-            f = (h * a.unsqueeze(1)).view(R, c, V, p).sum(-1).div_(p)  # (R, c, V)
-            gamma = y.unsqueeze(-1) * f
-            th = torch.tanh(gamma / 2)  # h'(γ) + 1 = tanh(γ/2) for the logistic loss
-            hp = torch.where(linear, -1.0, th - 1.0)  # h'(γ)
-            coef = (hp * y.unsqueeze(-1)).unsqueeze(-1).expand(R, c, V, p).reshape(R, c, B)
-            ga += (coef * h).sum(1)
-            D = coef * (z > 0)  # (R, c, B)
-            G.baddbmm_(D.transpose(1, 2), x)  # (R, B, d)
-            # second moments of the signal-direction gradient, for μ̂+ and μ̂- (a² and 1/m applied below)
-            xi, xj = x[:, :, i], x[:, :, j]
-            s2 = torch.stack(((xi - xj).square(), (xi + xj).square()), dim=-1).mul_(0.5)  # (R, c, 2)
-            m2.baddbmm_(D.square().transpose(1, 2), s2)
-            # batch statistics (logistic loss and |h'+1| for every variant: the quantities of the real loss)
-            loss_s += population.logistic_loss(gamma).sum(1)
-            err_s += (gamma <= 0).sum(1)
-            torch.maximum(dev_s, th.abs().amax(1), out=dev_s)
-            onehot = torch.nn.functional.one_hot(population.cluster_index(xi, xj), 4).to(dt)  # (R, c, 4)
-            msum.baddbmm_(gamma.transpose(1, 2), onehot)
-            mcnt += onehot.sum(1, keepdim=True)
+                if sampler is not None:
+                    sampler(src.keys, ch.r0, ch.c)  # writes x (and the signs up to dx) into xa
+                else:
+                    ch.x.copy_(data.gaussian_rows(src.keys, ch.r0, ch.c, d, dt))
+            xl = torch.index_select(ch.x, 2, coords_t)  # (R, c, K) the label coordinates, (x_i, x_j) first
+            ch.xij.copy_(xl[:, :, :2])
+            if src.keys is not None:
+                y = data.labels_from_columns(xl.unbind(-1), cfg.data)  # (R, c)
+            h = torch.bmm(ch.x, W.transpose(1, 2), out=ch.z).relu_()  # (R, c, B) relu(z), z = X Wᵀ
+            f = torch.bmm(h, a_over_p)  # (R, c, V): f(x) = (1/p) Σ_k a_k relu(z_k) per variant
+            g = torch.mul(f, y.unsqueeze(-1), out=ch.gam)  # γ = y f
+            tg = torch.tanh(g.mul(0.5), out=ch.th)  # h'(γ) + 1 = tanh(γ/2) for the logistic loss
+            hp = torch.where(linear, -1.0, tg - 1.0) if any_linear else tg - 1.0  # h'(γ)
+            coef = hp.mul_(y.unsqueeze(-1))  # (R, c, V): c(x) = h'(γ) y
+            D = torch.sign(h, out=ch.D)  # 1[z > 0] (h = relu(z) ≥ 0)
+            D.view(R, ch.c, V, p).mul_(coef.unsqueeze(-1))  # D = c(x) 1[z > 0]
+            # second moments of the signal-direction gradient along μ̂+ and μ̂-: Σ_x D² s2 = Σ_x D (c s2),
+            # s2 = ((x_i - x_j)², (x_i + x_j)²) / 2 (the 1/2, a² and 1/m are applied below), for every variant's c
+            xi, xj = xl[:, :, 0], xl[:, :, 1]
+            s2 = ch.s2
+            torch.sub(xi, xj, out=s2[:, :, 0])
+            torch.add(xi, xj, out=s2[:, :, 1])
+            s2.square_()  # (R, c, 2), twice s2
+            torch.mul(coef.unsqueeze(-1), s2.unsqueeze(2), out=ch.E)
+            G_aug.baddbmm_(D.transpose(1, 2), ch.xg)  # (R, B, dx + 2V): Σ_x D [x | c s2]
+            if ch.block_end:  # batch statistics of the block's rows
+                _block_stats(rec, t, first_block, ch.block_end, gam1, th, xij, pq, T_pq, V)
+                first_block = False
         # ---- gradients, records, update ----
-        ga.div_(m)
-        G.mul_((a / m).unsqueeze(-1))  # g_w (R, B, d)
+        # g_a,k = (1/m) Σ_x c(x) relu(z_k) = (1/m) Σ_x D_k(x) w_k·x = w_k · G_k / m  (relu(z) = 1[z > 0] z)
+        ga = torch.linalg.vecdot(W, G, out=rec["g_a"][t]).div_(m)  # (R, B)
         rec["a"][t] = a
-        rec["w_coords"][t] = W[:, :, coords]
-        rec["w_perp"][t] = torch.linalg.vector_norm(W * perp_mask, dim=-1)
-        rec["g_a"][t] = ga
-        rec["g_w_norm2"][t] = G.square().sum(-1)
-        rec["g_w_coords"][t] = G[:, :, [i, j]]
-        rec["g_sig_m2"][t] = m2 * (a.square() / m).unsqueeze(-1)
-        rec["batch_loss"][t] = loss_s / m
-        rec["batch_err"][t] = err_s / m
-        rec["batch_margin"][t] = msum / mcnt.clamp(min=1.0)
-        rec["batch_max_dev"][t] = dev_s
-        a.sub_(eta * ga * train_a)
+        torch.index_select(W, 2, coords_t, out=rec["w_coords"][t])
+        torch.linalg.vector_norm(W * perp_mask, dim=-1, out=rec["w_perp"][t])  # (R, B)
+        G.mul_((a / m).unsqueeze(-1))  # g_w (R, B, d)
+        torch.linalg.vecdot(G, G, out=rec["g_w_norm2"][t])
+        torch.index_select(G, 2, ij_t, out=rec["g_w_coords"][t])
+        # g_sig_m2 = a² / 2m times the diagonal blocks (variant v's neurons, variant v's c) of m2v
+        a2m = a.square().div_(2 * m).view(R, V, p).permute(0, 2, 1).unsqueeze(2)  # (R, p, 1, V)
+        torch.mul(m2v.view(R, V, p, V, 2).diagonal(dim1=1, dim2=3), a2m,
+                  out=rec["g_sig_m2"][t].view(R, V, p, 2).permute(0, 2, 3, 1))  # (R, p, 2, V)
+        rec["batch_loss"][t].div_(m)
+        rec["batch_err"][t].div_(m)
+        S = torch.matmul(T_pq, pq_to_cluster)  # (R, V + 1, 4): Σ_x [γ | 1] per cluster
+        torch.div(S[:, :V], S[:, V:].clamp_(min=1.0), out=rec["batch_margin"][t])  # mean γ per cluster
+        a.addcmul_(ga, train_a, value=-eta)
         W.sub_(G, alpha=eta)
     check_finite(T)
     snapshot(T)

@@ -25,7 +25,6 @@ import json
 import math
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +92,9 @@ class Trajectory:
         header = json.dumps({"config": self.config.to_dict(), "meta": self.meta}, sort_keys=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved run follows the umask like any file
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, __header__=np.frombuffer(header.encode(), dtype=np.uint8), **self.arrays)
                 fh.flush()
@@ -106,13 +108,14 @@ class Trajectory:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Trajectory":
+        """Read a file written by `save`; anything damaged or foreign raises TrajectoryFileError."""
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except FileNotFoundError:
             raise
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        except Exception as e:  # zipfile/numpy raise many kinds on damaged bytes (BadZipFile, NotImplementedError, …)
             raise TrajectoryFileError(f"{path}: not a readable trajectory file ({type(e).__name__}: {e}); "
                                       "it is damaged or truncated: delete it and re-run") from e
         if "__header__" not in arrays:
@@ -120,16 +123,16 @@ class Trajectory:
         try:
             header = json.loads(arrays.pop("__header__").tobytes().decode())
             meta, cfg = header["meta"], RunConfig.from_dict(header["config"])
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
             raise TrajectoryFileError(f"{path}: damaged header ({e})") from e
         fv, pv = meta.get("format_version"), meta.get("package_version")
         if fv != FORMAT_VERSION or pv != _package_version():
             raise TrajectoryFileError(
                 f"{path}: written by xorcert {pv} (format {fv}); this is xorcert {_package_version()} "
                 f"(format {FORMAT_VERSION}). Trajectories are not converted between versions: re-run it.")
-        missing = set(PER_STEP_FIELDS) - set(arrays)
-        if missing:
-            raise TrajectoryFileError(f"{path}: missing arrays {sorted(missing)}")
+        problems = shape_problems(cfg, arrays)
+        if problems:
+            raise TrajectoryFileError(f"{path}: {'; '.join(problems)} (for the stored config)")
         return cls(cfg, arrays, meta)
 
     # ---------------------------------------------------------------- shapes and variants
@@ -272,6 +275,28 @@ class Trajectory:
                 "loss": self.snap("test_loss", variant)[-1],
                 "clean_margin": self.snap("test_clean_margin", variant)[-1],
                 "margin": self.snap("test_margin", variant)[-1]}
+
+
+def expected_shapes(cfg: RunConfig, T: int, S: int) -> dict[str, tuple[int, ...]]:
+    """The shape of every array of a trajectory of cfg with T recorded steps and S snapshots."""
+    from .population import TEST_FIELDS
+
+    R, V, p, d, K = cfg.seeds, len(cfg.variants), cfg.p, cfg.d, len(cfg.label_coords)
+    tails = {"w_coords": (K,), "g_w_coords": (2,), "g_sig_m2": (2,), "batch_margin": (4,)}
+    out = {k: ((T, R, V, p) if kind == "neuron" else (T, R, V)) + tails.get(k, ()) for k, kind in PER_STEP_FIELDS.items()}
+    out.update({"snap_steps": (S,), "snap_W": (S, R, V, p, d), "snap_a": (S, R, V, p)})
+    out.update({k: (S, R, V, 4) if "margin" in k else (S, R, V) for k in TEST_FIELDS})
+    return out
+
+
+def shape_problems(cfg: RunConfig, arrays: dict[str, np.ndarray]) -> list[str]:
+    """What is missing or mis-shaped in `arrays` for a trajectory of cfg (empty when all is well)."""
+    names = expected_shapes(cfg, 0, 0)
+    missing = sorted(k for k in names if k not in arrays)
+    if missing:
+        return [f"missing arrays {missing}"]
+    want = expected_shapes(cfg, arrays["a"].shape[0], arrays["snap_steps"].shape[0])
+    return [f"{k} has shape {arrays[k].shape}, expected {s}" for k, s in want.items() if arrays[k].shape != s]
 
 
 def _first(mask: np.ndarray) -> np.ndarray:

@@ -1,0 +1,442 @@
+"""`python -m simulator`: run one configuration to a file, or show what a file holds.
+
+    python -m simulator run --regime paper --d 256 --seeds 4 --out run.npz
+    python -m simulator run --regime custom --d 32 --p 16 --m 64 --eta 0.1 --theta 0.01 --steps 500 --out r.npz
+    python -m simulator show run.npz
+
+`run` builds the config with `simulator.config.regime(name, d, …)` and then applies the
+overrides; every RunConfig field has an option, generated from the dataclass. Options
+that are parameters of the regime's constructor (`--p`, `--C`, `--kappa`, and `--m` for
+small_batch) are passed to it, so the values derived from them (θ = ψ/√p, T = ⌈n/m⌉)
+follow. A bad value is reported before any work (exit 2); Ctrl-C writes no file
+(exit 130); a diverged run writes no file (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import typing
+from dataclasses import MISSING, Field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
+
+from .config import DATA_LAWS, DEVICES, DTYPES, INITS, MAX_SEEDS, REGIME_CONSTRUCTORS, VARIANTS, RunConfig, regime
+
+if TYPE_CHECKING:
+    from .trajectory import Trajectory
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+CUSTOM = "custom"
+# Fields a regime constructor computes from d (required with --regime custom).
+REGIME_DERIVED = ("p", "m", "eta", "theta", "steps")
+CHOICES: dict[str, Sequence[str]] = {"data": DATA_LAWS, "init": INITS, "dtype": DTYPES, "device": DEVICES,
+                                     "variants": tuple(VARIANTS)}
+# The meaning and allowed range of each RunConfig field, for --help (CLAIMS.md §1).
+FIELD_HELP = {
+    "d": "input dimension d (integer >= 3); the regime computes the other hyper-parameters from it",
+    "p": "width p, the number of hidden neurons (integer >= 1); the paper regime uses p = ceil(1/psi) "
+         "with psi = log(d)^-C; with a regime it is passed to the constructor, so theta = psi/sqrt(p) follows",
+    "m": "minibatch size m, fresh samples every step (integer >= 1); the paper regime uses m = ceil(d/psi); "
+         "with --regime small_batch it is passed to the constructor (default m = d, and T = ceil(n/m) keeps "
+         "the paper's sample budget n)",
+    "eta": "step size eta (finite number > 0); the paper regime uses eta = psi",
+    "theta": "initialization scale theta: |w_k| = |a_k| = theta at t = 0 (finite number > 0); "
+             "the paper regime uses theta = psi/sqrt(p)",
+    "steps": "horizon T, the number of SGD steps (integer >= 1); the paper regime uses T = ceil(kappa log(d)/eta)",
+    "label_coords": "label coordinates: y = -prod_c x_c over these 2 or 3 distinct coordinates in [0, d-1]; "
+                    "the first two are the pair (i, j)",
+    "data": "data law: 'boolean' x ~ Unif{+-1}^d, or 'gaussian' x ~ N(0, I_d) with y = -prod_c sign(x_c)",
+    "variants": "coupled variants (same init and minibatches), the first is the main run: " + ", ".join(
+        f"'{name}' ({'logistic loss h' if loss == 'logistic' else 'first-order proxy h0'}, "
+        f"{'both layers trained' if layers == 'both' else 'second layer frozen'})"
+        for name, (loss, layers) in VARIANTS.items()),
+    "init": "initialization: 'sphere' (w_k = theta u_k, u_k uniform on the sphere), or 'sparse_finders' "
+            "(only ceil(p * finder_fraction) neurons have a signal-plane component)",
+    "finder_fraction": "share of neurons that see the signal plane with --init sparse_finders (number in (0, 1])",
+    "dtype": "floating-point type of the computation",
+    "device": "where to run: 'auto' = cuda when torch sees a GPU, else cpu",
+    "seed": "first seed; seeds seed, seed+1, ... run together (integer in [0, 2^62])",
+    "seeds": f"number of seeds R run as one stacked computation (integer in [1, {MAX_SEEDS}])",
+    "test_size": "size of the fixed test set evaluated at every snapshot (integer >= 1)",
+    "test_seed": "seed of the test set (integer in [0, 2^62])",
+    "snapshots": "size of the uniform snapshot grid (integer >= 2; log-spaced steps and the last are added)",
+    "chunk_rows": "rows of a minibatch processed at once (integer >= 0; 0 = automatic); does not change the result",
+    "data_offset": "minibatch stream index: configs differing only here share the initialization but not the "
+                   "batches (integer in [0, 2^20])",
+    "stop_error": "stop at the first snapshot where every seed's main-run test error is <= this "
+                  "(number in [0, 1); 0 = run the whole horizon)",
+    "regime_params": "what the regime constructor was given, recorded with the run, as KEY=VALUE pairs "
+                     "(set by the constructor; override only to relabel a run)",
+}
+
+
+# ---------------------------------------------------------------------------------- progress
+def _clock(seconds: float) -> str:
+    """h:mm:ss (or m:ss) of a duration."""
+    s = int(round(seconds))
+    h, rest = divmod(s, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def format_progress(step: int, steps: int, rate: float | None, width: int = 24) -> str:
+    """One progress line: bar, percentage, step/T, steps/s and ETA (`rate`: steps per second or None)."""
+    frac = step / steps if steps else 1.0
+    fill = int(round(width * frac))
+    bar = "#" * fill + "." * (width - fill)
+    if rate and rate > 0:
+        speed, eta = f"{rate:,.0f} steps/s", _clock((steps - step) / rate)
+    else:
+        speed, eta = "-- steps/s", "--"
+    return f"[{bar}] {100 * frac:5.1f}%  step {step}/{steps}  {speed}  ETA {eta}"
+
+
+class ProgressBar:
+    """The engine's `progress(step, steps)` callback, drawn on a stream.
+
+    On a terminal: one line redrawn with `\\r` (at most every `min_interval` s).
+    Otherwise (a log file, a pipe): a full line at the start, at every `line_every`
+    share of the run or every `line_seconds`, whichever comes first, and at the end.
+    """
+
+    def __init__(self, stream: TextIO, *, tty: bool | None = None, min_interval: float = 0.1,
+                 line_every: float = 0.1, line_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.stream, self.clock = stream, clock
+        self.tty = bool(getattr(stream, "isatty", lambda: False)()) if tty is None else tty
+        self.min_interval, self.line_every, self.line_seconds = min_interval, line_every, line_seconds
+        self._t0: float | None = None
+        self._step0 = 0
+        self._last_draw = -math.inf
+        self._last_frac = -math.inf
+        self._open = False  # a \r line is on screen without its newline
+
+    @property
+    def started(self) -> bool:
+        """Whether the engine has called it (False on a cache hit)."""
+        return self._t0 is not None
+
+    def rate(self, step: int) -> float | None:
+        """Steps per second since the first call (None before any step has passed)."""
+        if self._t0 is None:
+            return None
+        dt = self.clock() - self._t0
+        return (step - self._step0) / dt if dt > 0 and step > self._step0 else None
+
+    def __call__(self, step: int, steps: int) -> None:
+        now = self.clock()
+        if self._t0 is None:
+            self._t0, self._step0 = now, step
+        done = step >= steps
+        line = format_progress(step, steps, self.rate(step))
+        frac = step / steps if steps else 1.0
+        if self.tty:
+            if done or now - self._last_draw >= self.min_interval:
+                self.stream.write("\r" + line + ("\n" if done else ""))
+                self._open = not done
+                self._last_draw = now
+        elif (done or self._last_draw == -math.inf or frac - self._last_frac >= self.line_every
+              or now - self._last_draw >= self.line_seconds):
+            self.stream.write(line + "\n")
+            self._last_draw, self._last_frac = now, frac
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End an unfinished terminal line (after an interrupt or an error)."""
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
+
+
+# ---------------------------------------------------------------------------------- parser
+def _key_value(text: str) -> tuple[str, Any]:
+    """KEY=VALUE, VALUE read as JSON where it parses (2.0, 12, "x"), else as a string."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    k, v = text.split("=", 1)
+    try:
+        value: Any = json.loads(v)
+    except ValueError:
+        value = v
+    return k, value
+
+
+def _source_comment(name: str) -> str:
+    """The trailing comment of a RunConfig field in config.py (help for a field FIELD_HELP lacks)."""
+    try:
+        src = inspect.getsource(RunConfig)
+    except (OSError, TypeError):
+        src = ""
+    found = re.search(rf"^\s+{re.escape(name)}\s*:[^#\n]*#\s*(.+)$", src, re.MULTILINE)
+    return found.group(1).strip() if found else f"RunConfig.{name}"
+
+
+def _field_kwargs(f: Field, hint: Any) -> dict[str, Any]:
+    """argparse keyword arguments for one RunConfig field, from its type."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    choices = CHOICES.get(f.name)
+    if hint is int:
+        kw: dict[str, Any] = {"type": int, "metavar": "N"}
+    elif hint is float:
+        kw = {"type": float, "metavar": "X"}
+    elif hint is str:
+        kw = {"type": str, "metavar": "NAME"}
+    elif origin is tuple and args[-1] is Ellipsis and args[0] in (int, str):
+        kw = {"type": args[0], "nargs": "+", "metavar": "I" if args[0] is int else "NAME"}
+    elif origin is tuple and args[-1] is Ellipsis and typing.get_origin(args[0]) is tuple:
+        kw = {"type": _key_value, "nargs": "+", "metavar": "KEY=VALUE"}
+    else:
+        kw = {"type": json.loads, "metavar": "JSON"}
+    if choices is not None:
+        kw["choices"] = list(choices)
+        kw.pop("metavar", None)
+    if f.name == "d":
+        default = "required"
+    elif f.name in REGIME_DERIVED:
+        default = "default: from the regime; required with --regime custom"
+    elif f.name == "regime_params":
+        default = "default: from the regime"
+    else:
+        value = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        default = f"default: {' '.join(map(str, value)) if isinstance(value, tuple) else value}"
+    kw["help"] = f"{FIELD_HELP.get(f.name) or _source_comment(f.name)} ({default})".replace("%", "%%")
+    kw["default"] = None
+    kw["dest"] = f.name
+    return kw
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `python -m simulator` parser with its `run` and `show` subcommands."""
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    sub = parser.add_subparsers(dest="command", metavar="{run,show}")
+    run_p = sub.add_parser(
+        "run", allow_abbrev=False, help="run one configuration and write its trajectory (.npz)",
+        description="Run online minibatch SGD for one configuration (all its seeds and variants) and write the "
+                    "trajectory. The config is the regime's at dimension --d, then every option given overrides "
+                    "its field. Exit status: 0 done, 1 the run diverged, 2 bad input, 130 interrupted (no file).")
+    g = run_p.add_argument_group("regime (CLAIMS.md §4)")
+    g.add_argument("--regime", choices=[*REGIME_CONSTRUCTORS, CUSTOM], default="paper",
+                   help="regime constructor the config is built from; 'custom' builds RunConfig from the options "
+                        "alone and needs --p --m --eta --theta --steps (default: paper)")
+    g.add_argument("--C", type=float, default=None, metavar="X",
+                   help="the regime's constant C: psi = log(d)^-C (finite number > 0; default 2.0)")
+    g.add_argument("--kappa", type=float, default=None, metavar="X",
+                   help="the regime's horizon constant: T = ceil(kappa log(d)/eta) (finite number > 0; default 12.0)")
+    hints = typing.get_type_hints(RunConfig)
+    fg = run_p.add_argument_group("RunConfig fields (override the regime's values)")
+    for f in fields(RunConfig):
+        if f.name == "regime":
+            continue  # the regime field is --regime above
+        fg.add_argument(f"--{f.name.replace('_', '-')}", **_field_kwargs(f, hints[f.name]))
+    o = run_p.add_argument_group("output and execution")
+    o.add_argument("--out", type=Path, default=None, metavar="PATH",
+                   help="trajectory file to write (.npz, written atomically); optional with --cache")
+    o.add_argument("--cache", action=argparse.BooleanOptionalAction, default=False,
+                   help="go through the content-addressed trajectory cache: reuse a stored run or store this one, "
+                        "then copy it to --out (default: --no-cache, compute and write --out directly)")
+    o.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                   help="cache folder (default: $XORCERT_CACHE, else ./.xorcert-cache)")
+    o.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch CPU threads (integer >= 1; default: torch's choice)")
+    o.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress bar and no messages on stderr (errors are still printed)")
+    show_p = sub.add_parser("show", allow_abbrev=False, help="summarize trajectory files",
+                            description="Print a trajectory file's config, and per seed and variant: T1, T2, the "
+                                        "final test error with its 95% Clopper-Pearson interval, the final test "
+                                        "loss, the four clean cluster margins, the run time and device. "
+                                        "Exit status 2 if a file is missing or damaged.")
+    show_p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="trajectory .npz files")
+    return parser
+
+
+# ---------------------------------------------------------------------------------- run
+class UsageError(ValueError):
+    """Bad command-line input, reported as `error: …` with exit status 2."""
+
+
+def config_from_args(ns: argparse.Namespace) -> RunConfig:
+    """The RunConfig the options describe; raises ValueError naming the bad parameter."""
+    given = {f.name: getattr(ns, f.name) for f in fields(RunConfig) if f.name != "regime" and getattr(ns, f.name) is not None}
+    for name in ("label_coords", "variants"):
+        if name in given:
+            given[name] = tuple(given[name])
+    if "regime_params" in given:
+        given["regime_params"] = tuple(sorted(given["regime_params"]))
+    ctor_params = {k: v for k, v in (("C", ns.C), ("kappa", ns.kappa)) if v is not None}
+    if "d" not in given:
+        raise UsageError("--d is required (the input dimension, an integer >= 3)")
+    if ns.regime == CUSTOM:
+        if ctor_params:
+            raise UsageError(f"--{next(iter(ctor_params))} applies to the regime constructors, not to --regime custom")
+        missing = [f"--{n}" for n in REGIME_DERIVED if n not in given]
+        if missing:
+            raise UsageError(f"--regime custom needs {' '.join(missing)} (no regime computes them)")
+        return RunConfig(**given, regime=CUSTOM)
+    ctor = REGIME_CONSTRUCTORS[ns.regime]
+    takes = {n for n, prm in inspect.signature(ctor).parameters.items()
+             if n != "d" and prm.kind is not inspect.Parameter.VAR_KEYWORD}
+    for name in list(given):
+        if name in takes:
+            ctor_params[name] = given.pop(name)
+    d = given.pop("d")
+    return regime(ns.regime, d, **ctor_params, **given)
+
+
+def _describe(cfg: RunConfig) -> str:
+    return (f"{cfg.regime} d={cfg.d} p={cfg.p} m={cfg.m} eta={cfg.eta:.4g} theta={cfg.theta:.4g} steps={cfg.steps} "
+            f"seeds={cfg.seed}..{cfg.seed + cfg.seeds - 1} variants={','.join(cfg.variants)} "
+            f"{cfg.dtype} device={cfg.device}")
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    """Copy src to dst through a temporary file in dst's folder and os.replace."""
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _error(msg: str, code: int = EXIT_USAGE) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return code
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    """`run`: validate everything, simulate (or read the cache), write --out."""
+    try:
+        cfg = config_from_args(ns)
+        if ns.threads is not None and ns.threads < 1:
+            raise UsageError(f"--threads = {ns.threads} is not allowed: must be an integer >= 1")
+        if ns.out is None and not ns.cache:
+            raise UsageError("nothing would be written: give --out PATH (or --cache)")
+        if ns.out is not None:
+            if ns.out.is_dir():
+                raise UsageError(f"--out {ns.out} is a directory; give a file path")
+            ns.out.parent.mkdir(parents=True, exist_ok=True)
+    except (ValueError, OSError) as e:
+        return _error(f"{e} (see python -m simulator run --help)")
+    from . import engine
+    from .cache import TrajectoryCache
+
+    if ns.threads is not None:
+        import torch
+
+        torch.set_num_threads(ns.threads)
+    say = (lambda *_: None) if ns.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    bar = None if ns.quiet else ProgressBar(sys.stderr)
+    say(f"xorcert run: {_describe(cfg)}")
+    try:
+        if ns.cache:
+            cache = TrajectoryCache(ns.cache_dir)
+            entry = cache.path_for(cfg)
+            hit = entry.exists()
+            traj = cache.get_or_run(cfg, progress=bar)
+            if hit and bar is not None and not bar.started:
+                say(f"cache hit: {entry}")
+            if ns.out is not None:
+                _copy_atomic(entry, ns.out)
+        else:
+            traj = engine.run(cfg, progress=bar)
+            traj.save(ns.out)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        return _error("interrupted; no file written", EXIT_INTERRUPTED)
+    except engine.SimulationDiverged as e:
+        if bar is not None:
+            bar.close()
+        return _error(f"the run diverged: {e}; no file written", EXIT_FAILED)
+    if bar is not None:
+        bar.close()  # a run stopped early (stop_error) never draws step T
+    done = f"wrote {ns.out}" if ns.out is not None else f"in the cache: {entry}"
+    print(f"{done} ({cfg.seeds} seed(s) x {len(cfg.variants)} variant(s), {cfg.steps} steps, "
+          f"{traj.meta.get('wall_time_s', float('nan')):.2f} s on {traj.meta.get('device', '?')})")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------- show
+def _fmt_step(t: int, steps: int) -> str:
+    return "not reached" if t < 0 else f"{t} (of {steps})"
+
+
+def summarize(traj: "Trajectory", path: Path | str = "") -> str:
+    """The human summary printed by `show`."""
+    from .population import CLUSTERS
+
+    cfg, meta = traj.config, traj.meta
+    params = ", ".join(f"{k}={v}" for k, v in cfg.regime_params)
+    lines = [
+        f"{path}: xorcert {meta.get('package_version', '?')} trajectory",
+        f"  regime      {cfg.regime}" + (f" ({params})" if params else ""),
+        f"  d {cfg.d}   p {cfg.p}   m {cfg.m}   eta {cfg.eta:.6g}   theta {cfg.theta:.6g}   "
+        f"steps {cfg.steps}   n = m*T = {cfg.samples}   zeta = 1/log d = {cfg.zeta:.4g}",
+        f"  data {cfg.data}   label coords {list(cfg.label_coords)}   init {cfg.init}   dtype {cfg.dtype}",
+        f"  seeds       {cfg.seeds} ({', '.join(map(str, traj.seeds))})",
+        f"  variants    {', '.join(cfg.variants)}",
+        f"  run time    {meta.get('wall_time_s', float('nan')):.2f} s on {meta.get('device', '?')}"
+        f" (requested device {cfg.device})",
+    ]
+    if meta.get("stopped_early"):
+        lines.append(f"  stopped     early at step {traj.steps} of {cfg.steps}: every seed's test error "
+                     f"<= stop_error = {cfg.stop_error}")
+    elif traj.steps < cfg.steps:
+        lines.append(f"  PARTIAL     {traj.steps} of {cfg.steps} steps recorded")
+    clusters = "  ".join(f"({ci:+d},{cj:+d})" for ci, cj in CLUSTERS)
+    for v in cfg.variants:
+        t1, t2, fin = traj.T1(v), traj.T2(v), traj.final(v)
+        for r, seed in enumerate(traj.seeds):
+            cm = "  ".join(f"{x:+.4f}" for x in fin["clean_margin"][r])
+            lines += [
+                f"seed {seed}, variant {v}:",
+                f"  T1 (S_t >= 1 - zeta)          {_fmt_step(int(t1[r]), traj.steps)}",
+                f"  T2 (max |h'+1| >= zeta)       {_fmt_step(int(t2[r]), traj.steps)}",
+                f"  final test error              {fin['error'][r]:.4f}   95% CI [{fin['error_lo'][r]:.4f}, "
+                f"{fin['error_hi'][r]:.4f}] (Clopper-Pearson, n = {cfg.test_size})",
+                f"  final test loss               {fin['loss'][r]:.4f}",
+                f"  clean cluster margins {clusters}",
+                f"                        {cm}",
+            ]
+    return "\n".join(lines)
+
+
+def cmd_show(ns: argparse.Namespace) -> int:
+    """`show`: summarize each file; exit 2 if any is missing or damaged."""
+    from .trajectory import Trajectory, TrajectoryFileError
+
+    status = EXIT_OK
+    for i, path in enumerate(ns.files):
+        try:
+            traj = Trajectory.load(path)
+        except (TrajectoryFileError, OSError) as e:
+            status = _error(f"cannot read {path}: {e}")
+            continue
+        print(("\n" if i else "") + summarize(traj, path))
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m simulator`; returns the exit status."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    if ns.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return cmd_run(ns) if ns.command == "run" else cmd_show(ns)
+    except KeyboardInterrupt:
+        return _error("interrupted; no file written", EXIT_INTERRUPTED)
