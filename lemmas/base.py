@@ -1,0 +1,259 @@
+"""Claims, verdicts, the thresholds (the one place they live) and the registry.
+
+A claim module (`c01_…` … `c11_…`) exports `CLAIM: Claim` whose `check` is a pure
+function of trajectories (no pytest, no plotting, no simulation) returning a `Verdict`.
+
+What a claim reads is declared in its `Claim` record:
+
+* `needs = "run"`: one `Trajectory` (all seeds of one example) whose config carries
+  the coupled `variants` the claim lists (C1 reads the `linear` proxy, C8 `frozen_a`);
+* `needs = "ladder"`: a mapping d → `Trajectory` over a d-ladder (C2 band, C11);
+* `needs = "gradient"`: the t = 0 gradient statistics at several batch sizes (C7);
+* `needs = "batch_grid"`: per d, per batch size m, a `Trajectory` (C10).
+
+"With high probability" is one shared rule, `whp`: a claim holds on an example when
+the number of failing seeds is within what a failure rate δ = 0.1 allows at 95%
+confidence (one-sided binomial test), CLAIMS.md §3.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+from scipy.stats import beta, binom
+
+from simulator.config import zeta
+
+HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
+STATUSES = (HOLDS, FAILS, INCONCLUSIVE)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every constant of CLAIMS.md §3 in one table. Changing one is a change of the specification."""
+
+    delta: float = 0.1  # tolerated failure rate of a w.h.p. claim
+    confidence: float = 0.95  # confidence of the binomial rule and of intervals
+    max_unevaluable: float = 0.5  # more seeds than this share unevaluable -> inconclusive
+    # Every ζ-tolerance of CLAIMS.md (C1 ≤ ζ, S ≥ 1-ζ, C4 ≤ ζ, C5 1+ζ, C2 1±ζ and share ≥ 1-ζ,
+    # C6 ≤ ζ) is ζ(d) = 1/log d itself: see `zeta` below.
+    # C2
+    c2_min_window: int = 10  # steps a neuron needs at initial size for a rate fit
+    c2_t1_band: tuple[float, float] = (0.5, 1.5)  # measured T1 / linearized prediction
+    c2_min_fit_share: float = 0.5  # C2 'median over neurons': at least this share of the neurons fitted, else na
+    # C6
+    c6_identity_rtol: Mapping[str, float] = field(default_factory=lambda: {"float32": 1e-4, "float64": 1e-10})
+    # C7
+    c7_ratio_max: float = 1.0  # median noise/drift in the paper regime
+    c7_min_d: int = 64  # the claim is stated for d ≥ 64
+    c7_batch_gain: float = 2.0  # noise/drift at m = d is at least this many times that at m = ⌈d/ψ⌉
+    c7_drift_batch_factor: int = 64  # the drift is estimated on an independent batch of ≥ 64·m samples
+    c7_bootstrap: int = 1000  # resamples of the bootstrap interval over seeds (C7 reports one; CLAIMS.md C10 asks for one)
+    # C8
+    c8_spearman_max: float = -0.5
+    c8_finder_mass: float = 0.5  # finders' share of the output mass at T (sparse_finders)
+    c8_finder_uniform_factor: float = 3.0  # … and at least 3× their uniform share
+    c8_frozen_uniform_factor: float = 2.0  # in the frozen-a coupled run: less than 2× their uniform share
+    # C9
+    eps: float = 0.01  # target 0-1 error
+    c9_min_test: int = 20_000
+    # C10
+    c10_slope: tuple[float, float] = (1.0, 1.7)
+    c10_min_span: float = 16.0  # the d-ladder spans at least 16×
+    c10_time_resolution: float = 0.01  # T_ε resolution ≤ 1% of the horizon
+    c10_bootstrap: int = 1000  # resamples of the slope's bootstrap interval over seeds (CLAIMS.md C10)
+    # C11
+    c11_factor: float = 2.0  # T1·η/log d within a factor 2 of its median
+    c11_verdict_min_d: int = 1024  # phase-two lengths reported without a verdict below this d
+
+    @staticmethod
+    def zeta(d: int) -> float:
+        """ζ(d) = 1/log d (CLAIMS.md §2; defined once, in simulator.config)."""
+        return zeta(d)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["c6_identity_rtol"] = dict(self.c6_identity_rtol)
+        out["zeta"] = "1/log(d)"
+        return out
+
+
+THRESHOLDS = Thresholds()
+
+
+@dataclass
+class Verdict:
+    """The outcome of one claim on one example. Everything in it is builtin-serialisable via to_dict."""
+
+    claim: str
+    status: str
+    reason: str
+    stats: dict[str, float] = field(default_factory=dict)  # the measured statistics
+    thresholds: dict[str, Any] = field(default_factory=dict)  # what they were compared with
+    per_seed: list[dict[str, Any]] = field(default_factory=list)  # seed, outcome ('pass'/'fail'/'na'), values
+    series: dict[str, Any] = field(default_factory=dict)  # time series for the report's plots
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"Verdict.status = {self.status!r}: must be one of {STATUSES}")
+
+    @property
+    def holds(self) -> bool:
+        return self.status == HOLDS
+
+    def summary(self) -> str:
+        """One line: status, reason, and the statistics against their thresholds."""
+        stats = ", ".join(f"{k}={_fmt(v)}" for k, v in self.stats.items())
+        thr = ", ".join(f"{k}={_fmt(v)}" for k, v in self.thresholds.items())
+        return f"{self.claim} {self.status}: {self.reason} [measured: {stats}] [thresholds: {thr}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _builtin(asdict(self))
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _builtin(x: Any) -> Any:
+    """Convert numpy scalars/arrays (nested) to builtin Python types; non-finite floats to None-safe values."""
+    if isinstance(x, dict):
+        return {str(k): _builtin(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_builtin(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _builtin(x.tolist())
+    if isinstance(x, (np.bool_,)):
+        return bool(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if math.isfinite(v) else (str(v))
+    return x
+
+
+# ---------------------------------------------------------------------------------------
+# The shared verdict rule for "with high probability" claims
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WhpOutcome:
+    status: str
+    failures: int
+    evaluated: int
+    unevaluable: int
+    rate: float
+    rate_lo: float
+    rate_hi: float
+    p_value: float  # P(X ≥ failures) under Binomial(evaluated, δ)
+    max_failures: int  # the most failures that still hold at this number of seeds
+
+    def describe(self) -> str:
+        return (f"{self.failures}/{self.evaluated} seeds fail (rate {self.rate:.2f}, "
+                f"{int(THRESHOLDS.confidence * 100)}% CI [{self.rate_lo:.2f}, {self.rate_hi:.2f}]; "
+                f"at most {self.max_failures} allowed at δ={THRESHOLDS.delta})"
+                + (f"; {self.unevaluable} seed(s) unevaluable" if self.unevaluable else ""))
+
+
+def max_allowed_failures(n: int, delta: float = THRESHOLDS.delta, confidence: float = THRESHOLDS.confidence) -> int:
+    """The largest k with P(Binomial(n, δ) ≥ k) ≥ 1 - confidence: k failures are consistent with rate δ."""
+    k = 0
+    while k < n and binom.sf(k, n, delta) >= 1 - confidence:  # sf(k) = P(X ≥ k+1)
+        k += 1
+    return k
+
+
+def whp(outcomes: Sequence[str], delta: float = THRESHOLDS.delta, confidence: float = THRESHOLDS.confidence,
+        max_unevaluable: float = THRESHOLDS.max_unevaluable) -> WhpOutcome:
+    """Verdict of a w.h.p. claim from per-seed outcomes 'pass' / 'fail' / 'na'.
+
+    holds  when the failures are consistent with a failure rate ≤ δ at the given confidence
+           (one-sided binomial test: P(X ≥ failures | n, δ) ≥ 1 - confidence);
+    fails  otherwise;
+    inconclusive when more than `max_unevaluable` of the seeds could not be evaluated.
+    """
+    bad = [o for o in outcomes if o not in ("pass", "fail", "na")]
+    if bad:
+        raise ValueError(f"per-seed outcomes must be 'pass', 'fail' or 'na'; got {bad[:3]}")
+    n_all = len(outcomes)
+    if n_all == 0:
+        raise ValueError("whp needs at least one seed")
+    fails = sum(o == "fail" for o in outcomes)
+    na = sum(o == "na" for o in outcomes)
+    n = n_all - na
+    if n == 0 or na > max_unevaluable * n_all:
+        return WhpOutcome(INCONCLUSIVE, fails, n, na, math.nan, 0.0, 1.0, math.nan, max_allowed_failures(max(n, 0)))
+    a = 1 - confidence
+    lo = float(beta.ppf(a / 2, fails, n - fails + 1)) if fails > 0 else 0.0
+    hi = float(beta.ppf(1 - a / 2, fails + 1, n - fails)) if fails < n else 1.0
+    pval = float(binom.sf(fails - 1, n, delta)) if fails > 0 else 1.0
+    status = HOLDS if pval >= 1 - confidence else FAILS
+    return WhpOutcome(status, fails, n, na, fails / n, lo, hi, pval, max_allowed_failures(n, delta, confidence))
+
+
+def verdict_from_seeds(claim: str, per_seed: list[dict[str, Any]], stats: dict[str, float],
+                       thresholds: dict[str, Any], series: dict[str, Any] | None = None,
+                       what: str = "") -> Verdict:
+    """Apply `whp` to per-seed records (each with an 'outcome' key) and build the Verdict."""
+    w = whp([s["outcome"] for s in per_seed])
+    stats = {**stats, "fail_rate": w.rate, "fail_rate_lo": w.rate_lo, "fail_rate_hi": w.rate_hi,
+             "seeds_failing": w.failures, "seeds_evaluated": w.evaluated, "seeds_unevaluable": w.unevaluable}
+    thresholds = {**thresholds, "delta": THRESHOLDS.delta, "max_failures": w.max_failures}
+    if w.status == INCONCLUSIVE:
+        reasons = sorted({s.get("why", "") for s in per_seed if s["outcome"] == "na"} - {""})
+        reason = f"{w.unevaluable}/{len(per_seed)} seeds unevaluable" + (f": {'; '.join(reasons)}" if reasons else "")
+    else:
+        first_fail = next((s for s in per_seed if s["outcome"] == "fail"), None)
+        reason = (what + ": " if what else "") + w.describe()
+        if w.status == FAILS and first_fail is not None and first_fail.get("why"):
+            reason += f"; e.g. seed {first_fail.get('seed')}: {first_fail['why']}"
+    return Verdict(claim, w.status, reason, stats, thresholds, per_seed, series or {})
+
+
+# ---------------------------------------------------------------------------------------
+# Claims and the registry
+# ---------------------------------------------------------------------------------------
+
+NEEDS = ("run", "ladder", "gradient", "batch_grid")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str  # "C1" … "C11", stable
+    slug: str  # "phase1_linearization"
+    title: str
+    anchor: str  # where in the paper
+    statement: str  # the finite-d reading of CLAIMS.md, in words
+    check: Callable[..., Verdict]
+    needs: str = "run"
+    variants: tuple[str, ...] = ()  # coupled variants the claim reads besides the main run
+    decisions: str = ""  # choices made where CLAIMS.md is silent
+    applies: Callable[[str], str | None] = lambda regime: None  # None, or why the claim is undefined there
+
+    def __post_init__(self) -> None:
+        if self.needs not in NEEDS:
+            raise ValueError(f"Claim.needs = {self.needs!r}: must be one of {NEEDS}")
+
+
+def not_applicable(claim: str, why: str) -> Verdict:
+    """The verdict where a claim is not defined (e.g. clean-network claims under parity-3)."""
+    return Verdict(claim, INCONCLUSIVE, f"not defined here: {why}")
+
+
+def registry() -> dict[str, Claim]:
+    """All eleven claims by id, in order."""
+    from . import (c01_phase1_linearization, c02_signal_finding, c03_signal_heavy, c04_clean_approximation,
+                   c05_margin_balance, c06_layer_balance, c07_gradient_concentration, c08_amplification,
+                   c09_main_theorem, c10_sample_complexity, c11_phase_lengths)
+
+    mods = (c01_phase1_linearization, c02_signal_finding, c03_signal_heavy, c04_clean_approximation,
+            c05_margin_balance, c06_layer_balance, c07_gradient_concentration, c08_amplification,
+            c09_main_theorem, c10_sample_complexity, c11_phase_lengths)
+    return {m.CLAIM.id: m.CLAIM for m in mods}

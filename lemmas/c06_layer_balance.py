@@ -1,0 +1,159 @@
+"""C6 `layer_balance` — the exact layer-balance identity of the update, hence |a_k| ≈ ‖w_k‖.
+
+Paper anchor: homogeneity of ReLU (relu(z) = 1[z > 0]·z gives w·g_w = a·g_a, so both
+layers' squared norms move together). CLAIMS.md id: C6.
+
+Claim (CLAIMS.md §3): exact identity of the update,
+`a'² - ‖w'‖² = a² - ‖w‖² + η² (g_a² - ‖g_w‖²)` per neuron per step (floating-point
+tolerance), hence `|a_k| ≈ ‖w_k‖`: `max_k |a_k² - ‖w_k‖²| ≤ ζ · max_k a_k²` up to `T`.
+
+Per seed:
+
+* identity: for every recorded step t and neuron k the relative residual
+  `|lhs - rhs| / (a² + ‖w‖² + η²(g_a² + ‖g_w‖²))` (state before step t) is at most
+  `THRESHOLDS.c6_identity_rtol[dtype]`; the state after the last recorded step is the last
+  snapshot's full `W`, `a`;
+* balance: `max_k |a_k² - ‖w_k‖²| ≤ ζ · max_k a_k²` at every recorded step and at T.
+
+Decisions (where CLAIMS.md is silent):
+
+* ‖w‖² per step is `w_i² + w_j² + ‖w_perp‖²` from the recorded arrays (exact up to the
+  run's rounding).
+* The residual is normalised by the size of every term that cancels,
+  `a² + ‖w‖² + η²(g_a² + ‖g_w‖²)` (the lead's `a² + ‖w‖²` plus the η² terms, which are
+  negligible in a healthy run but dominate the rounding when a gradient is huge): the
+  tolerance is then a statement about floating point only, as in
+  tests/unit/test_identities.py.
+* In the first_layer_only regime `a` is frozen, so the identity does not describe the
+  update (the residual is 2η a g_a - η² g_a²): C6 is defined there and is expected to
+  fail — a finding about the regime, not an undefined claim.
+* A run that stopped before its horizon (stop_error) is checked up to its last step; its
+  last snapshot is the state after that step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
+from lemmas.series import curve
+from simulator.trajectory import Trajectory
+
+ID = "C6"
+
+
+def applies(regime: str) -> str | None:
+    return None  # defined everywhere, parity-3 included (it is a property of the update)
+
+
+def states(traj: Trajectory, variant: str | int = 0) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(a, ‖w‖²) per state (T or T+1, R, p): the recorded steps, then T from the last snapshot
+    when it is the state after them (the bool says whether it was appended)."""
+    v = traj.vi(variant)
+    A = traj.arrays
+    a = A["a"][:, :, v].astype(np.float64)  # (T, R, p)
+    wc = A["w_coords"][:, :, v, :, :2].astype(np.float64)  # (T, R, p, 2): w_i, w_j
+    w2 = (wc**2).sum(-1) + A["w_perp"][:, :, v].astype(np.float64) ** 2
+    snaps = A["snap_steps"]
+    if len(snaps) and int(snaps[-1]) == traj.steps:
+        a_T = A["snap_a"][-1, :, v].astype(np.float64)
+        w2_T = (A["snap_W"][-1, :, v].astype(np.float64) ** 2).sum(-1)
+        return np.concatenate([a, a_T[None]]), np.concatenate([w2, w2_T[None]]), True
+    return a, w2, False
+
+
+def identity_residual(traj: Trajectory, variant: str | int = 0) -> np.ndarray:
+    """Relative residual of the identity per step, seed and neuron (T', R, p), T' = the steps
+    whose next state is known (all T when the last snapshot is the state at T)."""
+    a, w2, _ = states(traj, variant)
+    n = a.shape[0] - 1
+    v = traj.vi(variant)
+    eta = float(traj.config.eta)
+    ga = traj.arrays["g_a"][:n, :, v].astype(np.float64)
+    gw2 = traj.arrays["g_w_norm2"][:n, :, v].astype(np.float64)
+    lhs = a[1:] ** 2 - w2[1:]
+    rhs = a[:-1] ** 2 - w2[:-1] + eta**2 * (ga**2 - gw2)
+    scale = a[:-1] ** 2 + w2[:-1] + eta**2 * (ga**2 + gw2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res = np.abs(lhs - rhs) / scale
+    return np.where(scale > 0, res, np.where(lhs == rhs, 0.0, np.inf))
+
+
+def balance_ratio(traj: Trajectory, variant: str | int = 0) -> np.ndarray:
+    """max_k |a_k² - ‖w_k‖²| / max_k a_k² per state (T or T+1, R)."""
+    a, w2, _ = states(traj, variant)
+    gap = np.abs(a**2 - w2).max(-1)
+    top = (a**2).max(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = gap / top
+    return np.where(top > 0, r, np.where(gap > 0, np.inf, 0.0))
+
+
+# ------------------------------------------------------------------------------ the check
+def _seed_outcome(seed: int, res: np.ndarray, bal: np.ndarray, rtol: float, z: float) -> dict[str, Any]:
+    """One seed's record: res (T', p) identity residuals, bal (T or T+1,) balance ratios."""
+    if res.size == 0 and bal.size == 0:
+        return {"seed": seed, "outcome": "na", "why": "no recorded step"}
+    rec: dict[str, Any] = {"seed": seed, "max_identity_residual": float(res.max()) if res.size else 0.0,
+                           "max_balance_ratio": float(bal.max()), "final_balance_ratio": float(bal[-1])}
+    if not np.isfinite(res).all() or not np.isfinite(bal).all():
+        return {**rec, "outcome": "fail", "why": "non-finite residual or balance ratio"}
+    problems = []
+    if res.size and res.max() > rtol:
+        t, k = np.unravel_index(int(np.argmax(res)), res.shape)
+        bad_steps = int((res > rtol).any(-1).sum())
+        rec["worst_step"], rec["worst_neuron"] = int(t), int(k)
+        problems.append(f"identity residual {res.max():.3g} > {rtol:g} (step {int(t)}, neuron {int(k)}; "
+                        f"{bad_steps}/{res.shape[0]} steps over tolerance)")
+    if bal.max() > z:
+        t = int(np.argmax(bal > z))
+        problems.append(f"max_k|a²-‖w‖²|/max a² = {bal.max():.3g} > ζ = {z:.3g} (first at state {t})")
+    if problems:
+        return {**rec, "outcome": "fail", "why": "; ".join(problems)}
+    return {**rec, "outcome": "pass"}
+
+
+def check(traj: Trajectory) -> Verdict:
+    """C6 on one trajectory (all seeds): see the module docstring."""
+    cfg = traj.config
+    z = traj.zeta
+    rtol = float(THRESHOLDS.c6_identity_rtol[cfg.dtype])
+    res = identity_residual(traj, 0)  # (T', R, p)
+    bal = balance_ratio(traj, 0)  # (T or T+1, R)
+    per_seed = [_seed_outcome(s, res[:, r], bal[:, r], rtol, z) for r, s in enumerate(traj.seeds)]
+    ev = [p for p in per_seed if p["outcome"] != "na"]
+    stats = {
+        "max_identity_residual": max((p["max_identity_residual"] for p in ev), default=math.nan),
+        "max_balance_ratio": max((p["max_balance_ratio"] for p in ev), default=math.nan),
+        "final_balance_ratio_median": float(np.median(bal[-1])) if bal.size else math.nan,
+    }
+    thresholds = {"identity_rtol": rtol, "dtype": cfg.dtype, "balance_max": z, "zeta": z}
+    states_x = np.arange(bal.shape[0])
+    series = {
+        "balance_ratio": {**curve(states_x, bal, traj.seeds), "x_label": "step t",
+                          "y_label": "max_k |a_k² - ‖w_k‖²| / max_k a_k²", "hlines": {"ζ": z}},
+        "identity_residual": {**curve(np.arange(res.shape[0]), res.max(-1), traj.seeds),
+                              "x_label": "step t", "y_label": "max_k relative residual of the identity",
+                              "hlines": {"tolerance": rtol}, "log_y": True},
+    }
+    return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
+                              what="layer-balance identity to rounding and max_k|a²-‖w‖²| ≤ ζ·max a²")
+
+
+CLAIM = Claim(
+    id=ID,
+    slug="layer_balance",
+    title="Layer balance: a'² - ‖w'‖² moves only by η²(g_a² - ‖g_w‖²), so |a_k| ≈ ‖w_k‖",
+    anchor="homogeneity of ReLU",
+    statement=("a'² - ‖w'‖² = a² - ‖w‖² + η²(g_a² - ‖g_w‖²) per neuron per step (floating-point tolerance), "
+               "and max_k |a_k² - ‖w_k‖²| ≤ ζ · max_k a_k² at every step up to T."),
+    check=check,
+    needs="run",
+    variants=(),
+    decisions=("residual normalised by a² + ‖w‖² + η²(g_a² + ‖g_w‖²); the state after the last step is the last "
+               "snapshot; defined in every regime (fails by design where a is frozen)."),
+    applies=applies,
+)

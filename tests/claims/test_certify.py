@@ -1,0 +1,125 @@
+"""The certification: every claim in every regime, on examples hypothesis draws.
+
+One pytest item per (claim, regime), so `pytest -n auto` spreads them over workers.
+Its expected verdict comes from reports/baseline.json (for the active profile):
+
+* expected `holds` (or `inconclusive`): every example must give exactly that;
+* expected `fails`: a strict xfail — every example must give `fails`, and the item is
+  reported as xfailed; an example that holds is a flip and fails the run.
+
+So a run is green exactly when every verdict matches the baseline; a flip in either
+direction fails with the claim, the regime, the example and the measured values against
+their thresholds. Every verdict is attached to the test report (`user_properties`,
+builtin types) for the report plugin on the xdist controller.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, note
+from hypothesis import strategies as st
+
+from lemmas.base import FAILS, registry
+from simulator import REGIME_CONSTRUCTORS
+
+from .harness import Example, evaluate, with_ladder
+from .profiles import Profile
+
+CLAIMS = registry()
+REGIMES = tuple(REGIME_CONSTRUCTORS)
+BASELINE = Path(__file__).resolve().parents[2] / "reports" / "baseline.json"
+
+
+class VerdictFlip(AssertionError):
+    """A verdict differs from the baseline."""
+
+
+class KnownFailure(AssertionError):
+    """The claim fails here, as the baseline records (the strict-xfail outcome)."""
+
+
+def baseline_path(config: pytest.Config) -> Path:
+    """The baseline file: --baseline (resolved by reports.plugin), else reports/baseline.json."""
+    opt = config.getoption("xorcert_baseline", default=None)
+    return Path(opt) if opt else BASELINE
+
+
+def load_expected(path: Path = BASELINE) -> dict[str, dict[str, dict[str, str]]]:
+    """profile -> claim -> regime -> expected status."""
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text())["profiles"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """(claim, regime) items; those the active profile's baseline expects to fail are strict xfails."""
+    if metafunc.function.__name__ != "test_claim":
+        return
+    prof = metafunc.config.getoption("hypothesis_profile") or "quick"
+    table = load_expected(baseline_path(metafunc.config)).get(prof, {})
+    params = []
+    for cid in CLAIMS:
+        for regime in REGIMES:
+            marks = []
+            if table.get(cid, {}).get(regime) == FAILS:
+                marks.append(pytest.mark.xfail(raises=KnownFailure, strict=True,
+                                               reason=f"{cid} fails in {regime} (baseline, profile {prof})"))
+            params.append(pytest.param(cid, regime, marks=marks, id=f"{cid}-{regime}"))
+    metafunc.parametrize(("cid", "regime"), params)
+
+
+def examples(cid: str, regime: str, prof: Profile) -> st.SearchStrategy[Example]:
+    """Small values only, cheapest first; simulation happens in the test body."""
+    claim = CLAIMS[cid]
+    ds = prof.small_batch_ds if regime == "small_batch" else prof.ds
+    batch = st.sampled_from(prof.small_batch_ms) if regime == "small_batch" else st.just("")
+    base = st.builds(Example, regime=st.just(regime), d=st.sampled_from(ds), width=st.sampled_from(prof.widths),
+                     seed=st.integers(0, prof.max_seed), seeds=st.just(prof.seeds), batch=batch)
+    if claim.needs == "ladder":
+        return st.tuples(base, st.sampled_from(prof.ladders)).map(lambda t: with_ladder(t[0], t[1]))
+    if claim.needs == "batch_grid":
+        return st.tuples(base.map(lambda e: Example(**{**e.__dict__, "seeds": prof.c10_seeds, "width": 1})),
+                         st.sampled_from(prof.c10_ladders)).map(lambda t: with_ladder(t[0], t[1]))
+    return base
+
+
+def test_claim(cid: str, regime: str, xorcert_profile: Profile, trajectories, record_property,
+               pytestconfig: pytest.Config) -> None:
+    baseline = baseline_path(pytestconfig)
+    expected_all = load_expected(baseline)
+    table = expected_all.get(xorcert_profile.name, {})
+    expected = table.get(cid, {}).get(regime)
+    claim = CLAIMS[cid]
+    verdicts: list[dict] = []
+
+    @given(ex=examples(cid, regime, xorcert_profile))
+    def check_example(ex: Example) -> None:
+        t0 = time.perf_counter()
+        verdict = evaluate(claim, ex, trajectories)
+        record = {"claim": cid, "regime": regime, "profile": xorcert_profile.name, "example": ex.to_dict(),
+                  "expected": expected, "seconds": time.perf_counter() - t0, "verdict": verdict.to_dict()}
+        if not verdicts or verdicts[-1]["example"] != record["example"]:  # hypothesis replays a failing example
+            verdicts.append(record)
+            record_property("xorcert_verdict", record)
+        note(verdict.summary())
+        if expected is None:
+            raise VerdictFlip(f"{cid} in {regime}: no expected verdict in {baseline.name} for profile "
+                              f"'{xorcert_profile.name}'; measured {verdict.status} on {ex.describe()}: "
+                              f"{verdict.summary()}")
+        if verdict.status != expected:
+            raise VerdictFlip(f"{cid} in {regime} flipped: expected {expected}, measured {verdict.status} on "
+                              f"{ex.describe()}\n  {verdict.summary()}")
+
+    check_example()
+    if expected is None:  # every example was run and recorded; the baseline has to say what to expect
+        measured = "; ".join(f"{r['verdict']['status']} on d={r['example']['d']} seed={r['example']['seed']}"
+                             for r in verdicts)
+        raise VerdictFlip(f"{cid} in {regime}: no expected verdict in {BASELINE.name} for profile "
+                          f"'{xorcert_profile.name}'; measured: {measured}")
+    if expected == FAILS:
+        raise KnownFailure(f"{cid} fails in {regime} as recorded ({len(verdicts)} example(s)); "
+                           + (verdicts[-1]["verdict"]["reason"] if verdicts else ""))

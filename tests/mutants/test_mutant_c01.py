@@ -1,0 +1,46 @@
+"""C1 must fail where phase one is not linear: the lazy start (large_init, θ = 1).
+
+With θ = 1 the network's output is O(1) from step 0, so max|h'+1| ≥ ζ on the very first
+minibatch (T2 = 0 on most seeds) while the features are found only at T1 ≈ 70: T1 > T2,
+and the coupled proxy run drifts away (‖w - w^0‖/‖w^0‖ ≈ 0.3–0.6 > ζ before T1). Real runs
+at d = 32, 4 seeds, each with its coupled linear proxy (same init, same batches).
+
+The healthy paper run at d = 32 is asserted to hold: its margins are wide (max|h'+1| ≈ 7e-4
+against ζ ≈ 0.29 up to T1 ≈ 70, T2 ≈ 190, proxy distance ≈ 0.01).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+import torch
+
+from lemmas.c01_phase1_linearization import check
+from simulator import large_init, paper
+
+D, SEEDS = 32, 4
+COUPLED = ("logistic", "linear")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_large_init_is_not_linear_in_phase_one(trajectories):
+    v = check(trajectories(large_init(D, seeds=SEEDS, device="cpu", variants=COUPLED, test_size=4000)))
+    print("\nC1 mutant large_init d = 32:", v.summary())
+    assert v.status == "fails"
+    assert all(p["outcome"] == "fail" for p in v.per_seed)
+    assert v.stats["max_batch_dev_to_T1"] > v.thresholds["zeta"]
+
+
+def test_healthy_paper_run_holds(trajectories):
+    v = check(trajectories(paper(D, seeds=SEEDS, device="cpu", variants=COUPLED)))
+    print("\nC1 healthy paper d = 32:", v.summary())
+    assert v.status == "holds"

@@ -1,0 +1,58 @@
+"""C2 must fail when the label sits on the wrong pair of coordinates.
+
+The broken setting: the batches are the generator's own X (simulator.data.batch, seed by
+seed) but the label is y = -x_2·x_3 while the config (and hence μ̂±, w_sig, S_t, T1)
+says (0, 1). The network learns a feature the claim does not look at: ‖w_sig‖ is pure
+noise, no neuron becomes signal-heavy and T1 is never reached, although the horizon
+T = κ log d/η is far beyond 1.5 × the predicted T1 — a definite failure of the band on
+every seed. Ladder d ∈ {16, 32}, 4 seeds, small test set (C2 reads no test metric).
+
+The healthy paper-regime ladder {16, 32, 64} is printed, not asserted (at d = 64 the
+share of neurons with w_opp shrunk sits near its 1 - ζ bound on some seeds).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+import torch
+
+from lemmas.c02_signal_finding import check
+from simulator import RunConfig, Trajectory, data, paper, run
+
+SEEDS = 4
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def wrong_pair_run(cfg: RunConfig, pair: tuple[int, int] = (2, 3)) -> Trajectory:
+    """cfg's run with the generator's inputs but y = -x_i x_j on `pair` instead of cfg.label_coords."""
+    def batches():
+        for t in range(cfg.steps):
+            X = torch.stack([data.batch(cfg.data, cfg.seed + r, t, cfg.m, cfg.d, cfg.label_coords)[0]
+                             for r in range(cfg.seeds)])  # (R, m, d)
+            yield X, -X[:, :, pair[0]] * X[:, :, pair[1]]
+
+    return run(cfg, batches=batches())
+
+
+def test_label_on_wrong_pair_fails():
+    ladder = {d: wrong_pair_run(paper(d, seeds=SEEDS, device="cpu", test_size=500, snapshots=2)) for d in (16, 32)}
+    v = check(ladder)
+    print("\nC2 mutant (label on coordinates 2, 3):", v.summary())
+    assert v.status == "fails"
+    assert all(s["outcome"] == "fail" for s in v.per_seed)
+
+
+def test_healthy_paper_ladder(trajectories):
+    ladder = {d: trajectories(paper(d, seeds=SEEDS, device="cpu", test_size=2000)) for d in (16, 32, 64)}
+    v = check(ladder)
+    print("\nC2 healthy paper ladder {16, 32, 64}:", v.summary())

@@ -1,0 +1,68 @@
+"""C3 must fail where the features found stop being the features of the task.
+
+The designated broken setting is a non-stationary target: the paper run at d = 32 (4
+seeds) replayed on its own minibatches (simulator.data.batch: the same x the generator
+draws, so up to the switch it is the healthy run, bit for bit), but from step 150 on —
+after T1 ≈ 64–81, before T2 ≈ 180 — the labels are y = -x_3 x_4 (coordinates 2, 3)
+instead of -x_1 x_2. The signal plane of CLAIMS §2 stays the one of (0, 1): the network
+unlearns it and grows the new pair, which lies in w_perp, so S_t collapses to 0 a few
+dozen steps after the switch on every seed. The inductive hypothesis relies on a
+stationary population gradient pointing at μ̂±; this is the setting where it has none.
+
+Why not the settings first suggested: at d = 32 neither the lazy start (large_init,
+θ = 1) nor the proxy loss throughout (variants=("linear",)) breaks C3 — S_t rises
+monotonically after T1 there as well (least S_t after T1: 0.712 and 0.714 against
+1 - ζ = 0.711, i.e. S_t is lowest at T1 itself). Both are printed below, not asserted.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from lemmas.c03_signal_heavy import check
+from simulator import RunConfig, data, engine, large_init, paper
+
+D, SEEDS, SWITCH = 32, 4, 150
+COUPLED = ("logistic", "linear")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def switched_label_batches(cfg: RunConfig, switch_at: int, new_pair: tuple[int, int]) -> Iterator:
+    """The run's own minibatches (R, m, d), labelled on cfg's pair before switch_at and on new_pair after."""
+    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
+    for t in range(cfg.steps):
+        X = torch.stack([data.batch(cfg.data, s, t, cfg.m, cfg.d, cfg.label_coords)[0] for s in seeds])
+        i, j = cfg.pair if t < switch_at else new_pair
+        yield X, -X[:, :, i] * X[:, :, j]
+
+
+def test_target_switch_after_T1_fails(trajectories):
+    cfg = paper(D, seeds=SEEDS, device="cpu", variants=COUPLED)
+    healthy = trajectories(cfg)
+    traj = engine.run(cfg, batches=switched_label_batches(cfg, SWITCH, (2, 3)))
+    np.testing.assert_array_equal(traj.T1(), healthy.T1())  # the same run up to the switch
+    assert (healthy.T1() < SWITCH).all()
+    v = check(traj)
+    print("\nC3 mutant target switched to (x_3, x_4) at t = 150, d = 32:", v.summary())
+    assert v.status == "fails"
+    assert all(p["outcome"] == "fail" and SWITCH <= p["first_drop"] < SWITCH + 60 for p in v.per_seed)
+
+
+def test_healthy_and_first_suggested_settings_are_printed(trajectories):
+    for name, cfg in (("healthy paper", paper(D, seeds=SEEDS, device="cpu", variants=COUPLED)),
+                      ("large_init", large_init(D, seeds=SEEDS, device="cpu", variants=COUPLED, test_size=4000)),
+                      ("proxy loss throughout", paper(D, seeds=SEEDS, device="cpu", variants=("linear",),
+                                                      test_size=4000))):
+        print(f"\nC3 {name} d = 32:", check(trajectories(cfg)).summary())

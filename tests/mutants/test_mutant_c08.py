@@ -1,0 +1,56 @@
+"""C8 must fail where the second layer does not train.
+
+Broken settings (real runs at d = 32, 4 seeds):
+- first_layer_only: a is frozen at ±θ, so the final |a| is constant and carries no
+  amplification: ρ := 0 > -0.5, part (a) fails on every seed;
+- sparse_finders without joint training: the same init and batches with the frozen_a
+  variant as the main run: the finders keep about their uniform share of the output mass
+  (≈ 0.19 against the required 0.5), part (b) fails on every seed.
+
+The healthy paper run and the healthy sparse_finders run at d = 32 are printed, not
+asserted: at d = 32 the sparse_finders regime has ⌈13/8⌉ = 2 finders for 4 clusters, so
+the finders hold only ≈ half the mass and some seeds leave a cluster unlearned by T.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+import torch
+
+from lemmas.c08_amplification import check
+from simulator import first_layer_only, paper, sparse_finders
+
+D, SEEDS = 32, 4
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_frozen_second_layer_fails_a(trajectories):
+    v = check(trajectories(first_layer_only(D, seeds=SEEDS, device="cpu", test_size=2000)))
+    print("\nC8 mutant first_layer_only:", v.summary())
+    assert v.status == "fails"
+    assert all(s["a"] == "fail" and s["spearman"] == 0.0 for s in v.per_seed)
+
+
+def test_sparse_finders_without_joint_training_fails_b(trajectories):
+    v = check(trajectories(sparse_finders(D, seeds=SEEDS, device="cpu", variants=("frozen_a", "logistic"),
+                                                 test_size=4000)))
+    print("\nC8 mutant sparse_finders, main run frozen_a:", v.summary())
+    assert v.status == "fails"
+    assert all(s["b"] == "fail" for s in v.per_seed)
+
+
+def test_healthy_runs(trajectories):
+    v = check(trajectories(paper(D, seeds=SEEDS, device="cpu", variants=("logistic", "frozen_a"), test_size=4000)))
+    print("\nC8 healthy paper d = 32:", v.summary())
+    v = check(trajectories(sparse_finders(D, seeds=SEEDS, device="cpu", variants=("logistic", "frozen_a"))))
+    print("\nC8 healthy sparse_finders d = 32:", v.summary())
