@@ -1,0 +1,370 @@
+"""The certificate: every claim × regime × hypothesis example of a run, as versioned JSON.
+
+Layout (schema `xorcert-certificate`, version `SCHEMA_VERSION`)::
+
+    {"schema": "xorcert-certificate", "schema_version": 1,
+     "spec":    {"package": "xorcert", "package_version": "0.1.0", "thresholds": THRESHOLDS.to_dict()},
+     "profile": "quick",
+     "env":     {"git_commit", "git_dirty", "python", "platform", "torch", "numpy", "hypothesis", ...},
+     "complete": true, "incomplete_reasons": [],
+     "claims":  {"C1": {"slug", "title", "anchor", "statement", "decisions", "needs"}, ...},
+     "regimes": ["paper", "small_batch", ...],
+     "items":   {nodeid: {"claim", "regime", "outcome", "examples", "message", "reproduce"}},
+     "entries": [{"claim", "regime", "profile", "nodeid", "index", "example", "expected",
+                  "seconds", "device", "verdict": Verdict.to_dict()}, ...],
+     "run":     {"date", "command", "exitstatus", "duration_s", "workers", "items": {nodeid: {...}}}}
+
+`spec` is what makes two certificates comparable: certificates of different specs
+(thresholds or package version) are never merged. `run` is everything that differs
+between two executions of the same sweep (dates, timings, worker ids, shard layout); the
+rest — `canonical(cert)` — is the certificate proper, so a merge of the shards of a sweep
+equals the certificate of the whole sweep run at once. Entries are kept in a canonical
+order (claim, regime, node id, example index), independent of the order xdist ran them.
+
+Only the controller builds certificates; this module imports nothing from pytest and
+never simulates (the plugin hands it the records the workers attached to their reports).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import importlib.metadata
+import math
+import platform
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from .files import num, read_json, sanitize
+
+SCHEMA = "xorcert-certificate"
+SCHEMA_VERSION = 1
+STATUSES = ("holds", "fails", "inconclusive")
+VOLATILE = ("run",)  # top-level keys that differ between executions of one sweep
+ENTRY_IDENTITY = ("claim", "regime", "profile", "nodeid", "index", "example", "expected", "verdict")
+
+
+class CertificateError(ValueError):
+    """A file that is not a certificate this code can read."""
+
+
+class MergeError(ValueError):
+    """Certificates that cannot be merged (different specifications, profiles, or clashing shards)."""
+
+
+# ------------------------------------------------------------------------------ building
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def claim_order(cid: str) -> tuple[int, str]:
+    """C2 before C10: by the number in the id, then the id."""
+    m = re.search(r"\d+", cid or "")
+    return (int(m.group()) if m else 10**6, cid or "")
+
+
+def git_commit(root: str | Path | None = None) -> tuple[str, bool | None]:
+    """(HEAD commit or 'unknown', whether tracked files differ from it or None if unknown)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0 or not head.stdout.strip():
+            return "unknown", None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+        return head.stdout.strip(), (bool(dirty.stdout.strip()) if dirty.returncode == 0 else None)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", None
+
+
+def _dist_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def environment(root: str | Path | None = None) -> dict[str, Any]:
+    """Where the run happened: git commit, interpreter, platform, library versions."""
+    commit, dirty = git_commit(root)
+    return {"git_commit": commit, "git_dirty": dirty, "python": platform.python_version(),
+            "platform": platform.platform(), "torch": _dist_version("torch"), "numpy": _dist_version("numpy"),
+            "hypothesis": _dist_version("hypothesis"), "pytest": _dist_version("pytest"),
+            "scipy": _dist_version("scipy")}
+
+
+def current_spec() -> dict[str, Any]:
+    """The specification of this checkout: package version and the thresholds table."""
+    from lemmas.base import THRESHOLDS
+    from simulator import __version__
+
+    return sanitize({"package": "xorcert", "package_version": __version__, "thresholds": THRESHOLDS.to_dict()})
+
+
+def current_claims() -> dict[str, dict[str, Any]]:
+    """Claim metadata from the registry (what the report prints above each claim's evidence)."""
+    from lemmas.base import registry
+
+    return {cid: {"slug": c.slug, "title": c.title, "anchor": c.anchor, "statement": c.statement,
+                  "decisions": c.decisions, "needs": c.needs} for cid, c in registry().items()}
+
+
+def current_regimes() -> list[str]:
+    from simulator import REGIME_CONSTRUCTORS
+
+    return list(REGIME_CONSTRUCTORS)
+
+
+def entry_from_record(record: Mapping[str, Any], nodeid: str, index: int, device: str = "unknown") -> dict[str, Any]:
+    """One certificate entry from the `xorcert_verdict` record a test attached (builtin types)."""
+    verdict = dict(record.get("verdict") or {})
+    return sanitize({"claim": record.get("claim") or verdict.get("claim"), "regime": record.get("regime"),
+                     "profile": record.get("profile"), "nodeid": nodeid, "index": index,
+                     "example": record.get("example") or {}, "expected": record.get("expected"),
+                     "seconds": record.get("seconds"), "device": record.get("device", device), "verdict": verdict})
+
+
+def build(entries: Iterable[Mapping[str, Any]], *, spec: Mapping[str, Any], env: Mapping[str, Any],
+          run: Mapping[str, Any], items: Mapping[str, Mapping[str, Any]] | None = None,
+          claims: Mapping[str, Any] | None = None, regimes: Sequence[str] = (), profile: str | None = None,
+          complete: bool = True, incomplete_reasons: Sequence[str] = ()) -> dict[str, Any]:
+    """Assemble a certificate; entries are put in canonical order."""
+    entries = [dict(e) for e in entries]
+    profiles = sorted({e["profile"] for e in entries if e.get("profile")})
+    if profile is None:
+        profile = profiles[0] if len(profiles) == 1 else (None if not profiles else "+".join(profiles))
+    regime_list = list(dict.fromkeys([*regimes, *(e["regime"] for e in entries if e.get("regime"))]))
+    cert = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "spec": dict(spec), "profile": profile,
+            "env": dict(env), "complete": bool(complete), "incomplete_reasons": list(incomplete_reasons),
+            "claims": dict(claims or {}), "regimes": regime_list, "items": dict(items or {}),
+            "entries": sort_entries(entries, regime_list), "run": dict(run)}
+    return sanitize(cert)
+
+
+def sort_entries(entries: list[dict[str, Any]], regimes: Sequence[str]) -> list[dict[str, Any]]:
+    rank = {r: i for i, r in enumerate(regimes)}
+    return sorted(entries, key=lambda e: (claim_order(e.get("claim") or ""), rank.get(e.get("regime"), len(rank)),
+                                          e.get("regime") or "", e.get("nodeid") or "", int(e.get("index") or 0)))
+
+
+# ------------------------------------------------------------------------------ reading
+def validate(cert: Any, where: str = "certificate") -> dict[str, Any]:
+    """Check the schema and the keys the rest of the code reads; return cert."""
+    if not isinstance(cert, dict) or cert.get("schema") != SCHEMA:
+        raise CertificateError(f"{where}: not an xorcert certificate (schema {SCHEMA!r} expected)")
+    version = cert.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise CertificateError(f"{where}: schema_version {version!r}; this code reads version {SCHEMA_VERSION}")
+    for key, kind in (("spec", dict), ("entries", list), ("items", dict), ("claims", dict), ("regimes", list)):
+        if not isinstance(cert.get(key), kind):
+            raise CertificateError(f"{where}: '{key}' missing or not a {kind.__name__}")
+    return cert
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    return validate(read_json(path), str(path))
+
+
+def canonical(cert: Mapping[str, Any]) -> dict[str, Any]:
+    """The certificate proper: without what differs between executions of one sweep (`run`)."""
+    out = {k: copy.deepcopy(v) for k, v in cert.items() if k not in VOLATILE}
+    return out
+
+
+# ------------------------------------------------------------------------------ merging
+def _spec_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    out = []
+    if a.get("package_version") != b.get("package_version"):
+        out.append(f"package version {a.get('package_version')!r} vs {b.get('package_version')!r}")
+    ta, tb = a.get("thresholds") or {}, b.get("thresholds") or {}
+    for k in sorted(set(ta) | set(tb)):
+        if ta.get(k) != tb.get(k):
+            out.append(f"threshold {k}: {ta.get(k, '(absent)')!r} vs {tb.get(k, '(absent)')!r}")
+    for k in sorted((set(a) | set(b)) - {"package_version", "thresholds"}):
+        if a.get(k) != b.get(k):
+            out.append(f"spec {k}: {a.get(k)!r} vs {b.get(k)!r}")
+    return out
+
+
+def _identity(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: entry.get(k) for k in ENTRY_IDENTITY}
+
+
+def merge(certs: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Merge the certificates of shards of one sweep (same spec and profile) into one.
+
+    Raises MergeError, naming the files, for different specifications (package version,
+    thresholds), different profiles, or shards that ran the same item to different verdicts.
+    An item run in several shards with the same verdicts is kept once.
+    """
+    if not certs:
+        raise MergeError("nothing to merge: give at least one certificate")
+    names = list(names) if names is not None else [f"certificate #{i + 1}" for i in range(len(certs))]
+    for c, n in zip(certs, names):
+        validate(c, n)
+    first, fname = certs[0], names[0]
+    for c, n in zip(certs[1:], names[1:]):
+        diff = _spec_difference(first["spec"], c["spec"])
+        if diff:
+            raise MergeError(f"refusing to merge certificates of different specifications: {fname} and {n} differ "
+                             f"in " + "; ".join(diff) + ". Rerun both shards on one checkout.")
+        if c.get("profile") != first.get("profile"):
+            raise MergeError(f"refusing to merge certificates of different profiles: {fname} is "
+                             f"{first.get('profile')!r}, {n} is {c.get('profile')!r} (not shards of one sweep)")
+
+    by_item: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    items: dict[str, dict[str, Any]] = {}
+    for c, n in zip(certs, names):
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for e in c["entries"]:
+            grouped.setdefault(e.get("nodeid") or "", []).append(e)
+        for nodeid in list(c["items"]) + [k for k in grouped if k not in c["items"]]:
+            rows = grouped.get(nodeid, [])
+            if nodeid in by_item:
+                seen_in, seen = by_item[nodeid]
+                if [_identity(e) for e in seen] != [_identity(e) for e in rows] or \
+                        items.get(nodeid, {}).get("outcome") != c["items"].get(nodeid, {}).get("outcome"):
+                    raise MergeError(f"refusing to merge: {seen_in} and {n} both ran {nodeid} with different "
+                                     f"results; shards of one sweep must not overlap")
+                continue
+            by_item[nodeid] = (n, rows)
+            if nodeid in c["items"]:
+                items[nodeid] = c["items"][nodeid]
+
+    env = _merge_env([c.get("env") or {} for c in certs])
+    claims: dict[str, Any] = {}
+    for c in certs:
+        for cid, meta in c["claims"].items():
+            claims.setdefault(cid, meta)
+    regimes = list(dict.fromkeys(r for c in certs for r in c["regimes"]))
+    reasons = [f"{n}: {r}" for c, n in zip(certs, names) for r in c.get("incomplete_reasons", [])]
+    run = {"date": now_iso(), "merged_from": [{"name": n, **(c.get("run") or {})} for c, n in zip(certs, names)]}
+    entries = [e for _, rows in by_item.values() for e in rows]
+    items = {k: items[k] for k in sorted(items)}
+    return build(entries, spec=first["spec"], env=env, run=run, items=items, claims=dict(sorted(
+        claims.items(), key=lambda kv: claim_order(kv[0]))), regimes=regimes, profile=first.get("profile"),
+        complete=all(bool(c.get("complete")) for c in certs), incomplete_reasons=reasons)
+
+
+def _merge_env(envs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Keys equal in all shards keep their value; keys that differ hold the list of distinct values."""
+    out: dict[str, Any] = {}
+    for k in dict.fromkeys(k for e in envs for k in e):
+        distinct: list[Any] = []
+        for v in (e.get(k) for e in envs):
+            if v not in distinct:
+                distinct.append(v)
+        out[k] = distinct[0] if len(distinct) == 1 else distinct
+    return out
+
+
+def env_conflicts(cert: Mapping[str, Any]) -> list[str]:
+    """Environment keys of a merged certificate whose shards disagreed (e.g. two git commits)."""
+    return [k for k, v in (cert.get("env") or {}).items() if isinstance(v, list)]
+
+
+# ------------------------------------------------------------------------------ cells
+@dataclass
+class Cell:
+    """What a run says about one claim in one regime, over its examples."""
+
+    claim: str
+    regime: str
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    item: dict[str, Any] | None = None
+    nodeid: str | None = None
+
+    @property
+    def statuses(self) -> list[str]:
+        return [str((e.get("verdict") or {}).get("status", "inconclusive")) for e in self.entries]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        s = self.statuses
+        return {k: s.count(k) for k in STATUSES if s.count(k)}
+
+    @property
+    def status(self) -> str:
+        """holds / fails / inconclusive when all examples agree; mixed; error (no verdict); not run."""
+        s = set(self.statuses)
+        if not s:
+            return "error" if self.item and self.item.get("outcome") in ("failed", "error") else "not run"
+        return s.pop() if len(s) == 1 else "mixed"
+
+    @property
+    def expected(self) -> str | None:
+        exp = {e.get("expected") for e in self.entries}
+        return exp.pop() if len(exp) == 1 else None
+
+    @property
+    def seeds(self) -> int:
+        return sum(len((e.get("verdict") or {}).get("per_seed") or []) or int(num((e.get("example") or {})
+                                                                             .get("seeds")) or 0)
+                   for e in self.entries)
+
+    def seed_outcomes(self) -> tuple[int, int, int]:
+        """(failing, evaluated, unevaluable) seeds, pooled over the examples."""
+        fails = passes = na = 0
+        for e in self.entries:
+            for s in (e.get("verdict") or {}).get("per_seed") or []:
+                o = s.get("outcome") if isinstance(s, dict) else None
+                fails += o == "fail"
+                passes += o == "pass"
+                na += o == "na"
+        return fails, fails + passes, na
+
+    def fail_rate(self, confidence: float = 0.95) -> tuple[float, float, float] | None:
+        """(observed rate, Clopper–Pearson interval) of failing seeds, or None with none evaluated."""
+        k, n, _ = self.seed_outcomes()
+        if n == 0:
+            return None
+        lo, hi = clopper_pearson(k, n, confidence)
+        return k / n, lo, hi
+
+    @property
+    def seconds(self) -> float:
+        return sum(num(e.get("seconds")) or 0.0 for e in self.entries)
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Two-sided Clopper–Pearson interval for k successes in n trials."""
+    from scipy.stats import beta
+
+    a = 1 - confidence
+    lo = float(beta.ppf(a / 2, k, n - k + 1)) if k > 0 else 0.0
+    hi = float(beta.ppf(1 - a / 2, k + 1, n - k)) if k < n else 1.0
+    return (0.0 if math.isnan(lo) else lo), (1.0 if math.isnan(hi) else hi)
+
+
+def cells(cert: Mapping[str, Any]) -> dict[tuple[str, str], Cell]:
+    """(claim, regime) -> Cell for every cell with entries or a certification item, in matrix order."""
+    out: dict[tuple[str, str], Cell] = {}
+    for e in cert.get("entries", []):
+        key = (e.get("claim") or "?", e.get("regime") or "?")
+        cell = out.setdefault(key, Cell(*key))
+        cell.entries.append(e)
+        cell.nodeid = cell.nodeid or e.get("nodeid")
+    for nodeid, item in (cert.get("items") or {}).items():
+        if item.get("claim") and item.get("regime"):
+            cell = out.setdefault((item["claim"], item["regime"]), Cell(item["claim"], item["regime"]))
+            cell.item, cell.nodeid = item, cell.nodeid or nodeid
+    regimes = list(cert.get("regimes") or [])
+    rank = {r: i for i, r in enumerate(regimes)}
+    return dict(sorted(out.items(), key=lambda kv: (claim_order(kv[0][0]), rank.get(kv[0][1], len(rank)), kv[0][1])))
+
+
+def claim_ids(cert: Mapping[str, Any]) -> list[str]:
+    """Every claim of the certificate (metadata or entries), in order."""
+    ids = set(cert.get("claims") or {}) | {e.get("claim") for e in cert.get("entries", []) if e.get("claim")}
+    return sorted(ids, key=claim_order)
+
+
+def regime_ids(cert: Mapping[str, Any]) -> list[str]:
+    return list(dict.fromkeys([*(cert.get("regimes") or []), *(e.get("regime") for e in cert.get("entries", [])
+                                                                 if e.get("regime"))]))
+
+
+def confidence(cert: Mapping[str, Any]) -> float:
+    return num(((cert.get("spec") or {}).get("thresholds") or {}).get("confidence")) or 0.95

@@ -1,0 +1,295 @@
+"""One self-contained HTML report from a certificate (jinja2 template, inline CSS and SVG).
+
+Nothing is fetched when the page is opened: the style is inline, the plots are inline
+SVG drawn by matplotlib (no fonts, no scripts from elsewhere), so the page reads offline
+and prints. Sections: the claims × regimes matrix (verdict colour, counts, failing-seed
+interval), the regression diff against the baseline (flips first) and, when given, a
+previous certificate (flips, then statistics that moved beyond their tolerance), the
+counterexamples with the command that reproduces each, one section per claim (statement,
+anchor, thresholds, measured values with their distance to the threshold, the plots of
+the verdict series), the thresholds table and the run's metadata.
+
+Rendering never fails because of one odd series or verdict: the problem is logged and
+listed under "Rendering notes", and the rest of the report is drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import keystats
+from .certificate import Cell, cells, claim_ids, confidence, env_conflicts, regime_ids
+from .diff import baseline_diff, certificate_diff, describe_example, tolerance
+from .files import NON_FINITE, num
+from .plots import Plot, plots_for
+
+LOG = logging.getLogger("xorcert.reports")
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATE = "report.html.j2"
+MAX_SEED_ROWS = 32  # per-seed rows shown per example
+STATUS_CLASS = {"holds": "holds", "fails": "fails", "inconclusive": "inconclusive", "mixed": "mixed",
+                "error": "error", "not run": "notrun"}
+
+
+# ------------------------------------------------------------------------------ view models
+@dataclass
+class ExampleView:
+    index: int
+    example: str
+    status: str
+    expected: str | None
+    reason: str
+    seconds: float | None
+    device: str
+    measured: list[keystats.Measured]
+    per_seed_columns: list[str]
+    per_seed_rows: list[dict[str, Any]]
+    per_seed_hidden: int
+    stats: list[tuple[str, Any]]
+    thresholds: list[tuple[str, Any]]
+
+    @property
+    def flipped(self) -> bool:
+        return self.expected is not None and self.status != self.expected
+
+
+@dataclass
+class CellView:
+    claim: str
+    regime: str
+    status: str
+    css: str
+    counts: str
+    rate: str
+    expected: str | None
+    flip: bool
+    anchor: str
+    nodeid: str | None
+    message: str = ""
+    examples: list[ExampleView] = field(default_factory=list)
+    plots: list[Plot] = field(default_factory=list)
+    plot_example: int | None = None
+    open: bool = False
+
+
+@dataclass
+class Counterexample:
+    kind: str  # "flip", "failure", "known failure", "error"
+    claim: str
+    regime: str
+    example: str
+    status: str
+    expected: str | None
+    reason: str
+    seed_line: str
+    commands: list[str]
+    hypothesis: list[str]
+    anchor: str
+
+
+def _fmt(v: Any) -> str:
+    """A value for a table cell: numbers to 4 significant digits, containers inline."""
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, str):
+        return keystats.fmt(v) if v.strip().lower() in NON_FINITE else v
+    if isinstance(v, (int, float)):
+        return keystats.fmt(v)
+    return str(v)
+
+
+def _pct(x: Any) -> str:
+    f = num(x)
+    if f is None or f != f:
+        return ""
+    return "∞" if f == float("inf") else f"{f:.0%}"
+
+
+def anchor(claim: str, regime: str | None = None) -> str:
+    return f"{claim}-{regime}" if regime else claim
+
+
+def repro_commands(entry: Mapping[str, Any] | None, nodeid: str | None, profile: str | None) -> list[str]:
+    """The pytest command that replays the item, and a one-liner that evaluates the example alone."""
+    out = []
+    if nodeid:
+        out.append(f'.venv/bin/pytest "{nodeid}" --hypothesis-profile {profile or "quick"} -p no:cacheprovider')
+    ex = (entry or {}).get("example") or {}
+    claim = (entry or {}).get("claim")
+    if ex and claim:
+        args = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in ex.items())
+        out.append(".venv/bin/python -c 'from lemmas.base import registry; "
+                   "from tests.claims.harness import Example, evaluate; from simulator.cache import TrajectoryCache; "
+                   f"print(evaluate(registry()[\"{claim}\"], Example({args}), TrajectoryCache().get_or_run)"
+                   ".summary())'")
+    return out
+
+
+def _per_seed(verdict: Mapping[str, Any]) -> tuple[list[str], list[dict[str, Any]], int]:
+    rows = [r for r in (verdict.get("per_seed") or []) if isinstance(r, dict)]
+    cols: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    first = [c for c in ("seed", "outcome", "why") if c in cols]
+    cols = first + [c for c in cols if c not in first]
+    shown = rows[:MAX_SEED_ROWS]
+    return cols, [{c: _fmt(r.get(c, "")) for c in cols} for r in shown], len(rows) - len(shown)
+
+
+def example_view(e: Mapping[str, Any]) -> ExampleView:
+    v = e.get("verdict") or {}
+    cols, rows, hidden = _per_seed(v)
+    stats = v.get("stats") if isinstance(v.get("stats"), dict) else {}
+    thr = v.get("thresholds") if isinstance(v.get("thresholds"), dict) else {}
+    return ExampleView(
+        index=int(num(e.get("index")) or 0), example=describe_example(e.get("example") or {}),
+        status=str(v.get("status", "inconclusive")), expected=e.get("expected"), reason=str(v.get("reason", "")),
+        seconds=num(e.get("seconds")), device=str(e.get("device", "")),
+        measured=keystats.measure_all(str(e.get("claim")), v), per_seed_columns=cols, per_seed_rows=rows,
+        per_seed_hidden=hidden, stats=[(k, _fmt(x)) for k, x in stats.items()],
+        thresholds=[(k, _fmt(x)) for k, x in thr.items()])
+
+
+def _representative(cell: Cell) -> int | None:
+    """The example whose series are drawn: the first flip, else the first failure, else the first."""
+    if not cell.entries:
+        return None
+    for pred in (lambda e: e.get("expected") is not None and (e.get("verdict") or {}).get("status") != e["expected"],
+                 lambda e: (e.get("verdict") or {}).get("status") == "fails"):
+        for i, e in enumerate(cell.entries):
+            if pred(e):
+                return i
+    return 0
+
+
+def cell_view(cell: Cell, conf: float, expected: str | None, log: Callable[[str], None],
+              with_plots: bool = True) -> CellView:
+    rate = cell.fail_rate(conf)
+    k, n, na = cell.seed_outcomes()
+    rate_s = f"{k}/{n} seeds fail, [{rate[1]:.2f}, {rate[2]:.2f}]" if rate else "no seed evaluated"
+    if na:
+        rate_s += f" ({na} n/a)"
+    counts = ", ".join(f"{c} {s}" for s, c in cell.counts.items()) or (cell.item or {}).get("outcome", "")
+    status = cell.status
+    flip = expected is not None and status != expected
+    view = CellView(cell.claim, cell.regime, status, STATUS_CLASS.get(status, "notrun"), counts, rate_s, expected,
+                    flip, anchor(cell.claim, cell.regime), cell.nodeid,
+                    message=str((cell.item or {}).get("message", ""))[:2000] if not cell.entries else "")
+    for e in cell.entries:
+        try:
+            view.examples.append(example_view(e))
+        except Exception as ex:  # noqa: BLE001
+            log(f"{cell.claim} {cell.regime}: example {e.get('index')} not shown ({type(ex).__name__}: {ex})")
+    rep = _representative(cell)
+    if with_plots and rep is not None:
+        e = cell.entries[rep]
+        view.plot_example = int(num(e.get("index")) or 0)
+        view.plots = plots_for(cell.claim, e.get("verdict") or {},
+                               lambda msg: log(f"{cell.regime}: {msg}"), id_prefix=f"{view.anchor}-")
+    if cell.entries and (cell.item or {}).get("outcome") == "failed":
+        view.message = ("The test failed at the last example shown (a verdict that differs from the expected one "
+                        "stops hypothesis there): later examples of the profile were not run.")
+    view.open = flip or status in ("fails", "mixed", "error") or cell.regime == "paper"
+    return view
+
+
+def counterexamples(cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell]) -> list[Counterexample]:
+    """Flips first, then failures (one per cell: its first failing example), then errors."""
+    profile = cert.get("profile")
+    out: list[Counterexample] = []
+    for (cid, regime), cell in cs.items():
+        item = cell.item or {}
+        hyp = list(item.get("reproduce") or [])
+        chosen = None
+        for e in cell.entries:
+            v = e.get("verdict") or {}
+            if e.get("expected") is not None and v.get("status") != e.get("expected"):
+                chosen = (e, "flip")
+                break
+        if chosen is None:
+            for e in cell.entries:
+                if (e.get("verdict") or {}).get("status") == "fails":
+                    chosen = (e, "known failure" if e.get("expected") == "fails" else "failure")
+                    break
+        if chosen is None:
+            if not cell.entries and item.get("outcome") in ("failed", "error"):
+                out.append(Counterexample("error", cid, regime, "", "error", None, str(item.get("message", ""))[:2000],
+                                          "", repro_commands(None, cell.nodeid, profile), hyp, anchor(cid, regime)))
+            continue
+        e, kind = chosen
+        v = e.get("verdict") or {}
+        bad = next((s for s in v.get("per_seed") or [] if isinstance(s, dict) and s.get("outcome") == "fail"), None)
+        seed_line = f"seed {bad.get('seed')}: {bad.get('why', '')}" if bad else ""
+        out.append(Counterexample(kind, cid, regime, describe_example(e.get("example") or {}), str(v.get("status")),
+                                  e.get("expected"), str(v.get("reason", "")), seed_line,
+                                  repro_commands(e, cell.nodeid or e.get("nodeid"), profile), hyp,
+                                  anchor(cid, regime)))
+    rank = {"flip": 0, "failure": 1, "error": 2, "known failure": 3}
+    return sorted(out, key=lambda c: rank.get(c.kind, 9))
+
+
+def _threshold_rows(cert: Mapping[str, Any]) -> list[tuple[str, str]]:
+    thr = (cert.get("spec") or {}).get("thresholds") or {}
+    return [(k, _fmt(v)) for k, v in thr.items()]
+
+
+# ------------------------------------------------------------------------------ rendering
+def render_report(cert: Mapping[str, Any], *, baseline: Mapping[str, Any] | None = None,
+                  previous: Mapping[str, Any] | None = None, baseline_name: str = "",
+                  previous_name: str = "", with_plots: bool = True,
+                  log: Callable[[str], None] | None = None) -> str:
+    """The report's HTML text. `baseline`/`previous` add the regression sections."""
+    import jinja2
+    from markupsafe import Markup
+
+    notes: list[str] = []
+
+    def note(msg: str) -> None:
+        notes.append(msg)
+        (log or LOG.warning)(msg)
+
+    conf = confidence(cert)
+    cs = cells(cert)
+    bdiff = baseline_diff(cert, baseline, baseline_name or "the baseline") if baseline is not None else None
+    expected = {(c.claim, c.regime): c.before for c in bdiff.cells} if bdiff else {}
+    for key, cell in cs.items():  # without a baseline, the expectation the run itself recorded
+        expected.setdefault(key, cell.expected)
+    pdiff = certificate_diff(previous, cert, previous_name or "the previous certificate") if previous else None
+
+    claims_meta = cert.get("claims") or {}
+    regimes = regime_ids(cert)
+    views: dict[tuple[str, str], CellView] = {}
+    for key, cell in cs.items():
+        try:
+            views[key] = cell_view(cell, conf, expected.get(key), lambda m, k=key: note(f"{k[0]} {m}"), with_plots)
+        except Exception as ex:  # noqa: BLE001
+            note(f"{key[0]} {key[1]}: cell not drawn ({type(ex).__name__}: {ex})")
+    claim_list = claim_ids(cert)
+    status_counts: dict[str, int] = {}
+    for v in views.values():
+        status_counts[v.status] = status_counts.get(v.status, 0) + 1
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["fmt"] = _fmt
+    env.filters["pct"] = _pct
+    env.globals["tolerance"] = tolerance
+    template = env.get_template(TEMPLATE)
+    return template.render(
+        cert=cert, profile=cert.get("profile"), spec=cert.get("spec") or {}, env=cert.get("env") or {},
+        run=cert.get("run") or {}, complete=bool(cert.get("complete")), reasons=cert.get("incomplete_reasons") or [],
+        claims=claim_list, claims_meta=claims_meta, regimes=regimes, views=views, status_counts=status_counts,
+        n_examples=len(cert.get("entries") or []), bdiff=bdiff, pdiff=pdiff,
+        counterexamples=counterexamples(cert, cs), thresholds=_threshold_rows(cert),
+        env_conflicts=env_conflicts(cert), notes=notes, confidence=conf,
+        markup=Markup)

@@ -1,0 +1,1 @@
+"""Tests of the reports package: certificate, HTML, plugin (fast, no simulation)."""
