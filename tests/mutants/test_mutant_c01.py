@@ -11,25 +11,13 @@ against ζ ≈ 0.29 up to T1 ≈ 70, T2 ≈ 190, proxy distance ≈ 0.01).
 
 from __future__ import annotations
 
-from typing import Iterator
 
-import pytest
-import torch
 
 from lemmas.c01_phase1_linearization import check
 from simulator import large_init, paper
 
 D, SEEDS = 32, 4
 COUPLED = ("logistic", "linear")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_large_init_is_not_linear_in_phase_one(trajectories):

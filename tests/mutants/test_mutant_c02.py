@@ -13,24 +13,13 @@ share of neurons with w_opp shrunk sits near its 1 - ζ bound on some seeds).
 
 from __future__ import annotations
 
-from typing import Iterator
 
-import pytest
 import torch
 
 from lemmas.c02_signal_finding import check
 from simulator import RunConfig, Trajectory, data, paper, run
 
 SEEDS = 4
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def wrong_pair_run(cfg: RunConfig, pair: tuple[int, int] = (2, 3)) -> Trajectory:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
-import pytest
 import torch
 
 from lemmas.c03_signal_heavy import check
@@ -28,15 +27,6 @@ from simulator import RunConfig, data, engine, large_init, paper
 
 D, SEEDS, SWITCH = 32, 4, 150
 COUPLED = ("logistic", "linear")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def switched_label_batches(cfg: RunConfig, switch_at: int, new_pair: tuple[int, int]) -> Iterator:

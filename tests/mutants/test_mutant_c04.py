@@ -21,24 +21,12 @@ cluster's clean margin is ≈ 0, as the sparse_finders regime does: not a clean 
 
 from __future__ import annotations
 
-from typing import Iterator
 
-import pytest
-import torch
 
 from lemmas.c04_clean_approximation import check
 from simulator import large_init, paper
 
 D, SEEDS = 64, 8
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_large_init_is_not_clean_after_T1(trajectories):

@@ -15,24 +15,12 @@ ends at R_T ≈ 1.39 > 1 + ζ ≈ 1.29 (at d = 64 all four end ≤ 1.05).
 
 from __future__ import annotations
 
-from typing import Iterator
 
-import pytest
-import torch
 
 from lemmas.c05_margin_balance import check
 from simulator import first_layer_only, paper
 
 D, SEEDS = 32, 4
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_frozen_second_layer_does_not_balance(trajectories):

@@ -15,24 +15,12 @@ max a² ≈ 0.02 ≪ ζ ≈ 0.29.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
 
-import pytest
-import torch
 
 from lemmas.c06_layer_balance import check
 from simulator import first_layer_only, paper
 
 D, SEEDS = 32, 4
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def healthy(trajectories):

@@ -14,24 +14,12 @@ the finders hold only ≈ half the mass and some seeds leave a cluster unlearned
 
 from __future__ import annotations
 
-from typing import Iterator
 
-import pytest
-import torch
 
 from lemmas.c08_amplification import check
 from simulator import first_layer_only, paper, sparse_finders
 
 D, SEEDS = 32, 4
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_frozen_second_layer_fails_a(trajectories):

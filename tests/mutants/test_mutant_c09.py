@@ -16,22 +16,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import pytest
 import torch
 
 from lemmas.c09_main_theorem import check
 from simulator import RunConfig, data, engine, paper
 
 D, SEEDS = 32, 4
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def wrong_pair_batches(cfg: RunConfig, pair: tuple[int, int]) -> Iterator:

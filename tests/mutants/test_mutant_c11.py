@@ -18,24 +18,13 @@ The healthy paper ladder {16, 32, 64} is printed, not asserted.
 
 from __future__ import annotations
 
-from typing import Iterator
 
-import pytest
 import torch
 
 from lemmas.c11_phase_lengths import check
 from simulator import RunConfig, Trajectory, data, paper, run
 
 SEEDS = 4
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny runs: one torch thread (a second one only stalls on a loaded machine); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def unbalanced_run(cfg: RunConfig, power: float = 2.0) -> Trajectory:
