@@ -242,6 +242,19 @@ class Claim:
             raise ValueError(f"Claim.needs = {self.needs!r}: must be one of {NEEDS}")
 
 
+XOR_PLANE = "reads the XOR signal plane μ̂± (CLAIMS §2), which is not the parity-3 feature"
+
+
+def xor_plane_only(regime: str) -> str | None:
+    """`applies` of the claims that read the XOR signal plane: undefined in parity3."""
+    return XOR_PLANE if regime == "parity3" else None
+
+
+def xor_plane_missing(cfg: Any) -> str | None:
+    """Why a run has no XOR signal plane to read (parity3 regime, or a 3-coordinate label), else None."""
+    return xor_plane_only(cfg.regime) or (None if len(cfg.label_coords) == 2 else "label on three coordinates")
+
+
 def not_applicable(claim: str, why: str) -> Verdict:
     """The verdict where a claim is not defined (e.g. clean-network claims under parity-3)."""
     return Verdict(claim, INCONCLUSIVE, f"not defined here: {why}")

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import Claim, Verdict, not_applicable, verdict_from_seeds
+from lemmas.base import xor_plane_missing, xor_plane_only, Claim, Verdict, not_applicable, verdict_from_seeds
 from simulator.config import VARIANTS, proxy_variant
 from lemmas.series import curve
 from simulator.trajectory import Trajectory
@@ -52,10 +52,7 @@ from simulator.trajectory import Trajectory
 ID = "C1"
 
 
-def applies(regime: str) -> str | None:
-    if regime == "parity3":
-        return "reads the XOR signal plane μ̂± (CLAIMS §2), which is not the parity-3 feature"
-    return None
+applies = xor_plane_only
 
 
 def proxy_distance_snapshots(traj: Trajectory, main: str, proxy: str) -> np.ndarray:
@@ -120,7 +117,7 @@ def _seed_outcome(seed: int, t1: int, t2: int, batch_dev: np.ndarray, snap_steps
 def check(traj: Trajectory) -> Verdict:
     """C1 on one trajectory (all seeds): see the module docstring."""
     cfg = traj.config
-    why = applies(cfg.regime) or (None if len(cfg.label_coords) == 2 else "label on three coordinates")
+    why = xor_plane_missing(cfg)
     if why:
         return not_applicable(ID, why)
     main = cfg.variants[0]

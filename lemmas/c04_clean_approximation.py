@@ -37,17 +37,14 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import Claim, Verdict, not_applicable, verdict_from_seeds
+from lemmas.base import xor_plane_missing, xor_plane_only, Claim, Verdict, not_applicable, verdict_from_seeds
 from lemmas.series import curve
 from simulator.trajectory import Trajectory
 
 ID = "C4"
 
 
-def applies(regime: str) -> str | None:
-    if regime == "parity3":
-        return "reads the XOR signal plane μ̂± (CLAIMS §2), which is not the parity-3 feature"
-    return None
+applies = xor_plane_only
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -90,7 +87,7 @@ def _seed_outcome(seed: int, t1: int, snap_steps: np.ndarray, r_max: np.ndarray,
 def check(traj: Trajectory) -> Verdict:
     """C4 on one trajectory (all seeds): see the module docstring."""
     cfg = traj.config
-    why = applies(cfg.regime) or (None if len(cfg.label_coords) == 2 else "label on three coordinates")
+    why = xor_plane_missing(cfg)
     if why:
         return not_applicable(ID, why)
     z = traj.zeta

@@ -41,17 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import Claim, Verdict, not_applicable, verdict_from_seeds
+from lemmas.base import xor_plane_missing, xor_plane_only, Claim, Verdict, not_applicable, verdict_from_seeds
 from lemmas.series import curve
 from simulator.trajectory import Trajectory
 
 ID = "C5"
 
 
-def applies(regime: str) -> str | None:
-    if regime == "parity3":
-        return "reads the XOR signal plane μ̂± (CLAIMS §2), which is not the parity-3 feature"
-    return None
+applies = xor_plane_only
 
 
 def margin_ratio(margins: np.ndarray) -> np.ndarray:
@@ -121,7 +118,7 @@ def _seed_outcome(seed: int, t2: int, steps: np.ndarray, R: np.ndarray, z: float
 def check(traj: Trajectory) -> Verdict:
     """C5 on one trajectory (all seeds): see the module docstring."""
     cfg = traj.config
-    why = applies(cfg.regime) or (None if len(cfg.label_coords) == 2 else "label on three coordinates")
+    why = xor_plane_missing(cfg)
     if why:
         return not_applicable(ID, why)
     z = traj.zeta
