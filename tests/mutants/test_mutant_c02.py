@@ -13,28 +13,16 @@ share of neurons with w_opp shrunk sits near its 1 - ζ bound on some seeds).
 
 from __future__ import annotations
 
-
-import torch
-
 from lemmas.c02_signal_finding import check
-from simulator import RunConfig, Trajectory, data, paper, run
+from simulator import paper, run
+from tests.support.replay import wrong_pair_batches
 
 SEEDS = 4
 
 
-def wrong_pair_run(cfg: RunConfig, pair: tuple[int, int] = (2, 3)) -> Trajectory:
-    """cfg's run with the generator's inputs but y = -x_i x_j on `pair` instead of cfg.label_coords."""
-    def batches():
-        for t in range(cfg.steps):
-            X = torch.stack([data.batch(cfg.data, cfg.seed + r, t, cfg.m, cfg.d, cfg.label_coords)[0]
-                             for r in range(cfg.seeds)])  # (R, m, d)
-            yield X, -X[:, :, pair[0]] * X[:, :, pair[1]]
-
-    return run(cfg, batches=batches())
-
-
 def test_label_on_wrong_pair_fails():
-    ladder = {d: wrong_pair_run(paper(d, seeds=SEEDS, device="cpu", test_size=500, snapshots=2)) for d in (16, 32)}
+    cfgs = {d: paper(d, seeds=SEEDS, device="cpu", test_size=500, snapshots=2) for d in (16, 32)}
+    ladder = {d: run(cfg, batches=wrong_pair_batches(cfg, (2, 3))) for d, cfg in cfgs.items()}
     v = check(ladder)
     print("\nC2 mutant (label on coordinates 2, 3):", v.summary())
     assert v.status == "fails"

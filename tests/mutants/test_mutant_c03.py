@@ -17,31 +17,20 @@ monotonically after T1 there as well (least S_t after T1: 0.712 and 0.714 agains
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import numpy as np
-import torch
 
 from lemmas.c03_signal_heavy import check
-from simulator import RunConfig, data, engine, large_init, paper
+from simulator import engine, large_init, paper
+from tests.support.replay import relabelled_batches
 
 D, SEEDS, SWITCH = 32, 4, 150
 COUPLED = ("logistic", "linear")
 
 
-def switched_label_batches(cfg: RunConfig, switch_at: int, new_pair: tuple[int, int]) -> Iterator:
-    """The run's own minibatches (R, m, d), labelled on cfg's pair before switch_at and on new_pair after."""
-    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
-    for t in range(cfg.steps):
-        X = torch.stack([data.batch(cfg.data, s, t, cfg.m, cfg.d, cfg.label_coords)[0] for s in seeds])
-        i, j = cfg.pair if t < switch_at else new_pair
-        yield X, -X[:, :, i] * X[:, :, j]
-
-
 def test_target_switch_after_T1_fails(trajectories):
     cfg = paper(D, seeds=SEEDS, device="cpu", variants=COUPLED)
     healthy = trajectories(cfg)
-    traj = engine.run(cfg, batches=switched_label_batches(cfg, SWITCH, (2, 3)))
+    traj = engine.run(cfg, batches=relabelled_batches(cfg, lambda t: cfg.pair if t < SWITCH else (2, 3)))
     np.testing.assert_array_equal(traj.T1(), healthy.T1())  # the same run up to the switch
     assert (healthy.T1() < SWITCH).all()
     v = check(traj)

@@ -14,23 +14,11 @@ seed (upper 95% bound 1.8e-4 < ε = 0.01).
 
 from __future__ import annotations
 
-from typing import Iterator
-
-import torch
-
 from lemmas.c09_main_theorem import check
-from simulator import RunConfig, data, engine, paper
+from simulator import engine, paper
+from tests.support.replay import wrong_pair_batches
 
 D, SEEDS = 32, 4
-
-
-def wrong_pair_batches(cfg: RunConfig, pair: tuple[int, int]) -> Iterator:
-    """The run's own minibatches (R, m, d), labelled y = -x_i x_j on `pair` instead of cfg's."""
-    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
-    i, j = pair
-    for t in range(cfg.steps):
-        X = torch.stack([data.batch(cfg.data, s, t, cfg.m, cfg.d, cfg.label_coords)[0] for s in seeds])
-        yield X, -X[:, :, i] * X[:, :, j]
 
 
 def test_batch_size_one_fails(trajectories):
