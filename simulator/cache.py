@@ -43,6 +43,7 @@ from typing import Any, Callable, Iterator
 
 from . import engine
 from .config import RunConfig
+from .memory import check_memory
 from .trajectory import Trajectory, TrajectoryFileError
 
 ENV_ROOT = "XORCERT_CACHE"
@@ -135,6 +136,7 @@ class TrajectoryCache:
                               CorruptCacheEntry, stacklevel=2)
                 path.unlink(missing_ok=True)
             self._remove_stale_temporaries(path)
+            check_memory(cfg)  # a run whose records cannot fit is refused before it starts
             traj = engine.run(cfg, progress=progress)  # raises -> nothing written
             traj.save(path)
             self._write_sidecar(key, cfg, traj)

@@ -332,6 +332,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         return _error(f"{e} (see python -m simulator run --help)")
     from . import engine
     from .cache import TrajectoryCache
+    from .memory import MemoryBudgetError, check_memory
 
     if ns.threads is not None:
         import torch
@@ -351,8 +352,11 @@ def cmd_run(ns: argparse.Namespace) -> int:
             if ns.out is not None:
                 _copy_atomic(entry, ns.out)
         else:
+            check_memory(cfg)
             traj = engine.run(cfg, progress=bar)
             traj.save(ns.out)
+    except MemoryBudgetError as e:
+        return _error(f"{e}; nothing was run")
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
