@@ -3,6 +3,7 @@
   python -m reports build  certificate.json -o index.html [--baseline reports/baseline.json] [--previous old.json]
   python -m reports diff   old.json new.json            (old may also be a baseline.json)
   python -m reports merge  shard1.json shard2.json … -o merged.json
+  python -m reports sweep  certificate.json -o tests/claims/sweeps/certify.json
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
         "Work with xorcert certificates (the certificate.json a certification run writes to reports/out/): "
         "render the HTML report again, print the regression table between two runs, or merge the "
         "certificates of the shards of one sweep."))
-    sub = p.add_subparsers(dest="command", required=True, metavar="{build,diff,merge}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{build,diff,merge,sweep}")
 
     b = sub.add_parser("build", help="render index.html from a certificate, without rerunning",
                        description="Render the self-contained HTML report of a certificate. Nothing is simulated; "
@@ -55,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
                                    "whole sweep run at once, up to dates and shard metadata ('run').")
     m.add_argument("certificates", type=Path, nargs="+", help="the shards' certificate.json files")
     m.add_argument("-o", "--output", type=Path, required=True, help="the merged certificate")
+
+    w = sub.add_parser("sweep", help="pin a run's examples: the sweep file a profile then replays",
+                       description="Write the examples of every claim × regime of a complete certificate as a sweep "
+                                   "file (tests/claims/sweeps/<profile>.json): a certification run of that profile "
+                                   "then runs exactly those examples instead of drawing them, so the baseline "
+                                   "recorded from the same certificate is checked on the examples it was measured "
+                                   "on. Refuses incomplete certificates.")
+    w.add_argument("certificate", type=Path, help="certificate.json of a complete run")
+    w.add_argument("-o", "--output", type=Path, required=True, help="the sweep file")
     return p
 
 
@@ -81,7 +91,7 @@ def _build(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     new = certmod.load(args.new)
     raw = read_json(args.old)
-    if isinstance(raw, dict) and "profiles" in raw and raw.get("schema") == baseline_mod.BASELINE_SCHEMA:
+    if baseline_mod.is_baseline(raw):
         diff = baseline_diff(new, raw, against=f"{args.old} (profile {new.get('profile')})")
     else:
         diff = certificate_diff(certmod.validate(raw, str(args.old)), new, against=str(args.old))
@@ -105,10 +115,23 @@ def _merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    cert = certmod.load(args.certificate)
+    if not cert.get("complete"):
+        print(f"error: {args.certificate} is an incomplete run ({'; '.join(cert.get('incomplete_reasons') or [])}): "
+              "its examples are not a whole sweep", file=sys.stderr)
+        return 2
+    sweep = certmod.sweep(cert)
+    out = write_json_atomic(args.output, sweep)
+    n = sum(len(v) for v in sweep["examples"].values())
+    print(f"sweep of profile {cert.get('profile')!r}: {n} examples of {len(sweep['examples'])} cells written to {out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"build": _build, "diff": _diff, "merge": _merge}[args.command](args)
+        return {"build": _build, "diff": _diff, "merge": _merge, "sweep": _sweep}[args.command](args)
     except (certmod.CertificateError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -16,7 +16,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .certificate import cells, claim_order
+from .baseline import describe_cell, expected_for
+from .certificate import cells, claim_order, describe_example
 from .files import num
 
 DEFAULT_RELATIVE_TOLERANCE = 0.10
@@ -90,7 +91,7 @@ def _order(c: CellChange) -> tuple:
     return (rank.get(c.kind, 4), claim_order(c.claim), c.regime)
 
 
-def expected_table(baseline: Mapping[str, Any] | None, profile: str | None) -> dict[str, dict[str, str]]:
+def expected_table(baseline: Mapping[str, Any] | None, profile: str | None) -> dict[str, dict[str, Any]]:
     if not baseline:
         return {}
     return dict(((baseline.get("profiles") or {}).get(profile or "") or {}))
@@ -105,22 +106,24 @@ def baseline_diff(cert: Mapping[str, Any], baseline: Mapping[str, Any] | None, a
         seen.add((cid, regime))
         exp = (table.get(cid) or {}).get(regime)
         got = cell.status
-        kind = "new" if exp is None else ("same" if got == exp else "flip")
-        out.append(CellChange(cid, regime, exp, got, kind, cell.counts, cell.nodeid))
+        if exp is None:
+            kind = "new"
+        elif isinstance(exp, str) or not cell.entries:
+            kind = "same" if got == exp else "flip"
+        else:  # a per-d cell: each example against the status of its d
+            wanted = [expected_for(exp, (e.get("example") or {}).get("d")) for e in cell.entries]
+            kind = ("flip" if any(w is not None and w != s for w, s in zip(wanted, cell.statuses))
+                    else "new" if None in wanted else "same")
+        out.append(CellChange(cid, regime, describe_cell(exp), got, kind, cell.counts, cell.nodeid))
     for cid, row in table.items():
         for regime, exp in (row or {}).items():
             if (cid, regime) not in seen:
-                out.append(CellChange(cid, regime, exp, None, "missing"))
+                out.append(CellChange(cid, regime, describe_cell(exp), None, "missing"))
     return Diff(sorted(out, key=_order), [], against)
 
 
 def example_key(entry: Mapping[str, Any]) -> str:
     return json.dumps(entry.get("example") or {}, sort_keys=True)
-
-
-def describe_example(ex: Mapping[str, Any]) -> str:
-    parts = [f"{k}={v}" for k, v in ex.items() if k != "regime" and v not in ("", [], None)]
-    return " ".join(parts)
 
 
 def certificate_diff(old: Mapping[str, Any], new: Mapping[str, Any], against: str = "") -> Diff:

@@ -173,7 +173,9 @@ def _representative(cell: Cell) -> int | None:
 
 
 def cell_view(cell: Cell, conf: float, expected: str | None, log: Callable[[str], None],
-              with_plots: bool = True) -> CellView:
+              with_plots: bool = True, flip: bool | None = None) -> CellView:
+    """`expected`: the cell's expectation as text; `flip`: whether the run departs from it (default: the
+    examples' own recorded expectations, else status ≠ expected)."""
     rate = cell.fail_rate(conf)
     k, n, na = cell.seed_outcomes()
     rate_s = f"{k}/{n} seeds fail, [{rate[1]:.2f}, {rate[2]:.2f}]" if rate else "no seed evaluated"
@@ -181,7 +183,10 @@ def cell_view(cell: Cell, conf: float, expected: str | None, log: Callable[[str]
         rate_s += f" ({na} n/a)"
     counts = ", ".join(f"{c} {s}" for s, c in cell.counts.items()) or (cell.item or {}).get("outcome", "")
     status = cell.status
-    flip = expected is not None and status != expected
+    if flip is None:
+        recorded = [e.get("expected") for e in cell.entries]
+        flip = (any(x is not None and x != st for x, st in zip(recorded, cell.statuses)) if cell.entries
+                else expected is not None and status != expected)
     view = CellView(cell.claim, cell.regime, status, STATUS_CLASS.get(status, "notrun"), counts, rate_s, expected,
                     flip, anchor(cell.claim, cell.regime), cell.nodeid,
                     message=str((cell.item or {}).get("message", ""))[:2000] if not cell.entries else "")
@@ -262,6 +267,7 @@ def render_report(cert: Mapping[str, Any], *, baseline: Mapping[str, Any] | None
     cs = cells(cert)
     bdiff = baseline_diff(cert, baseline, baseline_name or "the baseline") if baseline is not None else None
     expected = {(c.claim, c.regime): c.before for c in bdiff.cells} if bdiff else {}
+    flips = {(c.claim, c.regime): c.kind == "flip" for c in bdiff.cells} if bdiff else {}
     for key, cell in cs.items():  # without a baseline, the expectation the run itself recorded
         expected.setdefault(key, cell.expected)
     pdiff = certificate_diff(previous, cert, previous_name or "the previous certificate") if previous else None
@@ -271,7 +277,8 @@ def render_report(cert: Mapping[str, Any], *, baseline: Mapping[str, Any] | None
     views: dict[tuple[str, str], CellView] = {}
     for key, cell in cs.items():
         try:
-            views[key] = cell_view(cell, conf, expected.get(key), lambda m, k=key: note(f"{k[0]} {m}"), with_plots)
+            views[key] = cell_view(cell, conf, expected.get(key), lambda m, k=key: note(f"{k[0]} {m}"), with_plots,
+                                   flips.get(key))
         except Exception as ex:  # noqa: BLE001
             note(f"{key[0]} {key[1]}: cell not drawn ({type(ex).__name__}: {ex})")
     claim_list = claim_ids(cert)

@@ -1,4 +1,4 @@
-"""--update-baseline's table: one status per cell, refused when the examples of a cell disagree."""
+"""--update-baseline's table: one status per cell (or per d), refused when examples disagree at one d."""
 
 from __future__ import annotations
 
@@ -26,15 +26,39 @@ def test_update_round_trip(tmp_path: Path) -> None:
     diff = baseline_diff(cert, new)
     assert not diff.flips and diff.count("new") == 0 and diff.count("missing") == 1
     path = tmp_path / "baseline.json"
-    path.write_text('{"schema": 1, "profiles": {}}')
-    assert bmod.load(path) == bmod.empty() and bmod.load(tmp_path / "absent.json") == bmod.empty()
+    path.write_text('{"schema": 1, "profiles": {}}')  # schema 1 (statuses only) is still read
+    assert bmod.load(path)["profiles"] == {} and bmod.load(tmp_path / "absent.json") == bmod.empty()
+    path.write_text('{"schema": 3, "profiles": {}}')
+    with pytest.raises(ValueError, match="not a baseline"):
+        bmod.load(path)
 
 
-def test_update_refuses_disagreeing_examples() -> None:
+def test_update_writes_a_per_d_cell_and_the_diff_reads_it() -> None:
+    cert = S.certificate()  # C5 in small_batch: holds at d = 32, fails at d = 64
+    old = {"schema": 1, "note": "kept", "profiles": {}}
+    new, _ = bmod.updated(old, cert)
+    cell = new["profiles"]["quick"]["C5"]["small_batch"]
+    assert cell == {"d=32": "holds", "d=64": "fails"} and new["note"] == "kept" and new["schema"] == 2
+    assert bmod.expected_for(cell, 64) == "fails" and bmod.expected_for(cell, 128) is None
+    assert bmod.expected_for("holds", 128) == "holds" and bmod.expected_statuses(cell) == {"holds", "fails"}
+    assert bmod.describe_cell({"d=128": "holds", "d=64": "fails", "d=256": "holds"}) == \
+        "fails at d=64; holds at d=128, 256"
+    change = {(c.claim, c.regime): c for c in baseline_diff(cert, new).cells}[("C5", "small_batch")]
+    assert change.kind == "same" and change.before == "holds at d=32; fails at d=64" and change.after == "mixed"
+    swapped = {**new, "profiles": {"quick": {"C5": {"small_batch": {"d=32": "fails", "d=64": "fails"}}}}}
+    assert {(c.claim, c.regime): c.kind for c in baseline_diff(cert, swapped).cells}[("C5", "small_batch")] == "flip"
+    partial = {**new, "profiles": {"quick": {"C5": {"small_batch": {"d=32": "holds"}}}}}
+    assert {(c.claim, c.regime): c.kind for c in baseline_diff(cert, partial).cells}[("C5", "small_batch")] == "new"
+
+
+def test_update_refuses_examples_disagreeing_at_one_d() -> None:
+    records = agreeing()
+    records["C5-small_batch"] = [S.record("C5", "small_batch", "holds", d=64),
+                                 S.record("C5", "small_batch", "fails", fails=2, d=64, seed=3)]
     with pytest.raises(bmod.BaselineConflict) as e:
-        bmod.updated(None, S.certificate())
+        bmod.updated(None, S.certificate(records))
     msg = str(e.value)
-    assert "C5 in small_batch" in msg and "1 holds, 1 fails" in msg and "d=64" in msg
+    assert "C5 in small_batch" in msg and "1 holds, 1 fails" in msg and "seed=3" in msg and "same d" in msg
 
 
 def test_diff_orders_flips_first_and_applies_tolerances() -> None:

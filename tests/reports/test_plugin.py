@@ -80,7 +80,8 @@ def fake_records(conflict: bool = False) -> dict[str, list[dict]]:
     for cid, regime, status in CELLS:
         out[f"{cid}-{regime}"] = [S.record(cid, regime, status, expected=status, d=d, series={}) for d in (32, 64)]
     if conflict:
-        out["C3-gaussian"][1] = S.record("C3", "gaussian", "fails", expected="fails", d=64, fails=3, series={})
+        out["C3-gaussian"][1] = S.record("C3", "gaussian", "fails", expected="fails", d=32, seed=1, fails=3,
+                                         series={})  # the same d as example 0, another seed
     return out
 
 
@@ -148,7 +149,7 @@ def test_update_baseline_round_trip(fake: pytest.Pytester) -> None:
     assert res.ret == 0, res.stdout.str()
     res.stdout.fnmatch_lines(["baseline updated: 9 cell(s) of profile 'quick' written to *bl.json"])
     table = json.loads((fake.path / "bl.json").read_text())
-    assert table["schema"] == 1
+    assert table["schema"] == 2
     assert table["profiles"]["quick"] == {c: {r: s for cc, r, s in CELLS if cc == c}
                                           for c in dict.fromkeys(c for c, _, _ in CELLS)}
     res = run(fake, "--baseline", "bl.json", "--report-dir", "out")
@@ -157,8 +158,8 @@ def test_update_baseline_round_trip(fake: pytest.Pytester) -> None:
     (fake.path / "records.json").write_text(json.dumps(fake_records(conflict=True)))
     res = run(fake, "--update-baseline", "--baseline", "bl2.json", "--no-report")
     assert res.ret != 0
-    res.stdout.fnmatch_lines(["refusing to update the baseline*", "  C3 in gaussian (*): 1 holds, 1 fails",
-                              "    example 0: d=32*holds", "    example 1: d=64*fails"])
+    res.stdout.fnmatch_lines(["refusing to update the baseline*", "  C3 in gaussian (*): 1 holds, 1 fails*",
+                              "    example 0: d=32*holds", "    example 1: d=32*seed=1*fails"])
     assert not (fake.path / "bl2.json").exists() and not (fake.path / "reports").exists()
 
 
