@@ -3,7 +3,6 @@
   python -m reports build  certificate.json -o index.html [--baseline reports/baseline.json] [--previous old.json]
   python -m reports diff   old.json new.json            (old may also be a baseline.json)
   python -m reports merge  shard1.json shard2.json … -o merged.json
-  python -m reports sweep  certificate.json -o tests/claims/sweeps/certify.json
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
         "Work with xorcert certificates (the certificate.json a certification run writes to reports/out/): "
         "render the HTML report again, print the regression table between two runs, or merge the "
         "certificates of the shards of one sweep."))
-    sub = p.add_subparsers(dest="command", required=True, metavar="{build,diff,merge,sweep}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{build,diff,merge}")
 
     b = sub.add_parser("build", help="render index.html from a certificate, without rerunning",
                        description="Render the self-contained HTML report of a certificate. Nothing is simulated; "
@@ -57,14 +56,6 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("certificates", type=Path, nargs="+", help="the shards' certificate.json files")
     m.add_argument("-o", "--output", type=Path, required=True, help="the merged certificate")
 
-    w = sub.add_parser("sweep", help="pin a run's examples: the sweep file a profile then replays",
-                       description="Write the examples of every claim × regime of a complete certificate as a sweep "
-                                   "file (tests/claims/sweeps/<profile>.json): a certification run of that profile "
-                                   "then runs exactly those examples instead of drawing them, so the baseline "
-                                   "recorded from the same certificate is checked on the examples it was measured "
-                                   "on. Refuses incomplete certificates.")
-    w.add_argument("certificate", type=Path, help="certificate.json of a complete run")
-    w.add_argument("-o", "--output", type=Path, required=True, help="the sweep file")
     return p
 
 
@@ -115,23 +106,10 @@ def _merge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep(args: argparse.Namespace) -> int:
-    cert = certmod.load(args.certificate)
-    if not cert.get("complete"):
-        print(f"error: {args.certificate} is an incomplete run ({'; '.join(cert.get('incomplete_reasons') or [])}): "
-              "its examples are not a whole sweep", file=sys.stderr)
-        return 2
-    sweep = certmod.sweep(cert)
-    out = write_json_atomic(args.output, sweep)
-    n = sum(len(v) for v in sweep["examples"].values())
-    print(f"sweep of profile {cert.get('profile')!r}: {n} examples of {len(sweep['examples'])} cells written to {out}")
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"build": _build, "diff": _diff, "merge": _merge, "sweep": _sweep}[args.command](args)
+        return {"build": _build, "diff": _diff, "merge": _merge}[args.command](args)
     except (certmod.CertificateError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -338,19 +338,6 @@ def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return (0.0 if math.isnan(lo) else lo), (1.0 if math.isnan(hi) else hi)
 
 
-def sweep(cert: Mapping[str, Any]) -> dict[str, Any]:
-    """The certificate's examples per "claim-regime" cell, in run order: tests/claims/sweeps/<profile>.json."""
-    examples: dict[str, list[dict[str, Any]]] = {}
-    for (cid, regime), cell in cells(cert).items():
-        if cell.entries:
-            examples[f"{cid}-{regime}"] = [dict(e.get("example") or {}) for e in
-                                           sorted(cell.entries, key=lambda e: int(num(e.get("index")) or 0))]
-    run = cert.get("run") or {}
-    return {"schema": 1, "profile": cert.get("profile"),
-            "source": {"date": run.get("date"), "commit": (cert.get("env") or {}).get("git_commit")},
-            "examples": examples}
-
-
 def describe_example(ex: Mapping[str, Any]) -> str:
     parts = [f"{k}={v}" for k, v in ex.items() if k != "regime" and v not in ("", [], None)]
     return " ".join(parts)

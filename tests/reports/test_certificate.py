@@ -122,21 +122,7 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", str(tmp_path / "missing.json")]) == 2
 
 
-def test_sweep_pins_the_examples_of_a_complete_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cert = S.certificate()
-    path = write_json_atomic(tmp_path / "c.json", cert)
-    assert main(["sweep", str(path), "-o", str(tmp_path / "sweep.json")]) == 0
-    sweep = json.loads((tmp_path / "sweep.json").read_text())
-    assert sweep["profile"] == "quick" and sweep["source"]["date"] == "2026-01-01T00:00:00"
-    assert [e["d"] for e in sweep["examples"]["C5-small_batch"]] == [32, 64]  # every example, in run order
-    assert sum(map(len, sweep["examples"].values())) == len(cert["entries"])
-    assert "examples of" in capsys.readouterr().out
-    partial = write_json_atomic(tmp_path / "p.json", S.certificate(complete=False))
-    assert main(["sweep", str(partial), "-o", str(tmp_path / "p-sweep.json")]) == 2
-    assert "incomplete" in capsys.readouterr().err and not (tmp_path / "p-sweep.json").exists()
-
-
-@pytest.mark.parametrize("command", ["build", "diff", "merge", "sweep"])
+@pytest.mark.parametrize("command", ["build", "diff", "merge"])
 def test_cli_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
         main([command, "--help"])
