@@ -5,7 +5,8 @@ Loaded from the root conftest.py (`pytest_plugins = ["reports.plugin"]`). Option
   --report-dir DIR       where certificate.json and index.html go (default: reports/out/ under the rootdir)
   --baseline PATH        expected verdicts (default: reports/baseline.json under the rootdir); the
                          certification test reads the same file
-  --update-baseline      write the run's verdicts into the baseline (refused when examples disagree)
+  --update-baseline      write the run's verdicts into the baseline (per d where they depend on it; refused
+                         when examples disagree at the same d)
   --previous-certificate PATH|none
                          compare statistics with this certificate (default: the one already in the
                          report dir, when it has the same profile and specification)
@@ -57,7 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "under the rootdir); the certification test compares with it")
     group.addoption("--update-baseline", dest="xorcert_update_baseline", action="store_true", default=False,
                     help="write this run's verdicts into the baseline (per profile, claim and regime the status "
-                         "all examples share; refused, listing them, where examples disagree)")
+                         "all examples share, or one per d where the verdict depends on d; refused, listing "
+                         "them, where examples disagree at the same d)")
     group.addoption("--previous-certificate", dest="xorcert_previous", default=None, metavar="PATH",
                     help="compare the statistics with this certificate ('none': do not; default: the "
                          "certificate already in the report dir, when profile and specification match)")
