@@ -141,9 +141,12 @@ def test_diverged_run_exits_1_and_writes_nothing(tmp_path, capsys):
 # ----------------------------------------------------------------------------- Ctrl-C
 def test_sigint_mid_run_leaves_no_file(tmp_path):
     out = tmp_path / "long.npz"
+    # A shell without job control starts background jobs with SIGINT ignored, and children inherit it:
+    # give the child the default disposition, as Ctrl-C in a terminal would find it.
     proc = subprocess.Popen([sys.executable, "-m", "simulator", "run", "--regime", "paper", "--d", "16",
                              "--steps", "200000", "--test-size", "256", "--device", "cpu", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         lines = []
         while not any(line.startswith("[") for line in lines):  # the first progress line: the run is on
