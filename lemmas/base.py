@@ -198,6 +198,13 @@ def whp(outcomes: Sequence[str], delta: float = THRESHOLDS.delta, confidence: fl
     return WhpOutcome(status, fails, n, na, fails / n, lo, hi, pval, max_allowed_failures(n, delta, confidence))
 
 
+def seed_outcome(rec: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """One seed's record with its outcome: 'fail' with the problems joined as its 'why', else 'pass'."""
+    if problems:
+        return {**rec, "outcome": "fail", "why": "; ".join(problems)}
+    return {**rec, "outcome": "pass"}
+
+
 def verdict_from_seeds(claim: str, per_seed: list[dict[str, Any]], stats: dict[str, float],
                        thresholds: dict[str, Any], series: dict[str, Any] | None = None,
                        what: str = "") -> Verdict:

@@ -44,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import xor_plane_missing, xor_plane_only, Claim, Verdict, not_applicable, verdict_from_seeds
+from lemmas.base import (Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing,
+                         xor_plane_only)
 from simulator.config import VARIANTS, proxy_variant
 from lemmas.series import curve
 from simulator.trajectory import Trajectory
@@ -109,9 +110,7 @@ def _seed_outcome(seed: int, t1: int, t2: int, batch_dev: np.ndarray, snap_steps
         problems.append(f"proxy distance {rec['max_proxy_dist_snap']:.3g} > ζ at a snapshot ≤ T1")
     if rec["max_proxy_dist_step_lb"] > z:
         problems.append(f"proxy distance ≥ {rec['max_proxy_dist_step_lb']:.3g} > ζ at a step ≤ T1")
-    if problems:
-        return {**rec, "outcome": "fail", "why": "; ".join(problems)}
-    return {**rec, "outcome": "pass"}
+    return seed_outcome(rec, problems)
 
 
 def check(traj: Trajectory) -> Verdict:

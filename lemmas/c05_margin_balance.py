@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import xor_plane_missing, xor_plane_only, Claim, Verdict, not_applicable, verdict_from_seeds
+from lemmas.base import (Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing,
+                         xor_plane_only)
 from lemmas.series import curve
 from simulator.trajectory import Trajectory
 
@@ -110,9 +111,7 @@ def _seed_outcome(seed: int, t2: int, steps: np.ndarray, R: np.ndarray, z: float
                         f"(R = {after[k]:.4g} after a minimum of {prev:.4g} since T2 = {t2})")
     if not after[-1] <= 1 + z:
         problems.append(f"R_T = {after[-1]:.4g} > 1+ζ = {1 + z:.3g}")
-    if problems:
-        return {**rec, "outcome": "fail", "why": "; ".join(problems)}
-    return {**rec, "outcome": "pass"}
+    return seed_outcome(rec, problems)
 
 
 def check(traj: Trajectory) -> Verdict:

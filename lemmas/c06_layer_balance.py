@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
+from lemmas.base import THRESHOLDS, Claim, Verdict, seed_outcome, verdict_from_seeds
 from lemmas.series import curve
 from simulator.trajectory import Trajectory
 
@@ -111,9 +111,7 @@ def _seed_outcome(seed: int, res: np.ndarray, bal: np.ndarray, rtol: float, z: f
     if bal.max() > z:
         t = int(np.argmax(bal > z))
         problems.append(f"max_k|a²-‖w‖²|/max a² = {bal.max():.3g} > ζ = {z:.3g} (first at state {t})")
-    if problems:
-        return {**rec, "outcome": "fail", "why": "; ".join(problems)}
-    return {**rec, "outcome": "pass"}
+    return seed_outcome(rec, problems)
 
 
 def check(traj: Trajectory) -> Verdict:
