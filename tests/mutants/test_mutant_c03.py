@@ -12,7 +12,10 @@ stationary population gradient pointing at μ̂±; this is the setting where it 
 Why not the settings first suggested: at d = 32 neither the lazy start (large_init,
 θ = 1) nor the proxy loss throughout (variants=("linear",)) breaks C3 — S_t rises
 monotonically after T1 there as well (least S_t after T1: 0.712 and 0.714 against
-1 - ζ = 0.711, i.e. S_t is lowest at T1 itself). Both are printed below, not asserted.
+1 - ζ = 0.711, i.e. S_t is lowest at T1 itself; measured 2026-12-02, not asserted: a
+setting that does not break the claim proves nothing about the check). The healthy run
+itself must hold (0/4 seeds fail, least S_t after T1 0.7135): the switch, not the ladder
+size, is what fails.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from lemmas.c03_signal_heavy import check
-from simulator import engine, large_init, paper
+from simulator import engine, paper
 from tests.support.replay import relabelled_batches
 
 D, SEEDS, SWITCH = 32, 4, 150
@@ -39,9 +42,7 @@ def test_target_switch_after_T1_fails(trajectories):
     assert all(p["outcome"] == "fail" and SWITCH <= p["first_drop"] < SWITCH + 60 for p in v.per_seed)
 
 
-def test_healthy_and_first_suggested_settings_are_printed(trajectories):
-    for name, cfg in (("healthy paper", paper(D, seeds=SEEDS, device="cpu", variants=COUPLED)),
-                      ("large_init", large_init(D, seeds=SEEDS, device="cpu", variants=COUPLED, test_size=4000)),
-                      ("proxy loss throughout", paper(D, seeds=SEEDS, device="cpu", variants=("linear",),
-                                                      test_size=4000))):
-        print(f"\nC3 {name} d = 32:", check(trajectories(cfg)).summary())
+def test_healthy_paper_run_holds(trajectories):
+    v = check(trajectories(paper(D, seeds=SEEDS, device="cpu", variants=COUPLED)))
+    print("\nC3 healthy paper d = 32:", v.summary())
+    assert v.status == "holds", v.summary()
