@@ -112,19 +112,19 @@ class XorStream(IterableDataset):
 
 
 class Naive:
-    """The naive loop; one sample = `steps` steps after two untimed ones, so that the batches the
-    worker prefetched while other measurements ran are used up and the worker runs alongside."""
+    """The naive loop; one sample = `steps` steps after two untimed ones, on a DataLoader started
+    for the sample and shut down after it: its worker runs alongside the timed steps, and its
+    prefetching cannot steal a core from the measurement that comes next."""
 
     def __init__(self, cfg, steps: int):
         torch.manual_seed(0)
-        self.steps = steps
+        self.cfg, self.steps = cfg, steps
         self.model = TwoLayer(cfg.d, cfg.p, cfg.theta)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.eta * cfg.p)
-        self.loader = iter(DataLoader(XorStream(cfg.m, cfg.d, seed=0), batch_size=None, num_workers=1))
         self.log: list = []
 
-    def step(self) -> None:
-        x, y = next(self.loader)
+    def step(self, loader) -> None:
+        x, y = next(loader)
         loss = 2 * nn.functional.softplus(-y * self.model(x)).mean()
         self.opt.zero_grad()
         loss.backward()
@@ -137,13 +137,15 @@ class Naive:
                              w[:, 2:].norm(dim=1).cpu(), a.cpu(), loss.detach().cpu()))
 
     def sample(self) -> float:
-        self.step()
-        self.step()
+        loader = iter(DataLoader(XorStream(self.cfg.m, self.cfg.d, seed=0), batch_size=None, num_workers=1))
+        try:
+            self.step(loader)
+            self.step(loader)
+            t = timed(lambda: [self.step(loader) for _ in range(self.steps)]) / self.steps
+        finally:
+            del loader  # the last reference: the iterator shuts its worker down now
         self.log.clear()
-        return timed(lambda: [self.step() for _ in range(self.steps)]) / self.steps
-
-    def close(self) -> None:
-        del self.loader  # the worker process ends with its iterator
+        return t
 
 
 # ---------------------------------------------------------------------------
@@ -350,9 +352,6 @@ def main() -> None:
         for k, probe in probes.items():
             best[k] = min(best[k], probe.sample())
         print(f"#   round {r + 1}/{repeats} done, load {os.getloadavg()[0]:.2f}", flush=True)
-    for k, probe in probes.items():
-        if isinstance(probe, Naive):
-            probe.close()
 
     # ---- per-d table ----
     res: dict = {"machine": mach, "argv": sys.argv, "repeats": repeats, "d": {}}
