@@ -107,11 +107,12 @@ def examples(cid: str, regime: str, prof: Profile) -> st.SearchStrategy[Example]
     if claim.needs == "ladder":  # a run per rung over the full horizon: small_batch's ladder runs at m = d
         ladders = prof.paper_ladders if regime == "paper" else prof.ladders
         rung = base.map(lambda e: replace(e, seeds=prof.ladder_seeds, batch="d" if e.batch else ""))
-        return st.tuples(rung, st.sampled_from(ladders)).map(lambda t: with_ladder(t[0], t[1]))
-    if claim.needs == "batch_grid":
-        return st.tuples(base.map(lambda e: Example(**{**e.__dict__, "seeds": prof.c10_seeds, "width": 1})),
-                         st.sampled_from(prof.c10_ladders)).map(lambda t: with_ladder(t[0], t[1]))
-    return base
+    elif claim.needs == "batch_grid":
+        ladders = prof.c10_ladders
+        rung = base.map(lambda e: replace(e, seeds=prof.c10_seeds, width=1))
+    else:
+        return base
+    return st.tuples(rung, st.sampled_from(ladders)).map(lambda t: with_ladder(*t))
 
 
 def test_claim(cid: str, regime: str, xorcert_profile: Profile, trajectories, record_property,
