@@ -33,7 +33,14 @@ ROOT = Path(__file__).resolve().parent
 pytest_plugins = ["reports.plugin"]  # certificate, HTML report and the baseline gate (reports/plugin.py)
 
 
+@pytest.hookimpl(tryfirst=True)  # before hypothesis' own plugin loads the profile (an internal error there)
 def pytest_configure(config: pytest.Config) -> None:
+    from tests.claims.profiles import PROFILES
+
+    name = config.getoption("hypothesis_profile", default=None)
+    if name is not None and name not in PROFILES:
+        raise pytest.UsageError(f"--hypothesis-profile {name!r} is not a profile of this suite; "
+                                f"choose one of {', '.join(PROFILES)}")
     import torch
 
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))

@@ -82,8 +82,8 @@ def _build(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     new = certmod.load(args.new)
     raw = read_json(args.old)
-    if baseline_mod.is_baseline(raw):
-        diff = baseline_diff(new, raw, against=f"{args.old} (profile {new.get('profile')})")
+    if baseline_mod.looks_like_baseline(raw):
+        diff = baseline_diff(new, baseline_mod.validate(raw, str(args.old)), against=f"{args.old} (profile {new.get('profile')})")
     else:
         diff = certificate_diff(certmod.validate(raw, str(args.old)), new, against=str(args.old))
     for line in format_diff(diff, show_same=args.all, limit=args.limit):

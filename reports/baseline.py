@@ -14,6 +14,7 @@ status per example is what the certification test compares with.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -28,23 +29,69 @@ class BaselineConflict(ValueError):
     """The examples of a cell disagree: no single expected verdict can be recorded."""
 
 
+class BaselineError(ValueError):
+    """A file that is not a baseline this code reads (its name and what is wrong are in the message)."""
+
+
 def empty() -> dict[str, Any]:
     return {"schema": BASELINE_SCHEMA, "profiles": {}}
 
 
-def load(path: str | Path) -> dict[str, Any]:
-    """The baseline at path (an empty one when the file does not exist)."""
+def load(path: str | Path, *, missing_ok: bool = False) -> dict[str, Any]:
+    """The baseline at path, validated (`validate`). A missing file raises BaselineError, or gives an
+    empty baseline with `missing_ok` (a run that is about to record the first one)."""
     path = Path(path)
     if not path.exists():
-        return empty()
-    data = read_json(path)
-    if not is_baseline(data):
-        raise ValueError(f"{path}: not a baseline (expected {{'schema': {BASELINE_SCHEMA}, 'profiles': {{…}}}})")
+        if missing_ok:
+            return empty()
+        raise BaselineError(f"{path}: baseline file not found")
+    try:
+        data = read_json(path)
+    except (ValueError, OSError) as e:
+        raise BaselineError(f"{path}: cannot read the baseline: {e}") from e
+    return validate(data, str(path))
+
+
+def looks_like_baseline(data: Any) -> bool:
+    """A mapping with a 'profiles' table and no certificate schema: meant as a baseline (maybe a broken one)."""
+    return isinstance(data, Mapping) and "profiles" in data and "schema_version" not in data
+
+
+def validate(data: Any, where: str = "baseline") -> dict[str, Any]:
+    """Return data if it is a baseline of a readable schema whose every cell is a known status or a
+    per-d table of them; else raise BaselineError naming `where` and the offending cell."""
+    if not isinstance(data, dict):
+        raise BaselineError(f"{where}: not a baseline (a JSON object {{'schema': {BASELINE_SCHEMA}, "
+                            f"'profiles': {{…}}}} expected, found {type(data).__name__})")
+    if data.get("schema") not in READABLE_SCHEMAS:
+        raise BaselineError(f"{where}: baseline schema {data.get('schema')!r} is not supported; this version "
+                            f"reads schemas {', '.join(map(str, READABLE_SCHEMAS))}")
+    profiles = data.get("profiles")
+    if not isinstance(profiles, dict):
+        raise BaselineError(f"{where}: 'profiles' missing or not a mapping")
+    for prof, table in profiles.items():
+        if not isinstance(table, dict) or not all(isinstance(row, dict) for row in table.values()):
+            raise BaselineError(f"{where}: profile {prof!r} is not a table {{claim: {{regime: status}}}}")
+        for cid, row in table.items():
+            for regime, cell in row.items():
+                problem = _cell_problem(cell, int(data["schema"]))
+                if problem:
+                    raise BaselineError(f"{where}: {prof}/{cid}/{regime}: {problem}")
     return data
 
 
-def is_baseline(data: Any) -> bool:
-    return isinstance(data, dict) and data.get("schema") in READABLE_SCHEMAS and isinstance(data.get("profiles"), dict)
+def _cell_problem(cell: Any, schema: int) -> str | None:
+    """What is wrong with one baseline cell (None: nothing)."""
+    if isinstance(cell, str):
+        return None if cell in STATUSES else f"unknown status {cell!r} (expected one of {', '.join(STATUSES)})"
+    if schema >= 2 and isinstance(cell, dict) and cell:
+        for k, v in cell.items():
+            if not re.fullmatch(r"d=\d+", str(k)):
+                return f"per-d key {k!r} is not of the form 'd=N'"
+            if v not in STATUSES:
+                return f"unknown status {v!r} at {k} (expected one of {', '.join(STATUSES)})"
+        return None
+    return f"{cell!r} is neither a status nor a per-d table {{'d=N': status}}"
 
 
 def d_key(d: Any) -> str:

@@ -160,6 +160,18 @@ def validate(cert: Any, where: str = "certificate") -> dict[str, Any]:
     for key, kind in (("spec", dict), ("entries", list), ("items", dict), ("claims", dict), ("regimes", list)):
         if not isinstance(cert.get(key), kind):
             raise CertificateError(f"{where}: '{key}' missing or not a {kind.__name__}")
+    for i, e in enumerate(cert["entries"]):
+        if not isinstance(e, dict):
+            raise CertificateError(f"{where}: entries[{i}] is not a mapping (found {type(e).__name__}: {str(e)[:80]})")
+        bad = next((k for k in ("verdict", "example") if not isinstance(e.get(k, {}), dict)), None)
+        if bad is not None:
+            raise CertificateError(f"{where}: entries[{i}]['{bad}'] is not a mapping")
+    for key in ("items", "claims"):
+        bad = next((k for k, v in cert[key].items() if not isinstance(v, dict)), None)
+        if bad is not None:
+            raise CertificateError(f"{where}: {key}[{bad!r}] is not a mapping")
+    if not isinstance(cert.get("run", {}), dict):
+        raise CertificateError(f"{where}: 'run' is not a mapping")
     return cert
 
 
@@ -196,14 +208,20 @@ def merge(certs: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None
     """Merge the certificates of shards of one sweep (same spec and profile) into one.
 
     Raises MergeError, naming the files, for different specifications (package version,
-    thresholds), different profiles, or shards that ran the same item to different verdicts.
-    An item run in several shards with the same verdicts is kept once.
+    thresholds), different profiles, the same shard given twice (equal `run` records), or shards
+    that ran the same item to different verdicts. An item run in several shards with the same
+    verdicts is kept once.
     """
     if not certs:
         raise MergeError("nothing to merge: give at least one certificate")
     names = list(names) if names is not None else [f"certificate #{i + 1}" for i in range(len(certs))]
     for c, n in zip(certs, names):
         validate(c, n)
+    for i, (c, n) in enumerate(zip(certs, names)):
+        twin = next((m for d, m in zip(certs[:i], names) if d.get("run") == c.get("run")), None)
+        if twin is not None:
+            raise MergeError(f"refusing to merge: {twin} and {n} are the same shard (the run of "
+                             f"{(c.get('run') or {}).get('date', '?')}); give each shard once")
     first, fname = certs[0], names[0]
     for c, n in zip(certs[1:], names[1:]):
         diff = _spec_difference(first["spec"], c["spec"])

@@ -64,22 +64,24 @@ def dumps(obj: Any) -> str:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write text to path through a temporary file in the same folder and os.replace."""
+    """Write text to path through a temporary file in the same folder and os.replace: a reader sees the
+    old file or the new one, a failure leaves the old one. The mode follows the umask, as with `open`.
+    (simulator.files.atomic_write is the same for binary files; reports does not import the simulator,
+    which would load torch for a report.)"""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is for reading
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        Path(tmp).unlink(missing_ok=True)
         raise
     return path
 

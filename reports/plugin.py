@@ -19,15 +19,24 @@ collects them. On the workers this plugin only adds, per report, which worker an
 ran the item (`xorcert_worker`) and, for items parametrized by `cid` and `regime`, which
 cell they certify (`xorcert_item`), so an item that errors before any verdict is still
 known. Files are written only on the controller (`not hasattr(config, "workerinput")`),
-in `pytest_sessionfinish`, atomically; an interrupted or cut-short run still writes what
-it has, marked incomplete with the reasons.
+in `pytest_sessionfinish`, atomically; an interrupted (SIGINT, SIGTERM) or cut-short run
+still writes what it has, marked incomplete with the reasons, into `incomplete/` under the
+report dir, so the last complete certificate and report are never replaced by a partial one.
+
+Nothing recorded is lost: the baseline, the report dir and (with --update-baseline) the
+baseline's folder are checked before the first test runs (a UsageError names the file and
+what is wrong); at the end the certificate and report are written before the baseline, and
+a write that still fails is a red line with its path and a failed run.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +55,7 @@ WORKER_PROPERTY = "xorcert_worker"
 ITEM_PROPERTY = "xorcert_item"
 CERTIFICATE_NAME = "certificate.json"
 REPORT_NAME = "index.html"
+INCOMPLETE_DIR = "incomplete"  # an incomplete run's certificate and report, beside the last complete ones
 RECORDER_NAME = "xorcert-recorder"
 
 
@@ -101,13 +111,53 @@ def report_dir(config: pytest.Config) -> Path:
     return config.rootpath / "reports" / "out"
 
 
+def writable_dir_problem(path: Path) -> str | None:
+    """Why files cannot be created in the folder `path` (made on demand), or None when they can."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is a file, not a folder"
+    try:
+        with tempfile.TemporaryFile(dir=probe):  # unnamed where the OS allows: leaves nothing behind
+            pass
+    except OSError as e:
+        return f"cannot create files in {probe}: {e.strerror or e}"
+    return None
+
+
+def checked_baseline(config: pytest.Config, explicit: bool) -> dict[str, Any]:
+    """The baseline, loaded before any test runs; every reason it cannot serve is a UsageError. A missing
+    file is an error only when `explicit` (given as --baseline) and no --update-baseline is to create it."""
+    path, update = baseline_path(config), bool(config.getoption("xorcert_update_baseline", default=False))
+    try:
+        base = baseline_mod.load(path, missing_ok=update or not explicit)
+    except baseline_mod.BaselineError as e:
+        hint = ("; --update-baseline never overwrites a baseline it cannot read: repair, move or delete it first"
+                if update and path.exists() else
+                "; give an existing baseline, or --update-baseline to record a new one" if not path.exists() else "")
+        raise pytest.UsageError(f"--baseline: {e}{hint}") from None
+    problem = writable_dir_problem(path.parent) if update else None
+    if problem:
+        raise pytest.UsageError(f"--update-baseline: cannot write {path}: {problem}")
+    return base
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     # Resolve once, so the certification test (tests/claims/test_certify.py reads
     # config.option.xorcert_baseline) and this plugin agree on the file, on every worker.
+    explicit = bool(config.getoption("xorcert_baseline", default=None))
     config.option.xorcert_baseline = str(baseline_path(config))
-    if not is_worker(config):
-        config.pluginmanager.register(Recorder(config), RECORDER_NAME)
+    if is_worker(config):
+        return
+    base = checked_baseline(config, explicit)
+    if not config.getoption("xorcert_no_report", default=False):
+        problem = writable_dir_problem(report_dir(config))
+        if problem:
+            raise pytest.UsageError(f"--report-dir {report_dir(config)}: {problem} (choose a writable folder, "
+                                    f"or --no-report)")
+    config.pluginmanager.register(Recorder(config, base), RECORDER_NAME)
 
 
 # ------------------------------------------------------------------------------ workers (and single process)
@@ -266,7 +316,13 @@ def _update_baseline(session: pytest.Session, cert: dict[str, Any], base: dict |
         col.summary.extend((line, "red") for line in str(e).splitlines())
         _fail(session)
         return
-    write_json_atomic(path, new)
+    try:
+        write_json_atomic(path, new)
+    except OSError as e:
+        col.summary.append((f"xorcert: could not write the baseline {path}: {e}; it is unchanged, and this "
+                            f"run's verdicts are in its certificate", "red"))
+        _fail(session)
+        return
     short = [nid for nid, it in cert["items"].items()  # a flip stops hypothesis at that example
              if it.get("outcome") == "failed" and " flipped: " in str(it.get("message", ""))]
     col.summary.append((f"baseline updated: {n} cell(s) of profile {cert['profile']!r} written to {path}", "green"))
@@ -289,11 +345,24 @@ def _rel(path: Path, config: pytest.Config) -> str:
 
 # ------------------------------------------------------------------------------ the controller's recorder
 class Recorder:
-    """Registered on the controller only: gathers the verdicts and writes the files at the end."""
+    """Registered on the controller only: gathers the verdicts and writes the files at the end.
 
-    def __init__(self, config: pytest.Config) -> None:
+    While it is registered, SIGTERM (how CI and batch systems cancel a job) interrupts the run
+    as SIGINT does, so a cancelled run still leaves its incomplete certificate."""
+
+    def __init__(self, config: pytest.Config, baseline: dict[str, Any]) -> None:
         self.config = config
+        self.baseline = baseline
         self.col = Collector()
+        self.terminated = False
+        self._sigterm: Any = None
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            self._sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        self.terminated = True
+        raise KeyboardInterrupt("SIGTERM")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         col, nodeid = self.col, report.nodeid
@@ -329,10 +398,10 @@ class Recorder:
                                     "yellow"))
             return
         cert = build_certificate(session, exitstatus, col)
+        if self.terminated:
+            cert["incomplete_reasons"].insert(0, "terminated by SIGTERM")
         col.profile = cert.get("profile")
-        out = report_dir(config)
-        bpath = baseline_path(config)
-        base = _safe(f"reading the baseline {bpath}", lambda: baseline_mod.load(bpath), col)
+        out, base, bpath = report_dir(config), self.baseline, baseline_path(config)
         bdiff = baseline_diff(cert, base, against=f"{_rel(bpath, config)} (profile {cert.get('profile')})")
         prev, prev_name = _previous(config, out, cert, col)
         pdiff = certificate_diff(prev, cert, against=f"previous certificate {prev_name}") if prev else None
@@ -344,12 +413,21 @@ class Recorder:
             col.summary.extend((line, "yellow") for line in format_diff(pdiff, limit=20))
         if not cert["complete"]:
             col.summary.append(("certificate INCOMPLETE: " + "; ".join(cert["incomplete_reasons"][:5]), "red"))
-        if config.getoption("xorcert_update_baseline", default=False):
-            _update_baseline(session, cert, base, bpath, col)
         if config.getoption("xorcert_no_report", default=False):
             col.summary.append(("xorcert: --no-report: certificate and HTML not written", ""))
-            return
-        cpath = _safe("writing the certificate", lambda: write_json_atomic(out / CERTIFICATE_NAME, cert), col)
+        else:
+            self._write_report(session, cert, out, bdiff.against, prev, prev_name)
+        if config.getoption("xorcert_update_baseline", default=False):  # after the run's own record is safe
+            _update_baseline(session, cert, base, bpath, col)
+
+    def _write_report(self, session: pytest.Session, cert: dict[str, Any], out: Path, baseline_name: str,
+                      prev: dict | None, prev_name: str) -> None:
+        """certificate.json and index.html into `out`; an incomplete run's into `out/incomplete/`, so the
+        last complete run's files are never replaced by a cut-short one. A write that fails fails the run."""
+        col = self.col
+        where = out if cert["complete"] else out / INCOMPLETE_DIR
+        cpath = _safe(f"writing the certificate {where / CERTIFICATE_NAME}",
+                      lambda: write_json_atomic(where / CERTIFICATE_NAME, cert), col)
         if cpath is not None:
             state = "complete" if cert["complete"] else "INCOMPLETE"
             col.summary.append((f"certificate: {cpath} ({state}, {len(cert['entries'])} examples)", ""))
@@ -357,13 +435,20 @@ class Recorder:
         def render() -> Path:
             from .html import render_report
 
-            return write_text_atomic(out / REPORT_NAME, render_report(
-                cert, baseline=base, previous=prev, baseline_name=bdiff.against, previous_name=prev_name))
+            return write_text_atomic(where / REPORT_NAME, render_report(
+                cert, baseline=self.baseline, previous=prev, baseline_name=baseline_name, previous_name=prev_name))
 
-        rpath = _safe("rendering the HTML report", render, col)
+        rpath = _safe(f"writing the report {where / REPORT_NAME}", render, col)
         if rpath is not None:
             col.report_path = rpath
             col.summary.append((f"report: {rpath}", "bold"))
+        if cpath is None or rpath is None:
+            _fail(session)
+        if not cert["complete"]:
+            kept = out / CERTIFICATE_NAME
+            col.summary.append((f"the last complete run's certificate and report are kept: {kept}, "
+                                f"{out / REPORT_NAME}" if kept.exists() else
+                                f"no complete run has written to {out} yet", "yellow"))
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if not self.col.summary:
@@ -375,6 +460,8 @@ class Recorder:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """The very last line of the run: where the report is (after pytest's own summary line)."""
+        if self._sigterm is not None:
+            signal.signal(signal.SIGTERM, self._sigterm)
         if self.col.report_path is not None:
             tr = config.pluginmanager.get_plugin("terminalreporter")
             if tr is not None:

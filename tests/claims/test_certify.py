@@ -24,7 +24,6 @@ builtin types) for the report plugin on the xdist controller.
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from dataclasses import replace
@@ -36,7 +35,7 @@ from hypothesis import given, note, seed, settings
 from hypothesis import strategies as st
 
 from lemmas.base import FAILS, registry
-from reports.baseline import expected_for
+from reports.baseline import expected_for, load as load_baseline
 from simulator import REGIME_CONSTRUCTORS
 
 from .harness import Example, evaluate, with_ladder
@@ -62,10 +61,9 @@ def baseline_path(config: pytest.Config) -> Path:
 
 
 def load_expected(path: Path = BASELINE) -> dict[str, dict[str, dict[str, Any]]]:
-    """profile -> claim -> regime -> expected status (or per-d statuses)."""
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text())["profiles"]
+    """profile -> claim -> regime -> expected status (or per-d statuses); reports.plugin has already
+    refused a baseline that does not load."""
+    return load_baseline(path, missing_ok=True)["profiles"]
 
 
 def choose_examples(test, prof: Profile, cid: str, regime: str, base: settings | None = None):

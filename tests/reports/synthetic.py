@@ -7,6 +7,7 @@ on each; `odd_series()` holds shapes that must be skipped, not crash the report.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -143,6 +144,9 @@ def all_kinds_records() -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+_RUNS = itertools.count()
+
+
 def certificate(records: dict[str, list[dict[str, Any]]] | None = None, *, complete: bool = True,
                 spec: dict[str, Any] | None = None, items: dict[str, Any] | None = None) -> dict[str, Any]:
     records = all_kinds_records() if records is None else records
@@ -153,7 +157,8 @@ def certificate(records: dict[str, list[dict[str, Any]]] | None = None, *, compl
                        "examples": len(recs), "message": "VerdictFlip: flipped" if any(
                            r["verdict"]["status"] != r["expected"] for r in recs) else "",
                        "reproduce": ["@reproduce_failure('6.170.17', b'AAAA')"]} for nid, recs in records.items()}
-    return certmod.build(entries, spec=spec or SPEC, env=ENV, run={"date": "2026-01-01T00:00:00", "exitstatus": 1},
+    run = {"date": "2026-01-01T00:00:00", "exitstatus": 1, "pid": next(_RUNS)}  # each call: a run of its own
+    return certmod.build(entries, spec=spec or SPEC, env=ENV, run=run,
                          items=items, claims=CLAIM_META, regimes=REGIMES, complete=complete,
                          incomplete_reasons=[] if complete else ["the run ended with exit status 2 (interrupted)"])
 

@@ -1,118 +1,14 @@
-"""The plugin end to end, in subprocess pytest runs of a fake certification module (no simulation).
-
-The fake module attaches `xorcert_verdict` records exactly as tests/claims/test_certify.py
-does (one pytest item per (cid, regime)); verdicts carry no series, so rendering is fast.
-"""
+"""The plugin end to end, in subprocess pytest runs of a fake certification module (no simulation;
+tests/support/fake_run.py)."""
 
 from __future__ import annotations
 
 import json
-import shutil
+
 import pytest
 
 from reports import certificate as certmod
-from tests.reports import synthetic as S
-
-FAKE_MODULE = '''
-import json, os
-import pytest
-
-RECORDS = json.load(open(os.path.join(os.path.dirname(__file__), "records.json")))
-
-
-@pytest.mark.parametrize(("cid", "regime"), [tuple(k.split("-", 1)) for k in RECORDS], ids=list(RECORDS))
-def test_claim(cid, regime, record_property):
-    records = RECORDS[f"{cid}-{regime}"]
-    for r in records:
-        record_property("xorcert_verdict", r)
-    if os.environ.get("FAKE_INTERRUPT") == f"{cid}-{regime}":
-        raise KeyboardInterrupt
-    flips = [r for r in records if r["verdict"]["status"] != r["expected"]]
-    assert not flips, f"{cid} in {regime} flipped"
-
-
-def test_unrelated():
-    pass
-'''
-
-# Stand-ins for the real `lemmas` and `simulator` (which import torch: seconds per run) that the
-# plugin reads the specification and the claim metadata from; the subprocess finds them first on
-# sys.path. One test (the interrupted run) runs against the real packages.
-STUB_LEMMAS_BASE = '''
-from dataclasses import dataclass
-
-
-class _Thresholds:
-    def to_dict(self):
-        return {"delta": 0.1, "confidence": 0.95, "eps": 0.01, "zeta": "1/log(d)"}
-
-
-THRESHOLDS = _Thresholds()
-
-
-@dataclass
-class _Claim:
-    id: str
-    slug: str = "stub"
-    title: str = "A stub claim"
-    anchor: str = "Sec. 0"
-    statement: str = "A stub statement."
-    decisions: str = ""
-    needs: str = "run"
-
-
-def registry():
-    return {f"C{i}": _Claim(f"C{i}") for i in range(1, 12)}
-'''
-STUB_SIMULATOR = '''
-__version__ = "0.1.0"
-REGIME_CONSTRUCTORS = dict.fromkeys(["paper", "small_batch", "gaussian", "first_layer_only", "large_init",
-                                     "parity3", "sparse_finders"])
-'''
-
-CELLS = [("C1", "paper", "holds"), ("C2", "paper", "holds"), ("C3", "paper", "holds"), ("C3", "gaussian", "holds"),
-         ("C4", "paper", "holds"), ("C5", "gaussian", "fails"), ("C6", "paper", "holds"),
-         ("C9", "parity3", "fails"), ("C10", "paper", "inconclusive")]
-
-
-def fake_records(conflict: bool = False) -> dict[str, list[dict]]:
-    out = {}
-    for cid, regime, status in CELLS:
-        out[f"{cid}-{regime}"] = [S.record(cid, regime, status, expected=status, d=d, series={}) for d in (32, 64)]
-    if conflict:
-        out["C3-gaussian"][1] = S.record("C3", "gaussian", "fails", expected="fails", d=32, seed=1, fails=3,
-                                         series={})  # the same d as example 0, another seed
-    return out
-
-
-@pytest.fixture
-def fake(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for var in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "PYTEST_ADDOPTS",
-                "FAKE_INTERRUPT"):
-        monkeypatch.delenv(var, raising=False)
-    pytester.makepyfile(test_fake=FAKE_MODULE)
-    (pytester.path / "records.json").write_text(json.dumps(fake_records()))
-    for pkg, files in (("lemmas", {"__init__.py": "", "base.py": STUB_LEMMAS_BASE}),
-                       ("simulator", {"__init__.py": STUB_SIMULATOR})):
-        (pytester.path / pkg).mkdir()
-        for name, text in files.items():
-            (pytester.path / pkg / name).write_text(text)
-    return pytester
-
-
-def unstub(p: pytest.Pytester) -> None:
-    """Use the real lemmas and simulator packages from here on."""
-    for pkg in ("lemmas", "simulator"):
-        shutil.rmtree(p.path / pkg)
-
-
-def run(p: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return p.runpytest_subprocess("-p", "reports.plugin", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
-                                  *args, timeout=120)
-
-
-def cert_of(p: pytest.Pytester, out: str) -> dict:
-    return certmod.load(p.path / out / "certificate.json")
+from tests.support.fake_run import CELLS, cert_of, fake_records, run, unstub
 
 
 def test_xdist_workers_end_up_in_the_controllers_certificate(fake: pytest.Pytester) -> None:
@@ -169,11 +65,12 @@ def test_interrupted_run_is_written_and_marked_incomplete(fake: pytest.Pytester,
     monkeypatch.setenv("FAKE_INTERRUPT", "C3-paper")
     res = run(fake)  # the default --report-dir: reports/out/ under the rootdir
     assert res.ret == pytest.ExitCode.INTERRUPTED
-    cert = cert_of(fake, "reports/out")
+    cert = cert_of(fake, "reports/out/incomplete")  # beside the (here: no) last complete run's files
     assert cert["complete"] is False and cert["run"]["exitstatus"] == 2
     assert any("interrupted" in r for r in cert["incomplete_reasons"])
     assert {e["claim"] for e in cert["entries"]} == {"C1", "C2"}  # what it had when it stopped
-    assert "INCOMPLETE" in (fake.path / "reports" / "out" / "index.html").read_text()
+    assert "INCOMPLETE" in (fake.path / "reports" / "out" / "incomplete" / "index.html").read_text()
+    assert not (fake.path / "reports" / "out" / "certificate.json").exists()
     assert "certificate INCOMPLETE" in res.stdout.str()
     from lemmas.base import THRESHOLDS
     from simulator import __version__
