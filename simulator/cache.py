@@ -2,47 +2,61 @@
 
     cache = TrajectoryCache()                 # $XORCERT_CACHE or ./.xorcert-cache
     traj = cache.get_or_run(cfg)              # computed once, then read back
+    found = cache.fetch(cfg, notify=print)    # the same, saying where it came from (Fetched)
 
 An entry's key is the sha256 of the run's config (with `device="auto"` resolved to the
 device it would run on, since CPU and CUDA runs differ in rounding) and of the code
 version: the package version plus a hash of the simulator's source files, so any edit
 of the code that produces a trajectory invalidates every entry automatically.
 
-Layout of the root folder, per key `K`:
+Layout of the root folder, per key `K` (files follow the umask, like any file the user makes):
 
-    K.npz    the trajectory (written by Trajectory.save: temporary file + os.replace)
-    K.json   a sidecar for humans: config, code version, creation time, wall time
-    K.lock   the per-key lock file (fcntl.flock); never deleted, it is empty
+    K.npz    the trajectory (Trajectory.save, through simulator.files.atomic_write)
+    K.json   a sidecar for humans: config, code version, creation time, wall time (atomic_write too)
+    K.lock   the per-key lock file (fcntl.flock); never deleted; holds the pid of its last holder
 
 Concurrency: a reader that finds `K.npz` loads it without locking (os.replace makes
 the file appear whole or not at all). Otherwise it takes the exclusive lock on
 `K.lock`, checks again for `K.npz` (another process may have written it meanwhile),
 and only then runs the simulation. So of several processes asking for the same run
-at once, exactly one computes and the others wait, then read. A process killed while
-holding the lock releases it with its file descriptors; what it left is at most a
-temporary `.K.npz.*.tmp` file, which is never read and is removed by the next holder
-of that key's lock. An entry that cannot be read (TrajectoryFileError) is recomputed
-and replaced, with a `CorruptCacheEntry` warning. A run that raises (SimulationDiverged,
+at once, exactly one computes and the others wait, then read. The lock is tried
+without blocking first: a process that has to wait reports "waiting for the run
+computed by pid N" through its `notify` callback (the holder writes its pid into the
+lock file, in place, since a replaced file would be another lock), then blocks, and
+`Fetched.waited_s` is its own wait. A process killed while holding the lock releases
+it with its file descriptors; what it left is at most a temporary `.K.npz.*.tmp` file,
+which is never read and is removed by the next holder of that key's lock.
+
+Damage and failures: an entry that cannot be read, or does not hold a whole run of its
+config (TrajectoryFileError: damaged bytes, another config, steps or snapshots cut short
+of what the config and the file's meta say), is recomputed and replaced, with a
+`CorruptCacheEntry` warning. A folder the process cannot write to (read-only, or a
+regular file in its place) still serves the entries it has; a miss is then computed
+without the lock and not stored, and so is a run whose store fails (disk full): the
+trajectory is returned, with a `CacheNotStored` warning naming the path and the error,
+and `Fetched.path` is None. A run that raises (SimulationDiverged, MemoryBudgetError,
 KeyboardInterrupt, …) writes nothing and the exception propagates.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import errno
 import fcntl
 import hashlib
 import json
 import os
-import tempfile
 import time
 import warnings
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from . import engine
 from .config import RunConfig
+from .files import atomic_write
 from .memory import check_memory
 from .trajectory import Trajectory, TrajectoryFileError
 
@@ -51,10 +65,26 @@ DEFAULT_ROOT = ".xorcert-cache"
 # The source files whose text defines what a trajectory contains.
 CODE_FILES = ("config.py", "data.py", "engine.py", "trajectory.py", "population.py")
 Progress = Callable[[int, int], None]
+Notify = Callable[[str], None]
 
 
 class CorruptCacheEntry(UserWarning):
     """A cache entry could not be read and is being recomputed."""
+
+
+class CacheNotStored(UserWarning):
+    """Something could not be written to the cache (read-only folder, disk full, …); the run is still returned."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What `TrajectoryCache.fetch` returns: the trajectory and where it came from."""
+
+    trajectory: Trajectory
+    path: Path | None  # the stored entry; None when the run could not be stored
+    computed: bool  # this process ran the simulation
+    waited_s: float = 0.0  # how long this process waited for another's lock on the key
+    holder: int | None = None  # the pid that held that lock when the wait began (None: no wait, or unknown)
 
 
 def default_root() -> Path:
@@ -111,64 +141,118 @@ class TrajectoryCache:
         """The stored trajectory of cfg, or None when there is none or it cannot be read."""
         try:
             return self._load(cfg, self.path_for(cfg))
-        except (FileNotFoundError, TrajectoryFileError):
+        except (OSError, TrajectoryFileError):
             return None
 
     def get_or_run(self, cfg: RunConfig, progress: Progress | None = None) -> Trajectory:
+        """cfg's trajectory from the store, or run it (once across processes) and store it (see `fetch`)."""
+        return self.fetch(cfg, progress).trajectory
+
+    def fetch(self, cfg: RunConfig, progress: Progress | None = None, notify: Notify | None = None) -> Fetched:
         """cfg's trajectory from the store, or run it (once across processes) and store it.
 
-        `progress(step, steps)` is passed to the engine; it is called only when this
-        process computes the run, never on a hit.
+        `progress(step, steps)` is passed to the engine; it is called only when this process
+        computes the run, never on a hit. `notify(message)` is told when this process has to
+        wait for another that holds the key's lock. A run that cannot be stored is returned
+        all the same, with a CacheNotStored warning.
         """
         path = self.path_for(cfg)
         try:
-            return self._load(cfg, path)
-        except (FileNotFoundError, TrajectoryFileError):
-            pass  # missing or damaged: decided again under the lock
-        key = path.stem
-        with self._locked(key):
+            return Fetched(self._load(cfg, path), path, computed=False)
+        except (OSError, TrajectoryFileError):
+            pass  # missing, unreadable or damaged: decided again under the lock
+        try:
+            fd, waited, holder = self._lock(path.stem, notify)
+        except OSError as e:
+            warnings.warn(f"the trajectory cache {self.root} cannot be written ({e}); the run is computed "
+                          "and not stored", CacheNotStored, stacklevel=2)
+            return Fetched(self._compute(cfg, progress), None, computed=True)
+        try:
             try:
-                return self._load(cfg, path)
-            except FileNotFoundError:
+                return Fetched(self._load(cfg, path), path, False, waited, holder)
+            except OSError:
                 pass
             except TrajectoryFileError as e:
                 warnings.warn(f"trajectory cache entry {path} is unreadable and is recomputed: {e}",
                               CorruptCacheEntry, stacklevel=2)
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
             self._remove_stale_temporaries(path)
-            check_memory(cfg)  # a run whose records cannot fit is refused before it starts
-            traj = engine.run(cfg, progress=progress)  # raises -> nothing written
-            traj.save(path)
-            self._write_sidecar(key, cfg, traj)
-            return traj
+            traj = self._compute(cfg, progress)
+            return Fetched(traj, path if self._store(path, cfg, traj) else None, True, waited, holder)
+        finally:
+            os.close(fd)  # releases the lock
 
     # ------------------------------------------------------------------ internals
     def _load(self, cfg: RunConfig, path: Path) -> Trajectory:
-        """Load an entry; an entry whose config is not cfg's counts as damaged."""
+        """Load an entry; one that is not a whole run of cfg counts as damaged."""
         traj = Trajectory.load(path)
         if resolved_dict(traj.config) != resolved_dict(cfg):
             raise TrajectoryFileError(f"{path}: holds the run of another config (hash collision or a "
                                       "file copied in by hand)")
+        if not traj.complete:
+            raise TrajectoryFileError(f"{path}: holds {traj.steps} of the config's {cfg.steps} steps without having "
+                                      "stopped early: not a whole run")
         if traj.config != cfg:  # same run, asked for with device "auto" vs the concrete device
             traj = dataclasses.replace(traj, config=cfg)
         return traj
 
-    @contextmanager
-    def _locked(self, key: str) -> Iterator[None]:
-        """Hold the exclusive flock of one key (released on exit, or by the OS if the process dies)."""
+    @staticmethod
+    def _compute(cfg: RunConfig, progress: Progress | None) -> Trajectory:
+        check_memory(cfg)  # a run that cannot fit is refused before it starts
+        return engine.run(cfg, progress=progress)  # raises -> nothing written
+
+    def _lock(self, key: str, notify: Notify | None) -> tuple[int, float, int | None]:
+        """Take the exclusive flock of one key: (its file descriptor, seconds waited, the pid waited for).
+
+        Closing the descriptor releases the lock (the OS does so if the process dies). OSError when
+        the lock file cannot be made or written (a read-only folder, a file in the folder's place).
+        """
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(self.root))
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path(key), "a+b") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        fd = os.open(self._lock_path(key), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            waited, holder = 0.0, None
             try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                holder = int(text) if text.isdigit() else None
+                if notify is not None:
+                    notify(f"waiting for the run computed by {f'pid {holder}' if holder else 'another process'} "
+                           f"(lock {self._lock_path(key)})")
+                start = time.monotonic()
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                waited = time.monotonic() - start
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, waited, holder
 
     @staticmethod
     def _remove_stale_temporaries(path: Path) -> None:
         """Delete temporary files of a writer of this entry that died (only call under the key's lock)."""
         for tmp in list(path.parent.glob(f".{path.name}.*.tmp")) + list(path.parent.glob(f".{path.stem}.json.*.tmp")):
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+
+    def _store(self, path: Path, cfg: RunConfig, traj: Trajectory) -> bool:
+        """Write the entry and its sidecar; False, with a CacheNotStored warning, when the entry cannot be written."""
+        try:
+            traj.save(path)
+        except OSError as e:
+            warnings.warn(f"could not store the run in the trajectory cache as {path}: {e}", CacheNotStored,
+                          stacklevel=3)
+            return False
+        try:
+            self._write_sidecar(path.stem, cfg, traj)
+        except OSError as e:
+            warnings.warn(f"stored {path}, but not its description {self._sidecar(path.stem)}: {e}", CacheNotStored,
+                          stacklevel=3)
+        return True
 
     def _write_sidecar(self, key: str, cfg: RunConfig, traj: Trajectory) -> None:
         """Write K.json atomically: what the entry is, for a human browsing the folder."""
@@ -182,12 +266,5 @@ class TrajectoryCache:
             "created_unix": time.time(),
             "wall_time_s": traj.meta.get("wall_time_s"),
         }
-        target = self._sidecar(key)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(info, fh, indent=2, sort_keys=True)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps(info, indent=2, sort_keys=True)
+        atomic_write(self._sidecar(key), lambda fh: fh.write(text.encode()))

@@ -8,50 +8,65 @@
 overrides; every RunConfig field has an option, generated from the dataclass. Options
 that are parameters of the regime's constructor (`--p`, `--C`, `--kappa`, and `--m` for
 small_batch) are passed to it, so the values derived from them (θ = ψ/√p, T = ⌈n/m⌉)
-follow. A bad value is reported before any work (exit 2); Ctrl-C writes no file
-(exit 130); a diverged run writes no file (exit 1).
+follow. A bad value (out of its range, an --out or cache folder that cannot be written) is
+reported before any work (exit 2); Ctrl-C writes no file (exit 130); a diverged run writes
+no file (exit 1). A computed run is not dropped silently: when the cache cannot store it,
+--out is still written; when --out cannot be written (exit 1), the error says where the
+cached copy is. Every error is one line `error: …` on stderr; warnings are `warning: …` lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import decimal
 import inspect
 import json
 import math
-import os
 import re
 import shutil
 import sys
 import tempfile
 import time
 import typing
+import warnings
 from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
-from .config import DATA_LAWS, DEVICES, DTYPES, INITS, MAX_SEEDS, REGIME_CONSTRUCTORS, VARIANTS, RunConfig, regime
+from .config import (DATA_LAWS, DEVICES, DTYPES, INITS, INT_RANGES, REGIME_CONSTRUCTORS, VARIANTS, RunConfig,
+                     regime)
+from .files import atomic_write
 
 if TYPE_CHECKING:
     from .trajectory import Trajectory
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_THREADS = 1024  # more torch threads than cores only adds contention; far more cannot be started
 CUSTOM = "custom"
 # Fields a regime constructor computes from d (required with --regime custom).
 REGIME_DERIVED = ("p", "m", "eta", "theta", "steps")
 CHOICES: dict[str, Sequence[str]] = {"data": DATA_LAWS, "init": INITS, "dtype": DTYPES, "device": DEVICES,
                                      "variants": tuple(VARIANTS)}
+
+
+def _range(name: str) -> str:
+    lo, hi = INT_RANGES[name]
+    return f"[{lo}, {hi}]"
+
+
 # The meaning and allowed range of each RunConfig field, for --help (CLAIMS.md §1).
 FIELD_HELP = {
-    "d": "input dimension d (integer >= 3); the regime computes the other hyper-parameters from it",
-    "p": "width p, the number of hidden neurons (integer >= 1); the paper regime uses p = ceil(1/psi) "
+    "d": f"input dimension d (integer in {_range('d')}); the regime computes the other hyper-parameters from it",
+    "p": f"width p, the number of hidden neurons (integer in {_range('p')}); the paper regime uses p = ceil(1/psi) "
          "with psi = log(d)^-C; with a regime it is passed to the constructor, so theta = psi/sqrt(p) follows",
-    "m": "minibatch size m, fresh samples every step (integer >= 1); the paper regime uses m = ceil(d/psi); "
-         "with --regime small_batch it is passed to the constructor (default m = d, and T = ceil(n/m) keeps "
-         "the paper's sample budget n)",
+    "m": f"minibatch size m, fresh samples every step (integer in {_range('m')}); the paper regime uses "
+         "m = ceil(d/psi); with --regime small_batch it is passed to the constructor (default m = d, and "
+         "T = ceil(n/m) keeps the paper's sample budget n)",
     "eta": "step size eta (finite number > 0); the paper regime uses eta = psi",
     "theta": "initialization scale theta: |w_k| = |a_k| = theta at t = 0 (finite number > 0); "
              "the paper regime uses theta = psi/sqrt(p)",
-    "steps": "horizon T, the number of SGD steps (integer >= 1); the paper regime uses T = ceil(kappa log(d)/eta)",
+    "steps": f"horizon T, the number of SGD steps (integer in {_range('steps')}); the paper regime uses "
+             "T = ceil(kappa log(d)/eta)",
     "label_coords": "label coordinates: y = -prod_c x_c over these 2 or 3 distinct coordinates in [0, d-1]; "
                     "the first two are the pair (i, j)",
     "data": "data law: 'boolean' x ~ Unif{+-1}^d, or 'gaussian' x ~ N(0, I_d) with y = -prod_c sign(x_c)",
@@ -64,14 +79,16 @@ FIELD_HELP = {
     "finder_fraction": "share of neurons that see the signal plane with --init sparse_finders (number in (0, 1])",
     "dtype": "floating-point type of the computation",
     "device": "where to run: 'auto' = cuda when torch sees a GPU, else cpu",
-    "seed": "first seed; seeds seed, seed+1, ... run together (integer in [0, 2^62])",
-    "seeds": f"number of seeds R run as one stacked computation (integer in [1, {MAX_SEEDS}])",
-    "test_size": "size of the fixed test set evaluated at every snapshot (integer >= 1)",
-    "test_seed": "seed of the test set (integer in [0, 2^62])",
-    "snapshots": "size of the uniform snapshot grid (integer >= 2; log-spaced steps and the last are added)",
-    "chunk_rows": "rows of a minibatch processed at once (integer >= 0; 0 = automatic); does not change the result",
+    "seed": f"first seed; seeds seed, seed+1, ... run together (integer in {_range('seed')})",
+    "seeds": f"number of seeds R run as one stacked computation (integer in {_range('seeds')})",
+    "test_size": f"size of the fixed test set evaluated at every snapshot (integer in {_range('test_size')})",
+    "test_seed": f"seed of the test set (integer in {_range('test_seed')})",
+    "snapshots": f"size of the uniform snapshot grid (integer in {_range('snapshots')}; log-spaced steps and the "
+                 "last are added)",
+    "chunk_rows": f"rows of a minibatch processed at once (integer in {_range('chunk_rows')}; 0 = automatic); "
+                  "does not change the result",
     "data_offset": "minibatch stream index: configs differing only here share the initialization but not the "
-                   "batches (integer in [0, 2^20])",
+                   f"batches (integer in {_range('data_offset')})",
     "stop_error": "stop at the first snapshot where every seed's main-run test error is <= this "
                   "(number in [0, 1); 0 = run the whole horizon)",
     "regime_params": "what the regime constructor was given, recorded with the run, as KEY=VALUE pairs "
@@ -157,6 +174,19 @@ class ProgressBar:
 
 
 # ---------------------------------------------------------------------------------- parser
+def _integer(text: str) -> int:
+    """An integer option: digits, or a whole number in scientific notation (1e6); RunConfig checks its range."""
+    try:
+        value = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        raise argparse.ArgumentTypeError(f"invalid integer value: {text!r}") from None
+    if not value.is_finite() or value != value.to_integral_value():
+        raise argparse.ArgumentTypeError(f"invalid integer value: {text!r}")
+    if value.adjusted() > 100:  # int() of 1e1000000000 alone would take minutes
+        raise argparse.ArgumentTypeError(f"{text} is far outside every allowed range (see --help)")
+    return int(value)
+
+
 def _key_value(text: str) -> tuple[str, Any]:
     """KEY=VALUE, VALUE read as JSON where it parses (2.0, 12, "x"), else as a string."""
     if "=" not in text:
@@ -184,13 +214,14 @@ def _field_kwargs(f: Field, hint: Any) -> dict[str, Any]:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     choices = CHOICES.get(f.name)
     if hint is int:
-        kw: dict[str, Any] = {"type": int, "metavar": "N"}
+        kw: dict[str, Any] = {"type": _integer, "metavar": "N"}
     elif hint is float:
         kw = {"type": float, "metavar": "X"}
     elif hint is str:
         kw = {"type": str, "metavar": "NAME"}
     elif origin is tuple and args[-1] is Ellipsis and args[0] in (int, str):
-        kw = {"type": args[0], "nargs": "+", "metavar": "I" if args[0] is int else "NAME"}
+        integers = args[0] is int
+        kw = {"type": _integer if integers else args[0], "nargs": "+", "metavar": "I" if integers else "NAME"}
     elif origin is tuple and args[-1] is Ellipsis and typing.get_origin(args[0]) is tuple:
         kw = {"type": _key_value, "nargs": "+", "metavar": "KEY=VALUE"}
     else:
@@ -222,15 +253,18 @@ def build_parser() -> argparse.ArgumentParser:
         "run", allow_abbrev=False, help="run one configuration and write its trajectory (.npz)",
         description="Run online minibatch SGD for one configuration (all its seeds and variants) and write the "
                     "trajectory. The config is the regime's at dimension --d, then every option given overrides "
-                    "its field. Exit status: 0 done, 1 the run diverged, 2 bad input, 130 interrupted (no file).")
+                    "its field. Exit status: 0 done, 1 the run diverged or its trajectory could not be kept, "
+                    "2 bad input, 130 interrupted (no file).")
     g = run_p.add_argument_group("regime (CLAIMS.md §4)")
     g.add_argument("--regime", choices=[*REGIME_CONSTRUCTORS, CUSTOM], default="paper",
                    help="regime constructor the config is built from; 'custom' builds RunConfig from the options "
                         "alone and needs --p --m --eta --theta --steps (default: paper)")
     g.add_argument("--C", type=float, default=None, metavar="X",
-                   help="the regime's constant C: psi = log(d)^-C (finite number > 0; default 2.0)")
+                   help="the regime's constant C: psi = log(d)^-C (finite number > 0, small enough that p, m and "
+                        "T stay in their ranges; the error names the largest C at this d; default 2.0)")
     g.add_argument("--kappa", type=float, default=None, metavar="X",
-                   help="the regime's horizon constant: T = ceil(kappa log(d)/eta) (finite number > 0; default 12.0)")
+                   help="the regime's horizon constant: T = ceil(kappa log(d)/eta) (finite number > 0, small enough "
+                        "that T stays in its range; default 12.0)")
     hints = typing.get_type_hints(RunConfig)
     fg = run_p.add_argument_group("RunConfig fields (override the regime's values)")
     for f in fields(RunConfig):
@@ -239,14 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
         fg.add_argument(f"--{f.name.replace('_', '-')}", **_field_kwargs(f, hints[f.name]))
     o = run_p.add_argument_group("output and execution")
     o.add_argument("--out", type=Path, default=None, metavar="PATH",
-                   help="trajectory file to write (.npz, written atomically); optional with --cache")
+                   help="trajectory file to write (.npz, written atomically, mode from the umask); optional with "
+                        "--cache")
     o.add_argument("--cache", action=argparse.BooleanOptionalAction, default=False,
                    help="go through the content-addressed trajectory cache: reuse a stored run or store this one, "
                         "then copy it to --out (default: --no-cache, compute and write --out directly)")
     o.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
                    help="cache folder (default: $XORCERT_CACHE, else ./.xorcert-cache)")
-    o.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="torch CPU threads (integer >= 1; default: torch's choice)")
+    o.add_argument("--threads", type=_integer, default=None, metavar="N",
+                   help=f"torch CPU threads (integer in [1, {MAX_THREADS}]; default: torch's choice)")
     o.add_argument("--quiet", "-q", action="store_true",
                    help="no progress bar and no messages on stderr (errors are still printed)")
     show_p = sub.add_parser("show", allow_abbrev=False, help="summarize trajectory files",
@@ -297,18 +332,18 @@ def _describe(cfg: RunConfig) -> str:
             f"{cfg.dtype} device={cfg.device}")
 
 
-def _copy_atomic(src: Path, dst: Path) -> None:
-    """Copy src to dst through a temporary file in dst's folder and os.replace."""
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+def _writable_folder(folder: Path, what: str) -> None:
+    """Create folder if needed and make sure a file can be written in it; UsageError names `what` and why not."""
+    for f in (folder, *folder.parents):
+        if f.exists():
+            if not f.is_dir():
+                raise UsageError(f"{what}: {f} is a file, not a folder")
+            break
     try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            shutil.copyfileobj(inp, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        raise UsageError(f"{what}: cannot write in {folder} ({e.strerror or e})") from None
 
 
 def _error(msg: str, code: int = EXIT_USAGE) -> int:
@@ -316,22 +351,31 @@ def _error(msg: str, code: int = EXIT_USAGE) -> int:
     return code
 
 
+def _warning(message: Warning | str, *_: Any, **__: Any) -> None:
+    """warnings.showwarning for the CLI: one `warning: …` line on stderr."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def cmd_run(ns: argparse.Namespace) -> int:
     """`run`: validate everything, simulate (or read the cache), write --out."""
+    from .cache import TrajectoryCache
+
     try:
         cfg = config_from_args(ns)
-        if ns.threads is not None and ns.threads < 1:
-            raise UsageError(f"--threads = {ns.threads} is not allowed: must be an integer >= 1")
+        if ns.threads is not None and not 1 <= ns.threads <= MAX_THREADS:
+            raise UsageError(f"--threads = {ns.threads} is not allowed: must be an integer in [1, {MAX_THREADS}]")
         if ns.out is None and not ns.cache:
             raise UsageError("nothing would be written: give --out PATH (or --cache)")
         if ns.out is not None:
             if ns.out.is_dir():
                 raise UsageError(f"--out {ns.out} is a directory; give a file path")
-            ns.out.parent.mkdir(parents=True, exist_ok=True)
+            _writable_folder(ns.out.parent, f"--out {ns.out}")
+        cache = TrajectoryCache(ns.cache_dir) if ns.cache else None
+        if cache is not None and ns.out is None and not cache.path_for(cfg).exists():
+            _writable_folder(cache.root, f"--cache without --out (cache folder {cache.root})")
     except (ValueError, OSError) as e:
         return _error(f"{e} (see python -m simulator run --help)")
     from . import engine
-    from .cache import TrajectoryCache
     from .memory import MemoryBudgetError, check_memory
 
     if ns.threads is not None:
@@ -341,35 +385,52 @@ def cmd_run(ns: argparse.Namespace) -> int:
     say = (lambda *_: None) if ns.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     bar = None if ns.quiet else ProgressBar(sys.stderr)
     say(f"xorcert run: {_describe(cfg)}")
+    found = None  # what the cache fetched (None without --cache)
     try:
-        if ns.cache:
-            cache = TrajectoryCache(ns.cache_dir)
-            entry = cache.path_for(cfg)
-            hit = entry.exists()
-            traj = cache.get_or_run(cfg, progress=bar)
-            if hit and bar is not None and not bar.started:
-                say(f"cache hit: {entry}")
-            if ns.out is not None:
-                _copy_atomic(entry, ns.out)
-        else:
-            check_memory(cfg)
-            traj = engine.run(cfg, progress=bar)
-            traj.save(ns.out)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning  # the cache's CorruptCacheEntry, CacheNotStored, …
+            if cache is not None:
+                found = cache.fetch(cfg, progress=bar, notify=say)
+                traj = found.trajectory
+                if not found.computed:
+                    say(f"cache hit: {found.path}")
+            else:
+                check_memory(cfg)
+                traj = engine.run(cfg, progress=bar)
     except MemoryBudgetError as e:
         return _error(f"{e}; nothing was run")
     except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
         return _error("interrupted; no file written", EXIT_INTERRUPTED)
     except engine.SimulationDiverged as e:
-        if bar is not None:
-            bar.close()
         return _error(f"the run diverged: {e}; no file written", EXIT_FAILED)
-    if bar is not None:
-        bar.close()  # a run stopped early (stop_error) never draws step T
-    done = f"wrote {ns.out}" if ns.out is not None else f"in the cache: {entry}"
-    print(f"{done} ({cfg.seeds} seed(s) x {len(cfg.variants)} variant(s), {cfg.steps} steps, "
-          f"{traj.meta.get('wall_time_s', float('nan')):.2f} s on {traj.meta.get('device', '?')})")
+    except OSError as e:
+        return _error(f"{e}; no file written", EXIT_FAILED)
+    finally:
+        if bar is not None:
+            bar.close()  # after an interrupt, an error, or a run stopped early (which never draws step T)
+    stored = found.path if found is not None else None  # the cache entry holding the run
+    if ns.out is not None:
+        try:
+            if stored is not None:  # the same bytes as the entry
+                with open(stored, "rb") as src:
+                    atomic_write(ns.out, lambda fh: shutil.copyfileobj(src, fh))
+            else:
+                traj.save(ns.out)
+        except OSError as e:
+            kept = f"the run is in the cache: {stored}" if stored is not None else "the computed run was not kept"
+            return _error(f"could not write --out {ns.out}: {e}; {kept}", EXIT_FAILED)
+    elif stored is None:
+        return _error("the cache could not store the run and no --out was given: it was not kept", EXIT_FAILED)
+    if found is None or found.computed:
+        source = f"{traj.meta.get('wall_time_s', float('nan')):.2f} s on {traj.meta.get('device', '?')}"
+    elif found.waited_s:
+        holder = f"pid {found.holder}" if found.holder else "another process"
+        source = f"read from the cache after waiting {found.waited_s:.1f} s for {holder}"
+    else:
+        source = "read from the cache"
+    done = f"wrote {ns.out}" if ns.out is not None else f"in the cache: {stored}"
+    print(f"{done} ({cfg.seeds} seed(s) x {len(cfg.variants)} variant(s), {traj.steps} of {cfg.steps} steps, "
+          f"{source})")
     return EXIT_OK
 
 
@@ -398,8 +459,9 @@ def summarize(traj: "Trajectory", path: Path | str = "") -> str:
     if meta.get("stopped_early"):
         lines.append(f"  stopped     early at step {traj.steps} of {cfg.steps}: every seed's test error "
                      f"<= stop_error = {cfg.stop_error}")
-    elif traj.steps < cfg.steps:
-        lines.append(f"  PARTIAL     {traj.steps} of {cfg.steps} steps recorded")
+    elif not traj.complete:
+        lines.append(f"  PARTIAL     {traj.steps} of {cfg.steps} steps recorded, without the last snapshot "
+                     "(a diverged run's record)")
     clusters = "  ".join(f"({ci:+d},{cj:+d})" for ci, cj in CLUSTERS)
     for v in cfg.variants:
         t1, t2, fin = traj.T1(v), traj.T2(v), traj.final(v)

@@ -44,6 +44,20 @@ def proxy_variant(main: str) -> str:
     """The linear-proxy twin of a variant: same trained layers, loss h0."""
     return "linear" if VARIANTS[main][1] == "both" else "linear_frozen_a"
 MAX_SEEDS = 4096
+# Upper bounds of the size fields. They refuse, before any work, values no run can finish
+# (`--steps 1e20`, or `--C 50`, whose regime formulas give p ≈ 10^22), and keep every count
+# derived from a config an exact machine integer. What fits them but not the machine is
+# refused by simulator.memory.check_memory.
+MAX_D = 2**31  # one neuron's weights are 8 GiB in float32 at 2^31 (the paper regime's m ≤ 10^9 needs d < 4.2·10^6)
+MAX_P = 2**20  # the paper regime's p = ⌈log(d)^2⌉ is at most 462 (d ≤ 2^31): room for width sweeps
+MAX_M = 10**9  # rows of one step; the paper regime's m = ⌈d·log(d)^2⌉ is 4.9·10^4 at d = 1024
+MAX_STEPS = 10**9  # the step loop is Python-level (≥ 10 µs a step: ≥ 3 hours); the paper regime's T ≤ 1.2·10^5
+MAX_TEST_SIZE = 10**8  # evaluated at every snapshot; its Clopper–Pearson interval is ±10^-4 wide at 10^8
+MAX_SNAPSHOTS = 10**6  # each keeps W (seeds · p · d numbers) and evaluates the whole test set
+# The range of every integer field of RunConfig: [lo, hi].
+INT_RANGES = {"d": (3, MAX_D), "p": (1, MAX_P), "m": (1, MAX_M), "steps": (1, MAX_STEPS), "seed": (0, 2**62),
+              "seeds": (1, MAX_SEEDS), "test_size": (1, MAX_TEST_SIZE), "test_seed": (0, 2**62),
+              "snapshots": (2, MAX_SNAPSHOTS), "chunk_rows": (0, MAX_M), "data_offset": (0, 2**20)}
 
 
 def zeta(d: int) -> float:
@@ -132,13 +146,19 @@ def _fail(name: str, value: Any, allowed: str) -> None:
     raise ValueError(f"RunConfig.{name} = {value!r} is not allowed: {allowed}")
 
 
-def _int(cfg: RunConfig, name: str, lo: int, hi: int | None = None) -> None:
-    v = getattr(cfg, name)
-    rng = f"an integer in [{lo}, {hi}]" if hi is not None else f"an integer ≥ {lo}"
-    if isinstance(v, bool) or not isinstance(v, int):
-        _fail(name, v, f"must be {rng}")
-    if v < lo or (hi is not None and v > hi):
-        _fail(name, v, f"must be {rng}")
+def _int_problem(v: Any, lo: int, hi: int) -> str | None:
+    """Why v is not an integer in [lo, hi], as "must be …" (None when it is one)."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        return f"must be an integer ≥ {lo} (allowed range [{lo}, {hi}])"
+    if v > hi:
+        return f"must be ≤ {hi} (allowed range [{lo}, {hi}])"
+    return None
+
+
+def _int(cfg: RunConfig, name: str) -> None:
+    problem = _int_problem(getattr(cfg, name), *INT_RANGES[name])
+    if problem:
+        _fail(name, getattr(cfg, name), problem)
 
 
 def _positive_float(cfg: RunConfig, name: str, allow_zero: bool = False) -> None:
@@ -155,19 +175,10 @@ def _choice(cfg: RunConfig, name: str, allowed: tuple[str, ...]) -> None:
 
 
 def _validate(cfg: RunConfig) -> None:
-    _int(cfg, "d", 3)
-    _int(cfg, "p", 1)
-    _int(cfg, "m", 1)
-    _int(cfg, "steps", 1)
+    for name in INT_RANGES:
+        _int(cfg, name)
     _positive_float(cfg, "eta")
     _positive_float(cfg, "theta")
-    _int(cfg, "seed", 0, 2**62)
-    _int(cfg, "seeds", 1, MAX_SEEDS)
-    _int(cfg, "test_size", 1)
-    _int(cfg, "test_seed", 0, 2**62)
-    _int(cfg, "snapshots", 2)
-    _int(cfg, "chunk_rows", 0)
-    _int(cfg, "data_offset", 0, 2**20)
     se = cfg.stop_error
     if isinstance(se, bool) or not isinstance(se, (int, float)) or not (0 <= se < 1):
         _fail("stop_error", se, "must be a number in [0, 1) (0 = run the whole horizon)")
@@ -215,21 +226,51 @@ class PaperHyper:
 
 
 def paper_hyper(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None) -> PaperHyper:
-    if isinstance(d, bool) or not isinstance(d, int) or d < 3:
-        raise ValueError(f"d = {d!r} is not allowed: must be an integer ≥ 3")
+    problem = _int_problem(d, *INT_RANGES["d"])
+    if problem:
+        raise ValueError(f"d = {d!r} is not allowed: {problem}")
     if not (isinstance(C, (int, float)) and math.isfinite(C) and C > 0):
         raise ValueError(f"C = {C!r} is not allowed: must be a finite number > 0")
     if not (isinstance(kappa, (int, float)) and math.isfinite(kappa) and kappa > 0):
         raise ValueError(f"kappa = {kappa!r} is not allowed: must be a finite number > 0")
-    psi = math.log(d) ** (-C)
-    p_min = math.ceil(1 / psi)
-    if p is None:
-        p = p_min
-    elif isinstance(p, bool) or not isinstance(p, int) or p < 1:
+    if p is not None and (isinstance(p, bool) or not isinstance(p, int) or p < 1):
         raise ValueError(f"p = {p!r} is not allowed: must be an integer ≥ 1")
+    _check_growth(d, C, kappa, derive_p=p is None)
+    psi = math.log(d) ** (-C)
+    p = math.ceil(1 / psi) if p is None else p
     m = math.ceil(d / psi)
     eta = psi
     return PaperHyper(d, float(C), float(kappa), psi, p, m, eta, psi / math.sqrt(p), math.ceil(kappa * math.log(d) / eta))
+
+
+def _check_growth(d: int, C: float, kappa: float, derive_p: bool) -> None:
+    """Refuse d, C, kappa whose p = ⌈1/ψ⌉, m = ⌈d/ψ⌉ or T = ⌈κ log(d)/ψ⌉ (ψ = log(d)^-C) exceed RunConfig's ranges.
+
+    Computed in log space, log(1/ψ) = C·log(log d), so that no C overflows; the message gives the
+    largest C allowed at this d (or, when no C > 0 fits, the bound on d or kappa).
+    """
+    log_d = math.log(d)
+    log_l = math.log(log_d)  # > 0 for d ≥ 3
+    limits = [("m", "⌈d·log(d)^C⌉", MAX_M, log_d),
+              ("steps", "⌈kappa·log(d)^(1+C)⌉", MAX_STEPS, math.log(kappa * log_d))]
+    if derive_p:
+        limits.insert(0, ("p", "⌈log(d)^C⌉", MAX_P, 0.0))
+    for name, formula, top, base in limits:
+        room = math.log(top) - base  # the largest log(1/ψ) that keeps this quantity ≤ top
+        if C * log_l <= room:
+            continue
+        given = f"d = {d}, C = {C!r}" + (f", kappa = {kappa!r}" if name == "steps" else "")
+        if room > 0:
+            c_max = math.floor(room / log_l * 1000) / 1000
+            fix = f"at this d{' and kappa' if name == 'steps' else ''}, C must be in (0, {c_max}]"
+            if name == "steps":
+                fix += f", or at this C, kappa in (0, {MAX_STEPS / math.exp((1 + C) * log_l):.4g}]"
+        elif name == "m":
+            fix = f"no C > 0 fits: d must be in [3, {MAX_M})"
+        else:
+            fix = f"no C > 0 fits: kappa must be in (0, {MAX_STEPS / log_d:.4g})"
+        raise ValueError(f"{given} are not allowed together: the regime's {name} = {formula} ≈ "
+                         f"10^{(base + C * log_l) / math.log(10):.1f} must be ≤ {top}; {fix}")
 
 
 def _from_hyper(h: PaperHyper, regime: str, extra: dict[str, Any], **overrides: Any) -> RunConfig:

@@ -78,6 +78,11 @@ def chunk_rows_for(cfg: RunConfig) -> int:
     return max(1, min(cfg.m, CHUNK_ELEMENTS // (cfg.seeds * cfg.d)))
 
 
+def eval_rows_for(d: int) -> int:
+    """Test-set rows generated and evaluated at once at a snapshot."""
+    return max(64, min(4096, EVAL_ELEMENTS // d))
+
+
 @dataclass
 class _Chunk:
     """Views of the step workspace for the rows [r0, r0 + c) of a batch."""
@@ -250,7 +255,7 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
     batch_keys = data.seed_keys(seeds, data.batch_stream(cfg.data_offset), dev)
     KEY_BLOCK = 256  # step keys are derived this many steps at a time
     batch_iter = iter(batches) if batches is not None else None
-    eval_rows = max(64, min(4096, EVAL_ELEMENTS // d))  # test-set rows per chunk at a snapshot
+    eval_rows = eval_rows_for(d)
 
     def snapshot(t: int) -> None:
         """Keep the state at t and its test-set metrics; a non-finite metric is a divergence at t."""

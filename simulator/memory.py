@@ -1,11 +1,25 @@
-"""The memory a run's records take, checked before any work starts.
+"""The memory a run needs at its peak, checked before any work starts.
 
-A trajectory keeps O(T · seeds · variants · p) per-step records (simulator.trajectory
-.PER_STEP_FIELDS) plus its snapshots. A long horizon at a small batch (small_batch at
-m = 4 runs n/4 steps) can need more than the machine has; the run would then be killed by
-the kernel hours in, leaving nothing. `check_memory` refuses such a run up front with what
-to change. This module reads configs only: it is not part of the code version that keys
-the cache (nothing here changes a trajectory).
+A run (simulator/engine.py) holds, at its peak:
+
+* records: the per-step arrays, O(steps · seeds · variants · p) (simulator.trajectory.PER_STEP_FIELDS);
+* snapshots: W at every snapshot step, O(snapshot steps · seeds · variants · p · d), and the test metrics;
+* parameters: W, its gradient and one temporary of W's size (seeds · variants · p · d each) and the
+  initial W (seeds · p · d), or, while the initial W is drawn, its float64 Box–Muller temporaries;
+* workspace: a chunk of the batch (chunk rows × d, with what the sampler draws it from), Z = X Wᵀ
+  and D (chunk rows · seeds · variants · p), the per-row results of a block of rows, and the views
+  the engine keeps for every chunk of a batch (m / chunk rows of them);
+* test set: the test rows generated and evaluated at once at a snapshot (at least 64 rows × d,
+  whatever test_size is beyond 64) and their forward pass.
+
+A long horizon at a small batch (small_batch at m = 4 runs n/4 steps) needs records beyond the
+machine; a huge d needs snapshots, parameters and test-set rows beyond it. Such a run would be
+killed by the kernel minutes or hours in, leaving nothing: `check_memory` refuses it up front,
+naming the term that dominates and what to change. The estimate is an upper bound: 1.0 to 1.5
+times the peak resident size measured on the CPU, for runs dominated by each term. On a CUDA device the same
+arrays live on the device, whose allocator fails at once when they do not fit; the records and
+snapshots are copied to the host at the end. This module reads configs only: it is not part of
+the code version that keys the cache (nothing here changes a trajectory).
 """
 
 from __future__ import annotations
@@ -14,14 +28,22 @@ import math
 import os
 
 from .config import RunConfig
-from .trajectory import expected_shapes, snapshot_steps
+from .engine import STAT_ELEMENTS, chunk_rows_for, eval_rows_for
+from .trajectory import PER_STEP_FIELDS, expected_shapes, snapshot_steps
 
-# The records are filled on the device and copied into numpy once at the end: two copies at the peak.
+# The per-step records are written in place, but every snapshot's finiteness check reads them all
+# (temporaries up to half their size, measured 1.5× in all on the CPU), and a CUDA run copies them
+# to the host at the end: two copies at the peak.
 COPIES_AT_PEAK = 2
+INIT_BYTES = 48  # per entry of the initial W (seeds · p · d) while it is drawn: float64 Box–Muller temporaries
+SIGN_BYTES = 2  # per ±1 entry drawn, besides the entry: the Boolean sampler's words, bytes and packed signs
+GAUSSIAN_BYTES = {"float32": 30, "float64": 48}  # per Gaussian entry drawn, the entry and its temporaries included
+CHUNK_VIEW_BYTES = 6 * 2**10  # the workspace views the engine keeps for one chunk of a batch's rows
+GIB = 2**30
 
 
 class MemoryBudgetError(ValueError):
-    """The run's records would not fit in the memory available."""
+    """The run would not fit in the memory available."""
 
 
 def record_bytes(cfg: RunConfig) -> int:
@@ -29,6 +51,31 @@ def record_bytes(cfg: RunConfig) -> int:
     item = 8 if cfg.dtype == "float64" else 4
     shapes = expected_shapes(cfg, cfg.steps + 1, len(snapshot_steps(cfg.steps, cfg.snapshots)))
     return sum(math.prod(s) for s in shapes.values()) * item
+
+
+def peak_terms(cfg: RunConfig) -> dict[str, int]:
+    """Bytes of each part of cfg's peak memory (see the module docstring); their sum is the peak."""
+    item = 8 if cfg.dtype == "float64" else 4
+    R, V, p, d, m = cfg.seeds, len(cfg.variants), cfg.p, cfg.d, cfg.m
+    B = V * p
+
+    def drawn(entries: int) -> int:  # bytes to generate `entries` data entries, the result included
+        return entries * (GAUSSIAN_BYTES[cfg.dtype] if cfg.data == "gaussian" else item + SIGN_BYTES)
+
+    shapes = expected_shapes(cfg, cfg.steps, len(snapshot_steps(cfg.steps, cfg.snapshots)))
+    per_step = sum(math.prod(s) for k, s in shapes.items() if k in PER_STEP_FIELDS) * item
+    snapshots = sum(math.prod(s) for k, s in shapes.items() if k not in PER_STEP_FIELDS) * item
+    c = chunk_rows_for(cfg)
+    block = min(m, max(c, (STAT_ELEMENTS // R) // c * c))
+    rows = min(eval_rows_for(d), cfg.test_size)
+    return {
+        "records": COPIES_AT_PEAK * per_step,
+        "snapshots": snapshots,
+        "parameters": max(INIT_BYTES * R * p * d, item * R * d * (p + 3 * B)),
+        "workspace": (item * R * (c * (d + 16 + 2 * V + 2 * B) + block * (2 * V + 7)) + drawn(R * c * d)
+                      + CHUNK_VIEW_BYTES * math.ceil(m / c)),
+        "test set": drawn(rows * d) + 6 * item * R * rows * B,  # the rows, then Z = X Wᵀ and its activations
+    }
 
 
 def available_bytes() -> int | None:
@@ -47,14 +94,32 @@ def available_bytes() -> int | None:
 
 
 def check_memory(cfg: RunConfig, available: int | None = None) -> None:
-    """Raise MemoryBudgetError when cfg's records (at their peak) exceed the available memory."""
+    """Raise MemoryBudgetError when cfg's peak memory exceeds the available memory, naming the largest term."""
     available = available_bytes() if available is None else available
-    need = COPIES_AT_PEAK * record_bytes(cfg)
+    terms = peak_terms(cfg)
+    need = sum(terms.values())
     if available is None or need <= available:
         return
-    gib = 2**30
+    R, V, p, d = cfg.seeds, len(cfg.variants), cfg.p, cfg.d
+    S = len(snapshot_steps(cfg.steps, cfg.snapshots))
+    rows = min(eval_rows_for(d), cfg.test_size)
+    what = {  # per term: the parameters it grows with, what it is, and what lowers it
+        "records": (f"steps = {cfg.steps}, seeds = {R}, variants = {V}, p = {p}",
+                    "the per-step records (steps · seeds · variants · p)",
+                    "lower --steps or --seeds (run the seeds in several parts), or use a larger batch --m"),
+        "snapshots": (f"snapshots = {cfg.snapshots}, d = {d}, seeds = {R}, variants = {V}, p = {p}",
+                      f"the snapshots of W ({S} snapshot steps · seeds · variants · p · d)",
+                      "lower --snapshots (24 log-spaced steps are always added), --d, --seeds or --p"),
+        "parameters": (f"d = {d}, seeds = {R}, variants = {V}, p = {p}",
+                       "the weights, their gradient and their initialization (seeds · variants · p · d)",
+                       "lower --d, --p or --seeds"),
+        "workspace": (f"d = {d}, m = {cfg.m}, seeds = {R}",
+                      f"the step's workspace (chunks of {chunk_rows_for(cfg)} rows × d, and one set of views "
+                      "per chunk of the batch)", "lower --d or --m"),
+        "test set": (f"d = {d}", f"the test-set rows evaluated at once at a snapshot ({rows} rows × d)", "lower --d"),
+    }
+    top = max(terms, key=terms.__getitem__)
+    lead, part, advice = what[top]
     raise MemoryBudgetError(
-        f"steps = {cfg.steps}, seeds = {cfg.seeds}, variants = {len(cfg.variants)}, p = {cfg.p}: the run's per-step "
-        f"records need about {need / gib:.1f} GiB at their peak, {available / gib:.1f} GiB is available; "
-        f"allowed: steps · seeds · variants · p ≲ {cfg.steps * cfg.seeds * len(cfg.variants) * cfg.p * available / need:.3g}"
-        f" — lower --steps or --seeds (run the seeds in several parts), or use a larger batch --m")
+        f"{lead}: the run needs about {need / GIB:.1f} GiB at its peak, {available / GIB:.1f} GiB is available; "
+        f"{terms[top] / need:.0%} of it is {part} — {advice}")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .config import RunConfig, zeta
+from .files import atomic_write
 
 FORMAT_VERSION = 1
 PER_STEP_FIELDS = {
@@ -48,6 +48,8 @@ PER_STEP_FIELDS = {
     "batch_max_dev": "variant",
 }
 LOG_SNAPSHOTS = 24
+# Types of the meta fields that readers use (a hand-edited header must not crash them).
+META_TYPES = {"steps_done": int, "stopped_early": bool, "wall_time_s": (int, float), "device": str}
 
 
 class TrajectoryFileError(ValueError):
@@ -86,38 +88,28 @@ class Trajectory:
         return cls(cfg, arrays, meta)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write one .npz atomically (a temporary file in the same folder, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write one .npz atomically (simulator.files.atomic_write: the old file or the new one, never a part)."""
         header = json.dumps({"config": self.config.to_dict(), "meta": self.meta}, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved run follows the umask like any file
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, __header__=np.frombuffer(header.encode(), dtype=np.uint8), **self.arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        return atomic_write(path, lambda fh: np.savez(fh, __header__=np.frombuffer(header.encode(), dtype=np.uint8),
+                                                      **self.arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Trajectory":
-        """Read a file written by `save`; anything damaged or foreign raises TrajectoryFileError."""
+        """Read a file written by `save`; anything damaged or foreign raises TrajectoryFileError.
+
+        A file that cannot be opened (missing, a folder, no permission) raises the OSError of `open`.
+        """
         path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except FileNotFoundError:
-            raise
-        except Exception as e:  # zipfile/numpy raise many kinds on damaged bytes (BadZipFile, NotImplementedError, …)
-            raise TrajectoryFileError(f"{path}: not a readable trajectory file ({type(e).__name__}: {e}); "
-                                      "it is damaged or truncated: delete it and re-run") from e
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":  # what np.savez writes first: a zip member header
+                raise TrajectoryFileError(f"{path}: not a trajectory file (not an .npz archive: empty, or other data)")
+            fh.seek(0)
+            try:
+                with np.load(fh, allow_pickle=False) as z:
+                    arrays = {k: z[k] for k in z.files}
+            except Exception as e:  # zipfile/numpy raise many kinds on damaged bytes (BadZipFile, …)
+                raise TrajectoryFileError(f"{path}: not a readable trajectory file ({type(e).__name__}: {e}); "
+                                          "it is damaged or truncated: delete it and re-run") from e
         if "__header__" not in arrays:
             raise TrajectoryFileError(f"{path}: no header; not a trajectory file written by xorcert")
         try:
@@ -125,12 +117,17 @@ class Trajectory:
             meta, cfg = header["meta"], RunConfig.from_dict(header["config"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
             raise TrajectoryFileError(f"{path}: damaged header ({e})") from e
+        if not isinstance(meta, dict):
+            raise TrajectoryFileError(f"{path}: damaged header (its meta is a {type(meta).__name__}, not a mapping)")
         fv, pv = meta.get("format_version"), meta.get("package_version")
         if fv != FORMAT_VERSION or pv != _package_version():
             raise TrajectoryFileError(
                 f"{path}: written by xorcert {pv} (format {fv}); this is xorcert {_package_version()} "
                 f"(format {FORMAT_VERSION}). Trajectories are not converted between versions: re-run it.")
-        problems = shape_problems(cfg, arrays)
+        bad = sorted(k for k, t in META_TYPES.items() if k in meta and not isinstance(meta[k], t))
+        if bad:
+            raise TrajectoryFileError(f"{path}: damaged header (meta {', '.join(f'{k} = {meta[k]!r}' for k in bad)})")
+        problems = shape_problems(cfg, arrays) or length_problems(cfg, arrays, meta)
         if problems:
             raise TrajectoryFileError(f"{path}: {'; '.join(problems)} (for the stored config)")
         return cls(cfg, arrays, meta)
@@ -140,6 +137,13 @@ class Trajectory:
     def steps(self) -> int:
         """Number of recorded steps (cfg.steps for a completed run)."""
         return self.arrays["a"].shape[0]
+
+    @property
+    def complete(self) -> bool:
+        """A whole run: every step to cfg.steps and its last snapshot, or a run stopped early at stop_error."""
+        snaps = self.arrays["snap_steps"]
+        return bool(self.meta.get("stopped_early")) or (
+            self.steps == self.config.steps and snaps.size > 0 and int(snaps[-1]) == self.steps)
 
     @property
     def seeds(self) -> list[int]:
@@ -299,7 +303,44 @@ def shape_problems(cfg: RunConfig, arrays: dict[str, np.ndarray]) -> list[str]:
     return [f"{k} has shape {arrays[k].shape}, expected {s}" for k, s in want.items() if arrays[k].shape != s]
 
 
+def length_problems(cfg: RunConfig, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> list[str]:
+    """How the recorded steps and snapshots contradict cfg and meta (empty when they agree).
+
+    A run records the steps [0, t) and the snapshots of snapshot_steps(cfg.steps, cfg.snapshots)
+    up to t: t = cfg.steps for a complete run; t < cfg.steps for a run stopped early at its snapshot
+    t (meta["stopped_early"]), which keeps that snapshot; any t ≤ cfg.steps for the partial record of
+    a diverged run, which keeps the snapshots before t (the state at t is not finite). meta["steps_done"],
+    when present, is t.
+    """
+    t = arrays["a"].shape[0]
+    if meta.get("steps_done", t) != t:
+        return [f"{t} steps are recorded, but its meta says steps_done = {meta['steps_done']}"]
+    if t > cfg.steps:
+        return [f"{t} steps are recorded, more than the config's steps = {cfg.steps}"]
+    grid = snapshot_steps(cfg.steps, cfg.snapshots)
+    got = arrays["snap_steps"].tolist()
+    upto, before = [s for s in grid if s <= t], [s for s in grid if s < t]
+    if meta.get("stopped_early"):
+        if cfg.stop_error > 0 and t < cfg.steps and t in grid and got == upto:
+            return []
+        return [f"a run stopped early must stop at a snapshot step before {cfg.steps}, with stop_error > 0, and keep "
+                f"the snapshots up to it; this one has {t} steps, stop_error = {cfg.stop_error} and snapshot steps "
+                f"{_brief(got)}"]
+    if got in (upto, before):
+        return []
+    return [f"snapshot steps {_brief(got)} are not those of a run of {cfg.steps} steps with snapshots = "
+            f"{cfg.snapshots} that recorded {t} steps: expected {_brief(upto)}"]
+
+
+def _brief(steps: list[int]) -> str:
+    """A list of steps, its middle elided when long."""
+    if len(steps) <= 8:
+        return str(steps)
+    return f"[{', '.join(map(str, steps[:4]))}, …, {', '.join(map(str, steps[-3:]))}]"
+
+
 def _first(mask: np.ndarray) -> np.ndarray:
     """Index of the first True along axis 0, or -1 where there is none."""
-    hit = mask.any(axis=0)
-    return np.where(hit, mask.argmax(axis=0), -1)
+    if mask.shape[0] == 0:  # nothing recorded (a run stopped or diverged at step 0)
+        return np.full(mask.shape[1:], -1)
+    return np.where(mask.any(axis=0), mask.argmax(axis=0), -1)
