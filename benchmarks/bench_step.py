@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_step.py [--quick] [--d 64 256 1024] [--steps N] [--repeats K]
 
-Paper regime (simulator.paper(d), CLAIMS.md §1), float32, CPU. For each d:
+Paper regime (simulator.paper(d), docs/SPEC.md §1), float32, CPU. For each d:
 
   naive    the loop a researcher usually writes: an nn.Module (two bias-free nn.Linear,
            mean-field 1/p), autograd, torch.optim.SGD(lr = η·p), a DataLoader

@@ -13,7 +13,7 @@ What a claim reads is declared in its `Claim` record:
 
 "With high probability" is one shared rule, `whp`: a claim holds on an example when
 the number of failing seeds is within what a failure rate δ = 0.1 allows at 95%
-confidence (one-sided binomial test), CLAIMS.md §3.
+confidence (one-sided binomial test), docs/SPEC.md §3.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ STATUSES = (HOLDS, FAILS, INCONCLUSIVE)
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Every constant of CLAIMS.md §3 in one table. Changing one is a change of the specification."""
+    """Every constant of docs/SPEC.md §3 in one table. Changing one is a change of the specification."""
 
     delta: float = 0.1  # tolerated failure rate of a w.h.p. claim
     confidence: float = 0.95  # confidence of the binomial rule and of intervals
     max_unevaluable: float = 0.5  # more seeds than this share unevaluable -> inconclusive
-    # Every ζ-tolerance of CLAIMS.md (C1 ≤ ζ, S ≥ 1-ζ, C4 ≤ ζ, C5 1+ζ, C2 1±ζ and share ≥ 1-ζ,
+    # Every ζ-tolerance of docs/SPEC.md (C1 ≤ ζ, S ≥ 1-ζ, C4 ≤ ζ, C5 1+ζ, C2 1±ζ and share ≥ 1-ζ,
     # C6 ≤ ζ) is ζ(d) = 1/log d itself: see `zeta` below.
     # C2
     c2_min_window: int = 10  # steps a neuron needs at initial size for a rate fit
@@ -51,7 +51,7 @@ class Thresholds:
     c7_min_d: int = 64  # the claim is stated for d ≥ 64
     c7_batch_gain: float = 2.0  # noise/drift at m = d is at least this many times that at m = ⌈d/ψ⌉
     c7_drift_batch_factor: int = 64  # the drift is estimated on an independent batch of ≥ 64·m samples
-    c7_bootstrap: int = 1000  # resamples of the bootstrap interval over seeds (C7 reports one; CLAIMS.md C10 asks for one)
+    c7_bootstrap: int = 1000  # bootstrap resamples over seeds (C7 reports an interval, as docs/SPEC.md asks of C10)
     # C8
     c8_spearman_max: float = -0.5
     c8_finder_mass: float = 0.5  # finders' share of the output mass at T (sparse_finders)
@@ -64,14 +64,14 @@ class Thresholds:
     c10_slope: tuple[float, float] = (1.0, 1.7)
     c10_min_span: float = 16.0  # the d-ladder spans at least 16×
     c10_time_resolution: float = 0.01  # T_ε resolution ≤ 1% of the horizon
-    c10_bootstrap: int = 1000  # resamples of the slope's bootstrap interval over seeds (CLAIMS.md C10)
+    c10_bootstrap: int = 1000  # resamples of the slope's bootstrap interval over seeds (docs/SPEC.md C10)
     # C11
     c11_factor: float = 2.0  # T1·η/log d within a factor 2 of its median
     c11_verdict_min_d: int = 1024  # phase-two lengths reported without a verdict below this d
 
     @staticmethod
     def zeta(d: int) -> float:
-        """ζ(d) = 1/log d (CLAIMS.md §2; defined once, in simulator.config)."""
+        """ζ(d) = 1/log d (docs/SPEC.md §2; defined once, in simulator.config)."""
         return zeta(d)
 
     def to_dict(self) -> dict[str, Any]:
@@ -237,11 +237,11 @@ class Claim:
     slug: str  # "phase1_linearization"
     title: str
     anchor: str  # where in the paper
-    statement: str  # the finite-d reading of CLAIMS.md, in words
+    statement: str  # the finite-d reading of docs/SPEC.md, in words
     check: Callable[..., Verdict]
     needs: str = "run"
     variants: tuple[str, ...] = ()  # coupled variants the claim reads besides the main run
-    decisions: str = ""  # choices made where CLAIMS.md is silent
+    decisions: str = ""  # choices made where the specification (docs/SPEC.md) is silent
     applies: Callable[[str], str | None] = lambda regime: None  # None, or why the claim is undefined there
 
     def __post_init__(self) -> None:
@@ -249,7 +249,7 @@ class Claim:
             raise ValueError(f"Claim.needs = {self.needs!r}: must be one of {NEEDS}")
 
 
-XOR_PLANE = "reads the XOR signal plane μ̂± (CLAIMS §2), which is not the parity-3 feature"
+XOR_PLANE = "reads the XOR signal plane μ̂± (docs/SPEC.md §2), which is not the parity-3 feature"
 
 
 def xor_plane_only(regime: str) -> str | None:

@@ -1,9 +1,9 @@
 """C1 `phase1_linearization` — features are found while the loss is still linear.
 
 Paper anchor: Section 4.1, Lemma 4.1 (phase one: the logistic loss is within o(1) of its
-first-order proxy h0(γ) = 2 log 2 - γ until the features are found). CLAIMS.md id: C1.
+first-order proxy h0(γ) = 2 log 2 - γ until the features are found). docs/SPEC.md id: C1.
 
-Claim (CLAIMS.md §3, finite-d reading): `T1 ≤ T2`, and for every `t ≤ T1`,
+Claim (docs/SPEC.md §3, finite-d reading): `T1 ≤ T2`, and for every `t ≤ T1`,
 `max_x |h'(γ_t(x)) + 1| ≤ ζ` (minibatch, every step; test set, every snapshot). A run
 coupled to it (same init, same batches) with the proxy `h0` stays close:
 `max_k ‖w_k - w_k^0‖ / ‖w_k^0‖ ≤ ζ` for `t ≤ T1`.
@@ -20,7 +20,7 @@ i.e. `linear`, or `linear_frozen_a` in the first_layer_only regime):
   the snapshots' full `W`;
 * (d') the same distance per step `t ≤ T1`, bounded below from the recorded arrays.
 
-Decisions (where CLAIMS.md is silent; taken with the lead):
+Decisions (where the specification, docs/SPEC.md, is silent; taken with the lead):
 
 * `T2 = -1` ("the batch never deviates by ζ") counts as `T2 = ∞`, so (a) holds.
 * `T1` never reached: the seed is unevaluable ('na'), never 'pass'.

@@ -1,4 +1,4 @@
-"""C2 `signal_finding` — Glasgow (2023), Section 4.1, Mechanism 1 (CLAIMS.md §3, id C2).
+"""C2 `signal_finding` — Glasgow (2023), Section 4.1, Mechanism 1 (docs/SPEC.md §3, id C2).
 
 Claim, in words: in phase one every neuron's signal component ‖w_sig‖ grows
 geometrically and its opposite component ‖w_opp‖ shrinks; while the network is still at
@@ -31,10 +31,10 @@ A seed passes when (i)-(iii) hold on every rung; it fails when any of them fails
 rung; otherwise (something could not be evaluated) it is 'na'. The seeds go through the
 shared w.h.p. rule (`verdict_from_seeds`).
 
-Decisions (CLAIMS.md is silent or asks for a finite-d reading):
+Decisions (the specification, docs/SPEC.md, is silent or asks for a finite-d reading):
 - "every neuron" in (i) is read as all but a ζ share (finite d: a neuron whose initial
   ‖w_opp‖ is already ≈ 0 can see it grow by SGD noise).
-- The signal / opposite directions follow the current sign of a_k (CLAIMS.md §2), at 0
+- The signal / opposite directions follow the current sign of a_k (docs/SPEC.md §2), at 0
   and at T1.
 - (ii) uses log(1 + rate) as the per-step prediction (geometric growth, exact for the
   discrete update) rather than the rate itself; steps with ‖w_sig‖ = 0 (e.g. the
@@ -47,7 +47,7 @@ Decisions (CLAIMS.md is silent or asks for a finite-d reading):
   (this is what happens when the label sits on another pair of coordinates).
 - The seeds of the ladder must be the same on every rung (ValueError otherwise).
 
-Known consequence of CLAIMS.md's window (a finding, deliberately not corrected here):
+Known consequence of the specification's window (a finding, deliberately not corrected here):
 where a is frozen (first_layer_only) |a| never leaves (1 ± ζ)θ, so the fit spans all of
 phase one, including its end where ‖w_sig‖ is no longer small against ‖w_perp‖ and the
 first-order prediction overestimates the growth: median ratios ≈ 0.56-0.75 at d = 32

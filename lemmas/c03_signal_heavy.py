@@ -1,16 +1,16 @@
 """C3 `signal_heavy` — the signal-heavy inductive hypothesis persists.
 
 Paper anchor: Definition 4.2 and Section 4.1.1 (once the network is signal-heavy it stays
-so for the rest of training). CLAIMS.md id: C3.
+so for the rest of training). docs/SPEC.md id: C3.
 
-Claim (CLAIMS.md §3): once `S_t ≥ 1 - ζ` it stays so for every later step up to `T`.
+Claim (docs/SPEC.md §3): once `S_t ≥ 1 - ζ` it stays so for every later step up to `T`.
 `S_t` is the share of the output mass `|a_k|·‖w_k‖` held by signal-heavy neurons,
-`‖w_sig‖ ≥ max(‖w_opp‖, ‖w_perp‖)/ζ` (CLAIMS.md §2, `Trajectory.S`).
+`‖w_sig‖ ≥ max(‖w_opp‖, ‖w_perp‖)/ζ` (docs/SPEC.md §2, `Trajectory.S`).
 
 Per seed: `T1` = first step with `S_t ≥ 1 - ζ`; the seed passes when `S_t ≥ 1 - ζ` for
 every recorded step `t ∈ [T1, T)` and at the final state `t = T`.
 
-Decisions (where CLAIMS.md is silent):
+Decisions (where the specification, docs/SPEC.md, is silent):
 
 * "every later step up to T": the per-step records hold the state before each of the
   steps 0 … T-1; the state at T (after the last step) is read from the last snapshot's

@@ -1,9 +1,9 @@
 """C4 `clean_approximation` — from T1 on the network is close to its clean approximation.
 
 Paper anchor: Section 4.1.1 (the clean network f̃, which keeps only each neuron's signal
-component, approximates f once the network is signal-heavy). CLAIMS.md id: C4.
+component, approximates f once the network is signal-heavy). docs/SPEC.md id: C4.
 
-Claim (CLAIMS.md §3): from `T1` on, on the test set `max_x |f(x) - f̃(x)| ≤ ζ · max_c |γ̃_c|`,
+Claim (docs/SPEC.md §3): from `T1` on, on the test set `max_x |f(x) - f̃(x)| ≤ ζ · max_c |γ̃_c|`,
 and `sign f = sign f̃` on at least `1 - ζ` of the test points; the ratio to `min_c |γ̃_c|`
 is reported too (it need not be small while the clusters are unbalanced).
 `f̃(x) = (1/p) Σ_k a_k relu(w_sig,k · x)`, `γ̃_c = y_c f̃(c)` the clean cluster margins
@@ -12,7 +12,7 @@ is reported too (it need not be small while the clusters are unbalanced).
 Per seed: `T1` = first step with `S_t ≥ 1 - ζ`; at every snapshot with step `≥ T1`:
 `gap / max_c |γ̃_c| ≤ ζ` and `sign agreement ≥ 1 - ζ`.
 
-Decisions (where CLAIMS.md is silent):
+Decisions (where the specification, docs/SPEC.md, is silent):
 
 * The test set is only evaluated at the snapshots, so "from T1 on" means every snapshot
   with step ≥ T1 (the uniform grid, the log-spaced steps and the last, T).
@@ -21,12 +21,12 @@ Decisions (where CLAIMS.md is silent):
   positive gap the ratio is ∞ (a failure).
 * Reported per seed: the largest `gap / max_c |γ̃_c|` and `gap / min_c |γ̃_c|` over the
   snapshots from T1 on, the least sign agreement, and the first snapshot that violates.
-* On Gaussian data `γ̃_c` is the quadrant mean of the clean margin (CLAIMS §4), as
+* On Gaussian data `γ̃_c` is the quadrant mean of the clean margin (docs/SPEC.md §4), as
   recorded in `test_clean_margin`.
 * The gap is the maximum over the whole test set (population.py), so it grows slowly
   with the test-set size (the leftover `w_perp·x` is sub-Gaussian: its maximum over n
   points is ≈ √(2 log n)·‖w_perp‖); the first snapshots after T1, where S_t has only
-  just reached 1 - ζ, are where it is largest. This is the reading of CLAIMS.md, kept
+  just reached 1 - ζ, are where it is largest. This is the reading of the specification, kept
   as is; the report shows the ratio over all snapshots.
 """
 

@@ -1,9 +1,9 @@
 """C5 `margin_balance` — SGD balances the four clusters' clean margins.
 
 Paper anchor: Section 4.1.1, Mechanism 3 (the logistic loss weighs the cluster with the
-smallest margin most, so after phase one the cluster margins equalise). CLAIMS.md id: C5.
+smallest margin most, so after phase one the cluster margins equalise). docs/SPEC.md id: C5.
 
-Claim (CLAIMS.md §3): the ratio `R_t = max_c γ̃_c / min_c γ̃_c` never rises by more than a
+Claim (docs/SPEC.md §3): the ratio `R_t = max_c γ̃_c / min_c γ̃_c` never rises by more than a
 factor `1 + ζ` after `T2`, and `R_T ≤ 1 + ζ`.
 
 Per seed:
@@ -11,11 +11,11 @@ Per seed:
 * `T2` = first step with batch `max|h'+1| ≥ ζ` (`Trajectory.T2`);
 * `R_t` from the clean cluster margins: per step `Trajectory.clean_margins` (exact on the
   hypercube); on Gaussian data, where per-step clean margins are not exact, from the
-  snapshots' `test_clean_margin` (quadrant means, CLAIMS §4);
+  snapshots' `test_clean_margin` (quadrant means, docs/SPEC.md §4);
 * no rise: for all `T2 ≤ s ≤ t`: `R_t ≤ (1 + ζ)·R_s`, i.e. `R_t ≤ (1 + ζ)·min_{T2≤s≤t} R_s`;
 * balance at the end: `R_T ≤ 1 + ζ`.
 
-Decisions (taken with the lead where CLAIMS.md is silent):
+Decisions (taken with the lead where the specification, docs/SPEC.md, is silent):
 
 * "Never rises by more than a factor 1+ζ" is read cumulatively (against the running
   minimum since T2, not step to step), so a slow drift upwards also counts as a rise.

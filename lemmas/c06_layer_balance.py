@@ -1,9 +1,9 @@
 """C6 `layer_balance` — the exact layer-balance identity of the update, hence |a_k| ≈ ‖w_k‖.
 
 Paper anchor: homogeneity of ReLU (relu(z) = 1[z > 0]·z gives w·g_w = a·g_a, so both
-layers' squared norms move together). CLAIMS.md id: C6.
+layers' squared norms move together). docs/SPEC.md id: C6.
 
-Claim (CLAIMS.md §3): exact identity of the update,
+Claim (docs/SPEC.md §3): exact identity of the update,
 `a'² - ‖w'‖² = a² - ‖w‖² + η² (g_a² - ‖g_w‖²)` per neuron per step (floating-point
 tolerance), hence `|a_k| ≈ ‖w_k‖`: `max_k |a_k² - ‖w_k‖²| ≤ ζ · max_k a_k²` up to `T`.
 
@@ -15,7 +15,7 @@ Per seed:
   snapshot's full `W`, `a`;
 * balance: `max_k |a_k² - ‖w_k‖²| ≤ ζ · max_k a_k²` at every recorded step and at T.
 
-Decisions (where CLAIMS.md is silent):
+Decisions (where the specification, docs/SPEC.md, is silent):
 
 * ‖w‖² per step is `w_i² + w_j² + ‖w_perp‖²` from the recorded arrays (exact up to the
   run's rounding).

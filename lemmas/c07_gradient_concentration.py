@@ -1,6 +1,6 @@
-"""C7 `gradient_concentration` — CLAIMS.md §3 C7, paper eq. (4.5).
+"""C7 `gradient_concentration` — docs/SPEC.md §3 C7, paper eq. (4.5).
 
-Claim (finite-d reading of CLAIMS.md). The signal coordinate of the minibatch gradient
+Claim (finite-d reading of docs/SPEC.md). The signal coordinate of the minibatch gradient
 concentrates because the batch is d·polylog(d): at t = 0, with
 
     noise = (per-sample std of the signal-direction gradient) / √m,
@@ -12,7 +12,7 @@ and it is at least 2× larger at batch size m = d than at the regime's m = ⌈d/
 (theory: noise/drift scales as √(d/m), so the gain is √(m_regime/d) = 1/√ψ = log d).
 
 The signal-direction gradient of neuron k is ⟨g_w,k, μ̂_sig,k⟩ (μ̂+ if a_k ≥ 0, else μ̂-,
-CLAIMS.md §2); per sample it is h'(γ(x)) y a_k 1[w_k·x > 0] ⟨x, μ̂_sig⟩.
+docs/SPEC.md §2); per sample it is h'(γ(x)) y a_k 1[w_k·x > 0] ⟨x, μ̂_sig⟩.
 
 What `check` reads (needs = "gradient"): a mapping with three one-step trajectories,
 all seeds of one example, the main run being variant 0. The harness builds them from the
@@ -28,7 +28,7 @@ This module never simulates; it checks that the three runs share d, p, seeds and
 initial weights and that the drift batch is independent and large enough
 (ValueError otherwise: that is a harness bug, not a finding).
 
-Decisions where CLAIMS.md is silent:
+Decisions where the specification (docs/SPEC.md) is silent:
 
 * Per-sample std. From each run's own step-0 batch moments (traj.g_sig_m2, traj.g_sig_mean
   at t = 0) with Bessel's correction: s² = m/(m-1) · max(m2 - mean², 0). With m = 1 the
@@ -274,7 +274,7 @@ def _per_seed(reg: Trajectory, ratio_reg: np.ndarray, ratio_d: np.ndarray) -> li
 
 def applies(regime: str) -> str | None:
     if regime == "parity3":
-        return ("the signal direction μ̂± of CLAIMS.md §2 is the XOR signal plane, not the parity-3 feature; "
+        return ("the signal direction μ̂± of docs/SPEC.md §2 is the XOR signal plane, not the parity-3 feature; "
                 "its gradient coordinate is not the one eq. (4.5) concentrates")
     return None
 

@@ -1,4 +1,4 @@
-"""C8 `amplification` — Glasgow (2023), abstract, Remark 4.3, Mechanism 2 (CLAIMS.md §3, id C8).
+"""C8 `amplification` — Glasgow (2023), abstract, Remark 4.3, Mechanism 2 (docs/SPEC.md §3, id C8).
 
 Claim, in words: joint training of both layers amplifies the neurons that find the
 feature first, so that a small fraction of finders suffices. (a) The step at which a
@@ -25,7 +25,7 @@ The check (`needs = "run"`, CLAIM.variants = ("frozen_a",)), per seed:
 A seed passes when (a) and, in sparse_finders, (b) pass; fails when one of them fails;
 'na' otherwise. The shared w.h.p. rule makes the verdict.
 
-Decisions (CLAIMS.md is silent):
+Decisions (the specification, docs/SPEC.md, is silent):
 - A constant final |a| (a frozen second layer: |a_k| = θ for every k) carries no
   amplification at all: ρ := 0, so (a) fails there (first_layer_only), instead of the
   undefined correlation of a constant.

@@ -1,16 +1,16 @@
 """C9 `main_theorem` — at the horizon T the network has population error below ε.
 
 Paper anchor: Theorem 3.1 (with n = d·polylog(d) samples, minibatch SGD on the two-layer
-ReLU network reaches population 0-1 error o(1) w.h.p.). CLAIMS.md id: C9.
+ReLU network reaches population 0-1 error o(1) w.h.p.). docs/SPEC.md id: C9.
 
-Claim (CLAIMS.md §3): in the paper regime, at `T` the population 0-1 error is below
+Claim (docs/SPEC.md §3): in the paper regime, at `T` the population 0-1 error is below
 `ε = 0.01`: the upper end of a 95% Clopper–Pearson interval on a fresh test set of at least
 20 000 points is below ε; the population loss at `T` is reported.
 
 Per seed: pass when `traj.final()["error_hi"] < THRESHOLDS.eps` (the last snapshot, T),
 fail otherwise; 'na' when the test set is smaller than `THRESHOLDS.c9_min_test`.
 
-Decisions (where CLAIMS.md is silent):
+Decisions (where the specification, docs/SPEC.md, is silent):
 
 * "Fresh test set": the run's fixed test set (its own seed `test_seed`, independent of every
   minibatch stream and of the init), evaluated only at the snapshots; its size is

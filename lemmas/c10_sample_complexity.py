@@ -1,6 +1,6 @@
-"""C10 `sample_complexity` — CLAIMS.md §3 C10, Theorem 3.1 ("near-optimal").
+"""C10 `sample_complexity` — docs/SPEC.md §3 C10, Theorem 3.1 ("near-optimal").
 
-Claim (finite-d reading of CLAIMS.md). The sample complexity of this algorithm grows like
+Claim (finite-d reading of docs/SPEC.md). The sample complexity of this algorithm grows like
 d·polylog(d), not like the d² of kernel methods: for each d of a ladder spanning at least
 16×, n*(d) = the least m·T_ε over a geometric grid of batch sizes m ∈ {1, 2, 4, …, 2⌈d/ψ⌉}
 (η, p, θ of the paper regime; T_ε = first step with test error ≤ ε, resolution ≤ 1% of
@@ -20,7 +20,7 @@ Per seed, per (d, m): T_ε = first snapshot step with main-variant test error �
 snapshot has n(m) > m·(last snapshot step): that is all that is known (a run stopped
 early, capped, or cut short). n*(d) = min over m of the n(m) reached; its arg-min m.
 
-Decisions where CLAIMS.md is silent:
+Decisions where the specification (docs/SPEC.md) is silent:
 
 * Censoring. A seed's n* is determined only if every m where it did not reach ε has a
   lower bound m·(last snapshot step) ≥ its n* (true for complete runs and for the

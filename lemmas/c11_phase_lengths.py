@@ -1,4 +1,4 @@
-"""C11 `phase_lengths` — Glasgow (2023), proof of Theorem 3.1 (CLAIMS.md §3, id C11).
+"""C11 `phase_lengths` — Glasgow (2023), proof of Theorem 3.1 (docs/SPEC.md §3, id C11).
 
 Claim, in words: the two phases of the dynamics have the lengths the proof gives them:
 phase one (finding the feature) lasts Θ(log d / η), phase two (tuning, until the loss
@@ -17,7 +17,7 @@ The check (`needs = "ladder"`: d -> Trajectory of one regime with the same seeds
   rung has d ≥ THRESHOLDS.c11_verdict_min_d = 1024; then each of the two must also be
   within the same factor 2 of its median over the rungs (T_ε or T_L missing -> 'na').
 
-Decisions (CLAIMS.md is silent):
+Decisions (the specification, docs/SPEC.md, is silent):
 - A finite ladder cannot see a constant: Θ(log d/η) is read as stability of the
   normalized length across the ladder, with the rung's own η (so a ladder with another
   η schedule is judged on what it ran); C2 compares T1 with its absolute prediction.
