@@ -54,7 +54,7 @@ def _range(name: str) -> str:
     return f"[{lo}, {hi}]"
 
 
-# The meaning and allowed range of each RunConfig field, for --help (CLAIMS.md §1).
+# The meaning and allowed range of each RunConfig field, for --help (docs/SPEC.md §1).
 FIELD_HELP = {
     "d": f"input dimension d (integer in {_range('d')}); the regime computes the other hyper-parameters from it",
     "p": f"width p, the number of hidden neurons (integer in {_range('p')}); the paper regime uses p = ceil(1/psi) "
@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "trajectory. The config is the regime's at dimension --d, then every option given overrides "
                     "its field. Exit status: 0 done, 1 the run diverged or its trajectory could not be kept, "
                     "2 bad input, 130 interrupted (no file).")
-    g = run_p.add_argument_group("regime (CLAIMS.md §4)")
+    g = run_p.add_argument_group("regime (docs/SPEC.md §4)")
     g.add_argument("--regime", choices=[*REGIME_CONSTRUCTORS, CUSTOM], default="paper",
                    help="regime constructor the config is built from; 'custom' builds RunConfig from the options "
                         "alone and needs --p --m --eta --theta --steps (default: paper)")

@@ -1,9 +1,9 @@
-"""Run configuration: every knob of one SGD run, the regimes of CLAIMS.md §4, validation.
+"""Run configuration: every knob of one SGD run, the regimes of docs/SPEC.md §4, validation.
 
 A `RunConfig` is frozen and hashable; it is validated on construction, so a bad value
 raises `ValueError` naming the field, the value and the allowed range before any work
 starts. The regime constructors (`paper`, `small_batch`, …) compute the paper's
-hyper-parameters from d (CLAIMS.md §1):
+hyper-parameters from d (docs/SPEC.md §1):
 
     ψ = log(d)^(-C),  p = ⌈1/ψ⌉,  m = ⌈d/ψ⌉,  η = ψ,  θ = ψ/√p,  T = ⌈κ log(d)/η⌉.
 """
@@ -31,7 +31,7 @@ REGIMES = (
     "custom",
 )
 # A variant is one (loss, layers) pair; the variants of one run share the initial
-# weights and every minibatch (coupled runs, CLAIMS.md C1 and C8).
+# weights and every minibatch (coupled runs, docs/SPEC.md C1 and C8).
 VARIANTS = {
     "logistic": ("logistic", "both"),  # the real run: h(γ) = 2 log(1 + e^-γ)
     "linear": ("linear", "both"),  # the first-order proxy h0(γ) = 2 log 2 - γ
@@ -61,13 +61,13 @@ INT_RANGES = {"d": (3, MAX_D), "p": (1, MAX_P), "m": (1, MAX_M), "steps": (1, MA
 
 
 def zeta(d: int) -> float:
-    """ζ(d) = 1/log(d): the project's finite-d stand-in for the paper's o(1) (CLAIMS.md §2)."""
+    """ζ(d) = 1/log(d): the project's finite-d stand-in for the paper's o(1) (docs/SPEC.md §2)."""
     return 1.0 / math.log(d)
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One SGD run of CLAIMS.md §1, possibly for several seeds and coupled variants.
+    """One SGD run of docs/SPEC.md §1, possibly for several seeds and coupled variants.
 
     Seeds `seed, seed+1, …, seed+seeds-1` run as one stacked computation; seed `s`
     of a batched run is the same run as `seeds=1, seed=s`.
@@ -94,7 +94,7 @@ class RunConfig:
     chunk_rows: int = 0  # rows of a batch processed at once; 0 = automatic
     data_offset: int = 0  # minibatch stream: configs differing only here share the init, not the batches
     stop_error: float = 0.0  # > 0: stop at the first snapshot where every seed's main test error ≤ this
-    regime: str = "custom"  # the regime of CLAIMS.md §4 this config was built from
+    regime: str = "custom"  # the regime of docs/SPEC.md §4 this config was built from
     regime_params: tuple[tuple[str, Any], ...] = field(default=())  # what the constructor was given
 
     def __post_init__(self) -> None:
@@ -206,7 +206,7 @@ def _validate(cfg: RunConfig) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Regimes (CLAIMS.md §4)
+# Regimes (docs/SPEC.md §4)
 # ---------------------------------------------------------------------------
 
 
@@ -282,7 +282,7 @@ def _from_hyper(h: PaperHyper, regime: str, extra: dict[str, Any], **overrides: 
 
 
 def paper(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
-    """The paper regime (Theorem 3.1): CLAIMS.md §1 defaults."""
+    """The paper regime (Theorem 3.1): docs/SPEC.md §1 defaults."""
     return _from_hyper(paper_hyper(d, C, kappa, p), "paper", {}, **overrides)
 
 
@@ -336,7 +336,7 @@ REGIME_CONSTRUCTORS = {
 
 
 def regime(name: str, d: int, **kwargs: Any) -> RunConfig:
-    """Build the config of regime `name` at dimension d (CLAIMS.md §4)."""
+    """Build the config of regime `name` at dimension d (docs/SPEC.md §4)."""
     if name not in REGIME_CONSTRUCTORS:
         raise ValueError(f"regime = {name!r} is not allowed: must be one of {list(REGIME_CONSTRUCTORS)}")
     return REGIME_CONSTRUCTORS[name](d, **kwargs)

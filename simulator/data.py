@@ -11,7 +11,7 @@ and nothing is kept between steps. ±1 signs come from unpacking the bits of ran
 64-bit words (one word gives 64 coordinates; ~10× faster than `randint`); Gaussian
 coordinates come from Box–Muller on the two 32-bit halves of a word.
 
-Data laws (CLAIMS.md §1, §4): Boolean `x ~ Unif{±1}^d`, `y = -Π_c x_c`; Gaussian
+Data laws (docs/SPEC.md §1, §4): Boolean `x ~ Unif{±1}^d`, `y = -Π_c x_c`; Gaussian
 `x ~ N(0, I_d)`, `y = -Π_c sign(x_c)`, over the label coordinates `c` (two for XOR,
 three for parity-3).
 """

@@ -1,4 +1,4 @@
-"""The fused online-SGD step of CLAIMS.md §1, batched over seeds and coupled variants.
+"""The fused online-SGD step of docs/SPEC.md §1, batched over seeds and coupled variants.
 
 Network (mean-field): f(x) = (1/p) Σ_k a_k relu(w_k · x). Loss h(γ) = 2 log(1 + e^{-γ}) of
 the margin γ = y f(x) (variant `linear`: the proxy h0(γ) = 2 log 2 - γ, h0' ≡ -1).

@@ -4,7 +4,7 @@ The test set is fixed for a run (its own seed, `RunConfig.test_seed`) and regene
 in row chunks at every snapshot rather than stored, so memory stays bounded.
 
 Per (seed, variant): 0-1 error count, mean logistic loss `h(γ)`, `max |h'(γ)+1|`, the
-clean network `f̃(x) = (1/p) Σ a_k relu(w_sig,k · x)` (CLAIMS.md §2) through
+clean network `f̃(x) = (1/p) Σ a_k relu(w_sig,k · x)` (docs/SPEC.md §2) through
 `max |f - f̃|` and the share of points where `sign f = sign f̃`, and the mean margin of
 `f` and of `f̃` in each of the four clusters of `(x_i, x_j)` (a quadrant for Gaussian
 data). On the hypercube `f̃` is constant on a cluster, so its cluster mean is exactly

@@ -1,4 +1,4 @@
-"""What a run records, its named accessors (CLAIMS.md §2), and the `.npz` file format.
+"""What a run records, its named accessors (docs/SPEC.md §2), and the `.npz` file format.
 
 Per step t (the state *before* update t, and the statistics of step t's minibatch at
 that state), for every seed r, variant v and neuron k (size O(T·p)):
@@ -167,7 +167,7 @@ class Trajectory:
         """A recorded per-step array for one variant: (T, R, p, …) or (T, R, …)."""
         return self.arrays[name][:, :, self.vi(variant)]
 
-    # ---------------------------------------------------------------- CLAIMS.md §2, per step
+    # ---------------------------------------------------------------- docs/SPEC.md §2, per step
     def a(self, variant: str | int = 0) -> np.ndarray:
         return self.series("a", variant)
 

@@ -4,7 +4,7 @@ The designated broken setting is a non-stationary target: the paper run at d = 3
 seeds) replayed on its own minibatches (simulator.data.batch: the same x the generator
 draws, so up to the switch it is the healthy run, bit for bit), but from step 150 on —
 after T1 ≈ 64–81, before T2 ≈ 180 — the labels are y = -x_3 x_4 (coordinates 2, 3)
-instead of -x_1 x_2. The signal plane of CLAIMS §2 stays the one of (0, 1): the network
+instead of -x_1 x_2. The signal plane of docs/SPEC.md §2 stays the one of (0, 1): the network
 unlearns it and grows the new pair, which lies in w_perp, so S_t collapses to 0 a few
 dozen steps after the switch on every seed. The inductive hypothesis relies on a
 stationary population gradient pointing at μ̂±; this is the setting where it has none.

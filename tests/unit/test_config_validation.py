@@ -220,7 +220,7 @@ def test_small_batch_rejects_bad_m(m: Any) -> None:
 
 
 def test_paper_regime_values() -> None:
-    """The paper regime's hyper-parameters follow CLAIMS.md §1 at d = 64."""
+    """The paper regime's hyper-parameters follow docs/SPEC.md §1 at d = 64."""
     cfg = simulator.paper(64)
     psi = math.log(64) ** -2
     assert cfg.p == math.ceil(1 / psi) and cfg.m == math.ceil(64 / psi)

@@ -1,4 +1,4 @@
-"""The samplers and the initialization of data.py against the laws of CLAIMS.md §1 and §4.
+"""The samplers and the initialization of data.py against the laws of docs/SPEC.md §1 and §4.
 
 Statistical checks use fixed keys (the generator is counter-based, so they are
 deterministic) and tolerances of about 5 standard errors.

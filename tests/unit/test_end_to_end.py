@@ -1,6 +1,6 @@
 """Whole runs: the paper regime learns XOR at d = 32, and a diverging run stops with its record.
 
-* Paper regime (CLAIMS.md §1) at d = 32, two seeds: test error 0 at T, and the measured
+* Paper regime (docs/SPEC.md §1) at d = 32, two seeds: test error 0 at T, and the measured
   phase boundaries come in the order the theory says, 0 ≤ T1 < T2.
 * Divergence: a NaN/inf in the parameters raises `SimulationDiverged`, naming the step and the
   variant, and carrying the trajectory recorded before that step — nothing non-finite in it.

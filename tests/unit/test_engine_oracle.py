@@ -1,6 +1,6 @@
 """The engine's manual gradients and updates against an independent float64 autograd oracle.
 
-The oracle is written from CLAIMS.md §1 alone, in plain PyTorch autograd, one seed and
+The oracle is written from docs/SPEC.md §1 alone, in plain PyTorch autograd, one seed and
 one variant at a time:
 
     f(x) = (1/p) Σ_k a_k relu(w_k · x),   γ = y f(x),   L = mean_x h(γ(x)),
@@ -30,7 +30,7 @@ from simulator.config import VARIANTS
 F64 = torch.float64
 TOL = 1e-10  # relative, float64
 
-# (loss, second layer trained) per variant, restated from CLAIMS.md §1/§4 rather than read from the engine.
+# (loss, second layer trained) per variant, restated from docs/SPEC.md §1/§4 rather than read from the engine.
 ORACLE_VARIANTS = {
     "logistic": ("logistic", True),
     "linear": ("linear", True),
@@ -62,7 +62,7 @@ def rel_err(x: Any, ref: Any) -> float:
 
 
 def loss_fn(kind: str, gamma: torch.Tensor) -> torch.Tensor:
-    """Per-sample loss h(γ) of CLAIMS.md §1."""
+    """Per-sample loss h(γ) of docs/SPEC.md §1."""
     if kind == "logistic":
         return 2.0 * torch.log1p(torch.exp(-gamma))
     return 2.0 * math.log(2.0) - gamma

@@ -1,4 +1,4 @@
-"""Exact identities of the update, read off the recorded arrays (CLAIMS.md C6).
+"""Exact identities of the update, read off the recorded arrays (docs/SPEC.md §3.6, C6).
 
 For ReLU networks w · g_w = a g_a exactly (homogeneity: relu(z) = 1[z > 0] z), so when both
 layers take a step from the old values,

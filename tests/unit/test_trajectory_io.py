@@ -5,7 +5,7 @@ what was saved or raises `TrajectoryFileError` with a message that says what is 
 (truncated, damaged, missing arrays, another version) — never another exception type,
 never a trajectory with different or missing content.
 
-Accessors (CLAIMS.md §2): w_sig / w_opp / w_perp, the signal-heavy mass S, T1, T2 and the
+Accessors (docs/SPEC.md §2): w_sig / w_opp / w_perp, the signal-heavy mass S, T1, T2 and the
 clean cluster margins, on a hand-built trajectory with numbers checkable by hand, and
 against direct computation from the full-weight snapshots of a real run.
 """
@@ -391,7 +391,7 @@ def run_every_step() -> Trajectory:
 
 
 def direct(traj: Trajectory, v: int) -> dict[str, np.ndarray]:
-    """CLAIMS.md §2 quantities computed from the snapshots' full W and a, steps 0 … T-1."""
+    """docs/SPEC.md §2 quantities computed from the snapshots' full W and a, steps 0 … T-1."""
     T = traj.steps
     assert list(traj.arrays["snap_steps"]) == list(range(T + 1))
     W = traj.arrays["snap_W"][:T, :, v]  # (T, R, p, d)
