@@ -6,8 +6,9 @@
 
 An entry's key is the sha256 of the run's config (with `device="auto"` resolved to the
 device it would run on, since CPU and CUDA runs differ in rounding) and of the code
-version: the package version plus a hash of the simulator's source files, so any edit
-of the code that produces a trajectory invalidates every entry automatically.
+version: the package version plus a hash of the code of the simulator's source files
+(their syntax trees without docstrings and comments), so any edit of the code that produces
+a trajectory invalidates every entry automatically, and an edit of its documentation none.
 
 Layout of the root folder, per key `K` (files follow the umask, like any file the user makes):
 
@@ -40,6 +41,7 @@ KeyboardInterrupt, …) writes nothing and the exception propagates.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import datetime
@@ -92,14 +94,27 @@ def default_root() -> Path:
     return Path(os.environ.get(ENV_ROOT) or DEFAULT_ROOT)
 
 
+def code_text(source: str) -> str:
+    """What of a module's source can change a trajectory: its syntax tree without docstrings
+    (comments are not in the tree), so an edit of the documentation keeps every cache entry."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body \
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
 def code_version(package_dir: Path | None = None) -> str:
-    """`<package version>+<16 hex digits>`: the version and a hash of the CODE_FILES' text."""
+    """`<package version>+<16 hex digits>`: the version and a hash of the CODE_FILES' code (`code_text`)."""
     from . import __version__
 
     package_dir = Path(__file__).parent if package_dir is None else Path(package_dir)
     h = hashlib.sha256()
     for name in CODE_FILES:
-        h.update(name.encode() + b"\0" + (package_dir / name).read_bytes() + b"\0")
+        h.update(name.encode() + b"\0" + code_text((package_dir / name).read_text(encoding="utf-8")).encode() + b"\0")
     return f"{__version__}+{h.hexdigest()[:16]}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -103,9 +104,17 @@ def test_code_version_hashes_the_simulator_sources(tmp_path):
     for name in CODE_FILES:
         shutil.copy(src / name, tmp_path / name)
     assert code_version(tmp_path) == code_version() == TrajectoryCache(tmp_path).code_version
-    with open(tmp_path / "engine.py", "a") as fh:
-        fh.write("\n# an edit\n")
+    engine = (tmp_path / "engine.py").read_text()
+    documented = engine.replace('"""', '"""A documentation edit. ', 1)  # the module docstring
+    documented = documented.replace("\ndef ", "\n# a new comment\ndef ", 1)
+    documented = re.sub(r'(def run\(.*?\n(?:.*\n)*?\s+""")', r"\1An edited docstring. ", documented, count=1)
+    assert documented.count("A documentation edit") == 1 and "An edited docstring" in documented
+    (tmp_path / "engine.py").write_text(documented)
+    assert code_version(tmp_path) == code_version()  # docstrings and comments do not key the cache
+    (tmp_path / "engine.py").write_text(engine + "\nEDITED = 1\n")
     assert code_version(tmp_path) != code_version()
+    (tmp_path / "engine.py").write_text(engine.replace("STAT_ELEMENTS = ", "STAT_ELEMENTS = 1 + ", 1))
+    assert code_version(tmp_path) != code_version()  # a changed constant
 
 
 def test_default_root_from_environment(monkeypatch, tmp_path):
