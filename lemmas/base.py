@@ -40,6 +40,8 @@ class Thresholds:
     max_unevaluable: float = 0.5  # more seeds than this share unevaluable -> inconclusive
     # Every ζ-tolerance of docs/SPEC.md (C1 ≤ ζ, S ≥ 1-ζ, C4 ≤ ζ, C5 1+ζ, C2 1±ζ and share ≥ 1-ζ,
     # C6 ≤ ζ) is ζ(d) = 1/log d itself: see `zeta` below.
+    # C1
+    c1_proxy_window: float = 4.0  # the coupled proxy run lasts this many linearized T1 predictions
     # C2
     c2_min_window: int = 10  # steps a neuron needs at initial size for a rate fit
     c2_t1_band: tuple[float, float] = (0.5, 1.5)  # measured T1 / linearized prediction
@@ -52,6 +54,7 @@ class Thresholds:
     c7_batch_gain: float = 2.0  # noise/drift at m = d is at least this many times that at m = ⌈d/ψ⌉
     c7_drift_batch_factor: int = 64  # the drift is estimated on an independent batch of ≥ 64·m samples
     c7_bootstrap: int = 1000  # bootstrap resamples over seeds (C7 reports an interval, as docs/SPEC.md asks of C10)
+    c7_bootstrap_seed: int = 7  # fixed RNG seed of that bootstrap (reproducible intervals)
     # C8
     c8_spearman_max: float = -0.5
     c8_finder_mass: float = 0.5  # finders' share of the output mass at T (sparse_finders)
@@ -65,6 +68,9 @@ class Thresholds:
     c10_min_span: float = 16.0  # the d-ladder spans at least 16×
     c10_time_resolution: float = 0.01  # T_ε resolution ≤ 1% of the horizon
     c10_bootstrap: int = 1000  # resamples of the slope's bootstrap interval over seeds (docs/SPEC.md C10)
+    c10_bootstrap_seed: int = 10  # fixed RNG seed of that bootstrap (reproducible intervals)
+    c10_test_size: int = 4000  # test points of a grid run: T_ε is a crossing of ε, not a certificate (C9's job)
+    c10_max_horizon: int = 4  # a grid run lasts at most this many paper horizons T (in steps)
     # C11
     c11_factor: float = 2.0  # T1·η/log d within a factor 2 of its median
     c11_verdict_min_d: int = 1024  # phase-two lengths reported without a verdict below this d
@@ -242,24 +248,21 @@ class Claim:
     needs: str = "run"
     variants: tuple[str, ...] = ()  # coupled variants the claim reads besides the main run
     decisions: str = ""  # choices made where the specification (docs/SPEC.md) is silent
-    applies: Callable[[str], str | None] = lambda regime: None  # None, or why the claim is undefined there
+    applies: Callable[[Any], str | None] = lambda cfg: None  # RunConfig -> None, or why the claim is undefined there
 
     def __post_init__(self) -> None:
         if self.needs not in NEEDS:
             raise ValueError(f"Claim.needs = {self.needs!r}: must be one of {NEEDS}")
 
 
-XOR_PLANE = "reads the XOR signal plane μ̂± (docs/SPEC.md §2), which is not the parity-3 feature"
-
-
-def xor_plane_only(regime: str) -> str | None:
-    """`applies` of the claims that read the XOR signal plane: undefined in parity3."""
-    return XOR_PLANE if regime == "parity3" else None
+XOR_PLANE = ("reads the XOR signal plane μ̂± (docs/SPEC.md §2), which is not the feature of a label on "
+             "three coordinates (parity-3)")
 
 
 def xor_plane_missing(cfg: Any) -> str | None:
-    """Why a run has no XOR signal plane to read (parity3 regime, or a 3-coordinate label), else None."""
-    return xor_plane_only(cfg.regime) or (None if len(cfg.label_coords) == 2 else "label on three coordinates")
+    """`applies` of the claims that read the XOR signal plane: why a run has none (a label on three
+    coordinates), else None. Decided from the config's label arity, whatever regime built it."""
+    return None if len(cfg.label_coords) == 2 else XOR_PLANE
 
 
 def not_applicable(claim: str, why: str) -> Verdict:
@@ -267,13 +270,39 @@ def not_applicable(claim: str, why: str) -> Verdict:
     return Verdict(claim, INCONCLUSIVE, f"not defined here: {why}")
 
 
-def registry() -> dict[str, Claim]:
-    """All eleven claims by id, in order."""
-    from . import (c01_phase1_linearization, c02_signal_finding, c03_signal_heavy, c04_clean_approximation,
-                   c05_margin_balance, c06_layer_balance, c07_gradient_concentration, c08_amplification,
-                   c09_main_theorem, c10_sample_complexity, c11_phase_lengths)
+CLAIM_GROUP = "xorcert.claims"  # entry point group: name = "lemmas.module:CLAIM" (a Claim)
 
-    mods = (c01_phase1_linearization, c02_signal_finding, c03_signal_heavy, c04_clean_approximation,
-            c05_margin_balance, c06_layer_balance, c07_gradient_concentration, c08_amplification,
-            c09_main_theorem, c10_sample_complexity, c11_phase_lengths)
-    return {m.CLAIM.id: m.CLAIM for m in mods}
+
+class ClaimRegistryError(RuntimeError):
+    """An entry point of the claims group that cannot be loaded, or is not a Claim."""
+
+
+def registry() -> dict[str, Claim]:
+    """Every registered claim by id: the package entry point group `xorcert.claims` (the eleven
+    built-in claims are registered there by xorcert's own pyproject.toml; another installed package
+    adds its claims the same way), ordered C1 … C11, then other ids by name."""
+    from importlib.metadata import entry_points
+
+    claims: dict[str, Claim] = {}
+    origin: dict[str, str] = {}
+    for ep in entry_points(group=CLAIM_GROUP):
+        where = f"entry point {ep.name} = {ep.value} (group {CLAIM_GROUP})"
+        try:
+            obj = ep.load()
+        except Exception as e:  # noqa: BLE001 - named and re-raised with its cause
+            raise ClaimRegistryError(f"{where} failed to import: {type(e).__name__}: {e}") from e
+        if not isinstance(obj, Claim):
+            raise ClaimRegistryError(f"{where} is a {type(obj).__name__}, not a lemmas.base.Claim")
+        if obj.id in claims and origin[obj.id] != ep.value:
+            raise ClaimRegistryError(f"claim id {obj.id} is registered twice: {origin[obj.id]} and {ep.value}")
+        claims[obj.id], origin[obj.id] = obj, ep.value
+    if not claims:
+        raise ClaimRegistryError(f"no claims are registered: the installed xorcert has no {CLAIM_GROUP!r} entry "
+                                 "points; install the package (./setup.sh, or pip install -e .)")
+    return {cid: claims[cid] for cid in sorted(claims, key=claim_sort_key)}
+
+
+def claim_sort_key(cid: str) -> tuple[int, str]:
+    """C1 < C2 < … < C11, then any other id by name."""
+    digits = cid[1:]
+    return (int(digits), "") if cid.startswith("C") and digits.isdigit() else (10**9, cid)

@@ -44,8 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import (Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing,
-                         xor_plane_only)
+from lemmas.base import (Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing)
 from simulator.config import VARIANTS, proxy_variant
 from lemmas.series import curve
 from simulator.trajectory import Trajectory
@@ -53,7 +52,7 @@ from simulator.trajectory import Trajectory
 ID = "C1"
 
 
-applies = xor_plane_only
+applies = xor_plane_missing
 
 
 def proxy_distance_snapshots(traj: Trajectory, main: str, proxy: str) -> np.ndarray:

@@ -62,6 +62,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from simulator.config import RunConfig
 from simulator.trajectory import Trajectory
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
@@ -239,9 +240,9 @@ def check(ladder: Mapping[int, Trajectory]) -> Verdict:
                               what="phase one: w_sig grows at the linearized rate, T1 in the band")
 
 
-def applies(regime: str) -> str | None:
-    if regime == "parity3":
-        return "reads the XOR signal plane μ̂±, which is not the parity-3 feature"
+def applies(cfg: RunConfig) -> str | None:
+    if len(cfg.label_coords) != 2:
+        return "reads the XOR signal plane μ̂±, which is not the feature of a label on three coordinates"
     return None
 
 

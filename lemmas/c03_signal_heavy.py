@@ -32,14 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import xor_plane_missing, xor_plane_only, Claim, Verdict, not_applicable, verdict_from_seeds
+from lemmas.base import xor_plane_missing, Claim, Verdict, not_applicable, verdict_from_seeds
 from lemmas.series import curve
 from simulator.trajectory import Trajectory
 
 ID = "C3"
 
 
-applies = xor_plane_only
+applies = xor_plane_missing
 
 
 def signal_heavy_mass(W: np.ndarray, a: np.ndarray, pair: tuple[int, int], z: float) -> np.ndarray:

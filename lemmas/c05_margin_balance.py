@@ -41,15 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import (Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing,
-                         xor_plane_only)
+from lemmas.base import (Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing)
 from lemmas.series import curve
 from simulator.trajectory import Trajectory
 
 ID = "C5"
 
 
-applies = xor_plane_only
+applies = xor_plane_missing
 
 
 def margin_ratio(margins: np.ndarray) -> np.ndarray:

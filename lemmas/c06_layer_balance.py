@@ -40,13 +40,14 @@ import numpy as np
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, seed_outcome, verdict_from_seeds
 from lemmas.series import curve
+from simulator.config import RunConfig
 from simulator.trajectory import Trajectory
 
 ID = "C6"
 
 
-def applies(regime: str) -> str | None:
-    return None  # defined everywhere, parity-3 included (it is a property of the update)
+def applies(cfg: RunConfig) -> str | None:
+    return None  # defined for every run, any label included (it is a property of the update)
 
 
 def states(traj: Trajectory, variant: str | int = 0) -> tuple[np.ndarray, np.ndarray, bool]:

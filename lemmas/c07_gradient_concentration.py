@@ -16,7 +16,7 @@ docs/SPEC.md §2); per sample it is h'(γ(x)) y a_k 1[w_k·x > 0] ⟨x, μ̂_sig
 
 What `check` reads (needs = "gradient"): a mapping with three one-step trajectories,
 all seeds of one example, the main run being variant 0. The harness builds them from the
-regime's config `cfg` (tests/claims/harness.py `gradient_configs`):
+regime's config `cfg` (lemmas/plan.py `gradient_configs`):
 
     "regime": cfg.replace(steps=1)                       — the regime's batch size m
     "m_d":    cfg.replace(steps=1, m=cfg.d)              — same init (same seeds), m = d
@@ -66,11 +66,11 @@ from typing import Mapping
 import numpy as np
 
 from lemmas.base import FAILS, HOLDS, INCONCLUSIVE, THRESHOLDS, Claim, Verdict
+from simulator.config import RunConfig
 from simulator.trajectory import Trajectory
 
 KEYS = ("regime", "m_d", "drift")
 QUANTILE_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
-BOOTSTRAP_SEED = 7  # fixed RNG seed of the bootstrap over seeds (reproducible intervals)
 
 
 # ---------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def _gain(med_d: float, med_reg: float) -> float:
 
 def bootstrap_over_seeds(ratio_reg: np.ndarray, ratio_d: np.ndarray, resamples: int,
                          confidence: float = THRESHOLDS.confidence,
-                         seed: int = BOOTSTRAP_SEED) -> dict[str, float]:
+                         seed: int = THRESHOLDS.c7_bootstrap_seed) -> dict[str, float]:
     """Percentile intervals of the pooled median ratio and of the gain, seeds resampled (R, p) inputs."""
     rng = np.random.default_rng(seed)
     R = ratio_reg.shape[0]
@@ -272,9 +272,10 @@ def _per_seed(reg: Trajectory, ratio_reg: np.ndarray, ratio_d: np.ndarray) -> li
     return out
 
 
-def applies(regime: str) -> str | None:
-    if regime == "parity3":
-        return ("the signal direction μ̂± of docs/SPEC.md §2 is the XOR signal plane, not the parity-3 feature; "
+def applies(cfg: RunConfig) -> str | None:
+    if len(cfg.label_coords) != 2:
+        return ("the signal direction μ̂± of docs/SPEC.md §2 is the XOR signal plane, not the feature of a label "
+                "on three coordinates; "
                 "its gradient coordinate is not the one eq. (4.5) concentrates")
     return None
 

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
+from simulator.config import RunConfig
 from simulator.trajectory import Trajectory
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
@@ -181,9 +182,9 @@ def check(traj: Trajectory) -> Verdict:
                               what="early finders are amplified" + (" and carry the sparse network" if sparse else ""))
 
 
-def applies(regime: str) -> str | None:
-    if regime == "parity3":
-        return "reads the XOR signal plane μ̂± (signal-heavy), which is not the parity-3 feature"
+def applies(cfg: RunConfig) -> str | None:
+    if len(cfg.label_coords) != 2:
+        return "reads the XOR signal plane μ̂± (signal-heavy), which is not the feature of a label on three coordinates"
     return None
 
 

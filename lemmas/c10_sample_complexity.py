@@ -10,7 +10,7 @@ Where the arg-min sits at the edge of the grid, extend the grid or say so.
 
 What `check` reads (needs = "batch_grid"): a mapping d → (m → Trajectory), every
 trajectory a run of the same regime with the same seeds, the main run being variant 0.
-The harness (tests/claims/harness.py `c10_grid`) searches the grid from the largest m
+The harness (lemmas/plan.py `c10_grid`) searches the grid from the largest m
 down, caps each horizon at ⌈min(n_budget, 2·n_best)/m⌉ and stops runs early once every
 seed is at error ≤ ε (RunConfig.stop_error); the check works on whatever subset of the
 grid is present and reports which m were tried.
@@ -66,7 +66,6 @@ from lemmas.base import FAILS, HOLDS, INCONCLUSIVE, THRESHOLDS, Claim, Verdict
 from simulator.config import paper_hyper
 from simulator.trajectory import Trajectory
 
-BOOTSTRAP_SEED = 10  # fixed RNG seed of the bootstrap over seeds (reproducible intervals)
 MAX_SEED_SERIES = 8  # per-seed series in the report for at most this many seeds
 
 
@@ -183,7 +182,7 @@ def median_n_star(values: np.ndarray) -> float:
 
 
 def bootstrap_slope(ds: list[int], n_star: np.ndarray, resamples: int,
-                    confidence: float = THRESHOLDS.confidence, seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
+                    confidence: float = THRESHOLDS.confidence, seed: int = THRESHOLDS.c10_bootstrap_seed) -> tuple[float, float, float]:
     """(lo, hi, share undefined) of the slope with seeds resampled jointly; n_star is (D, R)."""
     rng = np.random.default_rng(seed)
     R = n_star.shape[1]

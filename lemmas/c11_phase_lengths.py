@@ -36,6 +36,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from simulator.config import RunConfig
 from simulator.trajectory import Trajectory
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
@@ -153,9 +154,10 @@ def check(ladder: Mapping[int, Trajectory]) -> Verdict:
     return verdict_from_seeds("C11", per_seed, stats, thresholds, series, what=what)
 
 
-def applies(regime: str) -> str | None:
-    if regime == "parity3":
-        return "T1 reads the XOR signal plane μ̂± (signal-heavy mass), which is not the parity-3 feature"
+def applies(cfg: RunConfig) -> str | None:
+    if len(cfg.label_coords) != 2:
+        return ("T1 reads the XOR signal plane μ̂± (signal-heavy mass), which is not the feature of a label on "
+                "three coordinates")
     return None
 
 

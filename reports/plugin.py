@@ -1,6 +1,6 @@
 """pytest plugin: collect the verdicts of a certification run, write the certificate and the report.
 
-Loaded from the root conftest.py (`pytest_plugins = ["reports.plugin"]`). Options:
+Loaded by the certification plugin `lemmas.pytest_plugin` (the pytest11 entry point `xorcert`). Options:
 
   --report-dir DIR       where certificate.json and index.html go (default: reports/out/ under the rootdir)
   --baseline PATH        expected verdicts (default: reports/baseline.json under the rootdir); the
@@ -32,7 +32,6 @@ a write that still fails is a red line with its path and a failed run.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -145,7 +144,7 @@ def checked_baseline(config: pytest.Config, explicit: bool) -> dict[str, Any]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    # Resolve once, so the certification test (tests/claims/test_certify.py reads
+    # Resolve once, so the certification test (lemmas/certification.py reads
     # config.option.xorcert_baseline) and this plugin agree on the file, on every worker.
     explicit = bool(config.getoption("xorcert_baseline", default=None))
     config.option.xorcert_baseline = str(baseline_path(config))
@@ -197,23 +196,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 # ------------------------------------------------------------------------------ controller
-def _hypothesis_lines(text: str) -> list[str]:
-    """The falsifying example and the @reproduce_failure line of a hypothesis failure, if printed."""
-    out, grab = [], False
-    for raw in text.splitlines():
-        line = re.sub(r"^E\s{1,8}", "", raw.rstrip())  # pytest's marker of exception lines
-        s = line.strip()
-        if s.startswith(("Falsifying example", "Falsifying explicit example")):
-            grab = True
-        if grab:
-            out.append(line)
-            if s == ")" or (s.startswith("Falsifying") and s.endswith(")")):
-                grab = False
-        elif "reproduce_failure(" in s:
-            out.append(s)
-    return out[:40]
-
-
 def _crash_message(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None and getattr(crash, "message", None):
@@ -387,6 +369,7 @@ class Recorder:
         if cell is not None:
             item["claim"], item["regime"] = cell.get("claim"), cell.get("regime")
         item["examples"] = len(col.records.get(nodeid, []))
+        item["reproduce"] = [r["reproduce"] for r in col.records.get(nodeid, []) if isinstance(r.get("reproduce"), str)]
         item["duration_s"] = float(item.get("duration_s", 0.0)) + float(getattr(report, "duration", 0.0) or 0.0)
         _record_outcome(item, report)
 
@@ -484,4 +467,3 @@ def _record_outcome(item: dict[str, Any], report: pytest.TestReport) -> None:
         item["message"] = str(lr[-1] if isinstance(lr, tuple) else report.longreprtext)[:2000]
     if report.failed:
         item["message"] = _crash_message(report)
-        item["reproduce"] = _hypothesis_lines(report.longreprtext or "")

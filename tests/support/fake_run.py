@@ -129,7 +129,8 @@ def unstub(p: pytest.Pytester) -> None:
 
 
 def run(p: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return p.runpytest_subprocess("-p", "reports.plugin", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+    return p.runpytest_subprocess("-p", "no:xorcert", "-p", "reports.plugin", "-p", "no:cacheprovider",
+                                  "-p", "no:hypothesispytest",
                                   *args, timeout=120)
 
 

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import given
 
-from tests.claims.harness import Example
-from tests.claims.profiles import profile
-from tests.claims.test_certify import choose_examples, examples
+from lemmas.base import registry
+from lemmas.certification import choose_examples, examples
+from lemmas.plan import Example, profile
 
 
-def drawn(cid: str, regime: str) -> list[Example]:
-    """The examples the certify profile runs for the cell (nothing simulated)."""
-    prof = profile("certify")
+def drawn(cid: str, regime: str, name: str = "certify") -> list[Example]:
+    """The examples the profile runs for the cell (nothing simulated)."""
+    prof = profile(name)
+    needs = registry()[cid].needs
     out: list[Example] = []
 
-    @given(ex=examples(cid, regime, prof))
+    @given(ex=examples(needs, regime, prof))
     def record(ex: Example) -> None:
         out.append(ex)
 
-    choose_examples(record, prof, cid, regime, base=settings.get_profile("certify"))()
+    choose_examples(record, prof, needs, regime)()
     return out
 
 
@@ -32,3 +33,17 @@ def test_draws_are_fixed_per_cell_whatever_the_test_function() -> None:
     assert all(e.width == 1 or e.d <= 128 for e in a + c)
     assert len(drawn("C2", "paper")) == 1  # ladder items: one example
     assert drawn("C2", "paper")[0].ladder == (64, 128, 256, 512, 1024)
+
+
+def test_the_draws_the_baselines_were_recorded_on() -> None:
+    """The quick profile's examples, as recorded in reports/baseline.json's run (a change here changes
+    every quick verdict's example: record the baseline again)."""
+    assert drawn("C3", "paper", "quick") == [Example("paper", 32, 1, 0, 8)]
+    assert drawn("C3", "small_batch", "quick")[0].batch in ("d", "4")
+    assert drawn("C2", "gaussian", "quick")[0].ladder == (16, 32, 64)
+    assert drawn("C10", "paper", "quick")[0] == Example("paper", 8, 1, 0, 4, "", (8, 16, 32, 64, 128))
+
+
+def test_a_gpu_profile_is_its_own_profile() -> None:
+    assert drawn("C2", "paper", "certify-gpu")[0].ladder[-1] == 4096
+    assert drawn("C2", "paper")[0].ladder[-1] == 1024  # certify is the same on any hardware

@@ -17,6 +17,7 @@ import pytest
 from lemmas.c01_phase1_linearization import CLAIM, check
 from simulator import RunConfig
 from tests.support.synthetic import make_trajectory
+from simulator import first_layer_only, paper, parity3
 
 D, P, R, T = 32, 4, 4, 40
 SNAPS = [0, 4, 8, 12, 16, 20, 30, T]
@@ -142,8 +143,8 @@ def test_frozen_a_main_reads_its_own_proxy():
 
 
 def test_parity3_is_not_applicable():
-    assert CLAIM.applies("parity3") is not None
-    assert CLAIM.applies("paper") is None and CLAIM.applies("first_layer_only") is None
+    assert CLAIM.applies(parity3(16)) is not None
+    assert CLAIM.applies(paper(16)) is None and CLAIM.applies(first_layer_only(16)) is None
     v = check(build(10, 25, regime="parity3", label_coords=(0, 1, 2)))
     assert v.status == "inconclusive" and "not defined" in v.reason
 

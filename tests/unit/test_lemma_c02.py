@@ -18,6 +18,7 @@ from lemmas.base import THRESHOLDS
 from lemmas.c02_signal_finding import CLAIM, check, rate_ratios, t1_prediction
 from simulator import RunConfig
 from tests.support.synthetic import make_trajectory
+from simulator import paper, parity3
 
 ETA, THETA, P, R = 0.1, 0.05, 4, 4
 
@@ -114,4 +115,4 @@ def test_ladder_needs_same_seeds_and_a_rung():
 
 def test_claim_record():
     assert CLAIM.id == "C2" and CLAIM.needs == "ladder" and CLAIM.variants == ()
-    assert CLAIM.applies("paper") is None and CLAIM.applies("parity3")
+    assert CLAIM.applies(paper(16)) is None and CLAIM.applies(parity3(16))

@@ -17,6 +17,7 @@ import pytest
 from lemmas.c03_signal_heavy import CLAIM, check, signal_heavy_mass
 from simulator import RunConfig
 from tests.support.synthetic import make_trajectory
+from simulator import gaussian, parity3
 
 D, P, R, T = 32, 4, 4, 30
 Z = 1 / math.log(D)
@@ -113,7 +114,7 @@ def test_signal_heavy_mass_matches_trajectory_S():
 
 
 def test_parity3_is_not_applicable():
-    assert CLAIM.applies("parity3") is not None and CLAIM.applies("gaussian") is None
+    assert CLAIM.applies(parity3(16)) is not None and CLAIM.applies(gaussian(16)) is None
     v = check(build(steps_from(8), regime="parity3", label_coords=(0, 1, 2)))
     assert v.status == "inconclusive" and "not defined" in v.reason
 

@@ -16,6 +16,7 @@ import pytest
 from lemmas.c04_clean_approximation import CLAIM, check, gap_ratios
 from simulator import RunConfig
 from tests.support.synthetic import make_trajectory
+from simulator import large_init, parity3
 
 D, P, R, T = 32, 4, 4, 30
 SNAPS = [0, 5, 10, 15, 20, 25, T]
@@ -117,7 +118,7 @@ def test_gaussian_data_reads_the_same_snapshot_fields():
 
 
 def test_parity3_is_not_applicable():
-    assert CLAIM.applies("parity3") is not None and CLAIM.applies("large_init") is None
+    assert CLAIM.applies(parity3(16)) is not None and CLAIM.applies(large_init(16)) is None
     v = check(build(regime="parity3", label_coords=(0, 1, 2)))
     assert v.status == "inconclusive" and "not defined" in v.reason
 

@@ -17,6 +17,7 @@ import pytest
 from lemmas.c05_margin_balance import CLAIM, check, margin_ratio, rise_factor
 from simulator import RunConfig
 from tests.support.synthetic import make_trajectory
+from simulator import first_layer_only, parity3
 
 D, P, R, T = 32, 4, 4, 40
 Z = 1 / math.log(D)
@@ -168,7 +169,7 @@ def test_gaussian_data_reads_the_snapshots():
 
 
 def test_parity3_is_not_applicable():
-    assert CLAIM.applies("parity3") is not None and CLAIM.applies("first_layer_only") is None
+    assert CLAIM.applies(parity3(16)) is not None and CLAIM.applies(first_layer_only(16)) is None
     v = check(build(settling(1.1), regime="parity3", label_coords=(0, 1, 2)))
     assert v.status == "inconclusive" and "not defined" in v.reason
 

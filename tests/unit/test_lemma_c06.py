@@ -18,6 +18,7 @@ from lemmas.base import THRESHOLDS
 from lemmas.c06_layer_balance import CLAIM, balance_ratio, check, identity_residual
 from simulator import RunConfig
 from tests.support.synthetic import make_trajectory
+from simulator import first_layer_only, gaussian, paper, parity3
 
 D, P, R, T, ETA = 32, 5, 4, 30, 0.1
 Z = 1 / math.log(D)
@@ -123,7 +124,7 @@ def test_stopped_run_is_checked_up_to_its_last_known_state():
 def test_parity3_label_is_fine():
     traj = simulate(label_coords=(0, 1, 2))
     assert check(traj).status == "holds"
-    assert all(CLAIM.applies(r) is None for r in ("paper", "parity3", "first_layer_only", "gaussian"))
+    assert all(CLAIM.applies(build(16)) is None for build in (paper, parity3, first_layer_only, gaussian))
 
 
 def test_claim_record():

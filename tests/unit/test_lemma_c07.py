@@ -16,6 +16,7 @@ from lemmas.base import THRESHOLDS
 from lemmas.c07_gradient_concentration import CLAIM, check, per_sample_std
 from simulator import RunConfig
 from tests.support.synthetic import make_trajectory
+from simulator import paper, parity3, small_batch
 
 R, P = 4, 5
 
@@ -138,8 +139,8 @@ def test_bad_inputs_raise():
 
 def test_claim_record():
     assert CLAIM.id == "C7" and CLAIM.needs == "gradient"
-    assert CLAIM.applies("paper") is None and CLAIM.applies("small_batch") is None
-    assert CLAIM.applies("parity3")
+    assert CLAIM.applies(paper(16)) is None and CLAIM.applies(small_batch(16)) is None
+    assert CLAIM.applies(parity3(16))
     v = check(runs(64, 1024))
     d = v.to_dict()
     assert d["status"] == "holds" and isinstance(d["stats"]["ratio_median"], float)

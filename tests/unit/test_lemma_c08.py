@@ -17,6 +17,7 @@ import pytest
 from lemmas.c08_amplification import CLAIM, check, first_heavy_steps, rank_correlation
 from simulator import RunConfig
 from tests.support.synthetic import make_trajectory
+from simulator import first_layer_only, parity3
 
 D, P, R, T = 8, 8, 4, 20
 
@@ -130,4 +131,4 @@ def test_sparse_finders_without_frozen_run_is_inconclusive():
 
 def test_claim_record():
     assert CLAIM.id == "C8" and CLAIM.needs == "run" and CLAIM.variants == ("frozen_a",)
-    assert CLAIM.applies("first_layer_only") is None and CLAIM.applies("parity3")
+    assert CLAIM.applies(first_layer_only(16)) is None and CLAIM.applies(parity3(16))

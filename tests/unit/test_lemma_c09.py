@@ -16,6 +16,7 @@ from lemmas.c09_main_theorem import CLAIM, check
 from simulator import RunConfig
 from simulator.population import clopper_pearson
 from tests.support.synthetic import make_trajectory
+from simulator import first_layer_only, gaussian, paper, parity3
 
 D, P, R, T = 32, 4, 4, 20
 SNAPS = [0, 10, T]
@@ -77,7 +78,7 @@ def test_run_stopped_before_its_horizon_is_inconclusive():
 
 
 def test_defined_in_every_regime():
-    assert all(CLAIM.applies(r) is None for r in ("paper", "parity3", "gaussian", "first_layer_only"))
+    assert all(CLAIM.applies(build(16)) is None for build in (paper, parity3, gaussian, first_layer_only))
     assert check(build(0, regime="parity3")).status == "holds"
 
 

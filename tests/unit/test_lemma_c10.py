@@ -20,6 +20,7 @@ from lemmas.c10_sample_complexity import CLAIM, check, loglog_slope, samples_to_
 from simulator import RunConfig
 from simulator.trajectory import snapshot_steps
 from tests.support.synthetic import make_trajectory
+from simulator import paper, parity3
 
 R = 4
 LADDER = (16, 32, 64, 128, 256)
@@ -212,7 +213,7 @@ def test_bad_inputs_raise():
 
 def test_claim_record_and_serialisable_verdict():
     assert CLAIM.id == "C10" and CLAIM.needs == "batch_grid"
-    assert CLAIM.applies("parity3") is None and CLAIM.applies("paper") is None
+    assert CLAIM.applies(parity3(16)) is None and CLAIM.applies(paper(16)) is None
     v = check(grid_from(lambda d: d_log2_d(d), lambda d: d // 4))
     out = v.to_dict()
     assert out["status"] == "holds"

@@ -16,6 +16,7 @@ import pytest
 from lemmas.c11_phase_lengths import CLAIM, check, within_factor
 from simulator import RunConfig
 from tests.support.synthetic import make_trajectory
+from simulator import large_init, parity3
 
 P, R, ETA = 2, 3, 0.1
 
@@ -120,4 +121,4 @@ def test_ladder_needs_same_seeds():
 
 def test_claim_record():
     assert CLAIM.id == "C11" and CLAIM.needs == "ladder"
-    assert CLAIM.applies("large_init") is None and CLAIM.applies("parity3")
+    assert CLAIM.applies(large_init(16)) is None and CLAIM.applies(parity3(16))

@@ -1,0 +1,7 @@
+"""`python -m lemmas`: see lemmas/cli.py."""
+
+import sys
+
+from lemmas.cli import main
+
+sys.exit(main())

@@ -1,0 +1,135 @@
+"""The certification as a pytest test: every claim in every regime, on examples hypothesis draws.
+
+`test_claim` is parametrized (by `lemmas.pytest_plugin`) with one item per (claim, regime), so
+`pytest -n auto` spreads them over workers. It is collected from a test module that imports
+it (this repository's tests/claims/test_certify.py) or, with `pytest --xorcert`, from this
+module in the installed package. Its expected verdict comes from the baseline (--baseline,
+default reports/baseline.json under the rootdir), for the active profile:
+
+* expected `holds` (or `inconclusive`): every example must give exactly that;
+* expected `fails`: a strict xfail — every example must give `fails`; one that holds is a flip;
+* a per-d cell (`{"d=64": "fails", "d=128": "holds"}`): every example must give the status
+  recorded for its d;
+* no expected verdict (a regime, claim, profile or d the baseline does not know): the verdict
+  is recorded as **new** and the item passes, unless --strict-baseline is given.
+
+So a run is green exactly when every known verdict matches the baseline; a flip in either
+direction fails with the claim, the regime, the example and the measured values against
+their thresholds.
+
+Which examples: a derandomized profile draws from a seed fixed per (profile, regime, kind of
+run the claim reads), so a rerun checks the baseline on the examples it was recorded on, and
+the claims of a regime that read the same run share its cache entry. Changing what a profile
+draws (lemmas/plan.py `PROFILES`) changes the examples: record the baseline again. Every
+verdict is attached to the test report (`user_properties`, builtin types) for the report
+plugin on the xdist controller.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from hypothesis import given, note, seed, settings
+from hypothesis import strategies as st
+
+from lemmas.base import FAILS, registry
+from lemmas.plan import Example, Profile, evaluate, regime_imports, with_ladder
+from reports.baseline import expected_for, load as load_baseline
+
+VERDICT_PROPERTY = "xorcert_verdict"
+
+
+class VerdictFlip(AssertionError):
+    """A verdict differs from the baseline."""
+
+
+class KnownFailure(AssertionError):
+    """The claim fails here, as the baseline records (the strict-xfail outcome)."""
+
+
+def expected_table(config: pytest.Config) -> dict[str, dict[str, dict[str, Any]]]:
+    """profile -> claim -> regime -> expected status (or per-d statuses), from the baseline that
+    reports.plugin resolved and checked at configure time (missing: no expectations)."""
+    path = config.getoption("xorcert_baseline", default=None)
+    if not path:
+        return {}
+    return load_baseline(Path(path), missing_ok=True)["profiles"]
+
+
+def choose_examples(test: Callable[..., None], prof: Profile, needs: str, regime: str) -> Callable[..., None]:
+    """The hypothesis test with the profile's settings, its number of examples for this kind of
+    claim and, for a derandomized profile, the seed fixed per (profile, kind of run, regime)."""
+    family = needs in ("ladder", "batch_grid")  # one example is a whole ladder of runs
+    base = settings.get_profile(prof.name)
+    test = settings(base, max_examples=prof.ladder_examples if family else prof.max_examples)(test)
+    if prof.derandomize:  # claims that read the same kind of run draw the same examples: one cache entry
+        test = seed(zlib.crc32(f"{prof.name}/{needs}/{regime}".encode()))(test)
+    return test
+
+
+def examples(needs: str, regime: str, prof: Profile) -> st.SearchStrategy[Example]:
+    """Small values only, cheapest first; simulation happens in the test body."""
+    batches = prof.batches_for(regime)
+    batch = st.sampled_from(batches) if batches else st.just("")
+    base = st.builds(Example, regime=st.just(regime), d=st.sampled_from(prof.ds_for(regime)),
+                     width=st.sampled_from(prof.widths), seed=st.integers(0, prof.max_seed),
+                     seeds=st.just(prof.seeds), batch=batch
+                     ).filter(lambda e: e.width == 1 or e.d <= prof.wide_max_d)
+    if needs == "ladder":  # a run per rung over the full horizon: at m = d where the regime draws m
+        ladders = prof.ladders_for(regime)
+        rung = base.map(lambda e: replace(e, seeds=prof.ladder_seeds, batch="d" if e.batch else ""))
+    elif needs == "batch_grid":
+        ladders = prof.c10_ladders
+        rung = base.map(lambda e: replace(e, seeds=prof.c10_seeds, width=1))
+    else:
+        return base
+    return st.tuples(rung, st.sampled_from(ladders)).map(lambda t: with_ladder(*t))
+
+
+def test_claim(cid: str, regime: str, xorcert_profile: Profile, trajectories: Any, record_property: Any,
+               pytestconfig: pytest.Config) -> None:
+    """One (claim, regime) cell of the certification: every drawn example against the baseline."""
+    prof = xorcert_profile
+    cell = expected_table(pytestconfig).get(prof.name, {}).get(cid, {}).get(regime)
+    strict = bool(pytestconfig.getoption("xorcert_strict_baseline", default=False))
+    claim = registry()[cid]
+    imports = regime_imports(regime)
+    verdicts: list[dict[str, Any]] = []
+    unexpected: list[dict[str, Any]] = []  # examples the baseline has no verdict for
+
+    @given(ex=examples(claim.needs, regime, prof))
+    def check_example(ex: Example) -> None:
+        t0 = time.perf_counter()
+        expected = expected_for(cell, ex.d)
+        verdict = evaluate(claim, ex, trajectories)
+        record = {"claim": cid, "regime": regime, "profile": prof.name, "example": ex.to_dict(),
+                  "expected": expected, "seconds": time.perf_counter() - t0, "verdict": verdict.to_dict(),
+                  "reproduce": ex.command(cid, imports)}
+        if not verdicts or verdicts[-1]["example"] != record["example"]:  # hypothesis replays a failing example
+            verdicts.append(record)
+            record_property(VERDICT_PROPERTY, record)
+            if expected is None:
+                unexpected.append(record)
+        note(verdict.summary())
+        if expected is not None and verdict.status != expected:
+            raise VerdictFlip(f"{cid} in {regime} flipped: expected {expected}, measured {verdict.status} on "
+                              f"{ex.describe()}\n  {verdict.summary()}\n  reproduce: {record['reproduce']}")
+
+    choose_examples(check_example, prof, claim.needs, regime)()
+    if unexpected and strict:  # every example was run and recorded; the baseline has to say what to expect
+        measured = "; ".join(f"{r['verdict']['status']} on d={r['example']['d']} seed={r['example']['seed']}"
+                             for r in unexpected)
+        raise VerdictFlip(f"{cid} in {regime}: no expected verdict in the baseline for profile '{prof.name}'"
+                          + (f" ({cell})" if cell is not None else "") + f"; measured: {measured} "
+                          "(--strict-baseline; record it with --update-baseline)")
+    if cell == FAILS:
+        raise KnownFailure(f"{cid} fails in {regime} as recorded ({len(verdicts)} example(s)); "
+                           + (verdicts[-1]["verdict"]["reason"] if verdicts else ""))
+
+
+test_claim.xorcert_certification = True  # type: ignore[attr-defined]  # parametrized by lemmas.pytest_plugin

@@ -1,0 +1,236 @@
+"""`python -m lemmas`: certify one claim on one example, or list what can be certified.
+
+    python -m lemmas list
+    python -m lemmas check C4 --regime paper --d 64 --seeds 16
+    python -m lemmas check C2 --regime gaussian --ladder 16,32,64 --seeds 8
+    python -m lemmas check C3 --regime label_noise --d 32 --import ./conftest.py
+
+`check` simulates what the claim reads (through the trajectory cache, so a second call is
+instant), prints the verdict, every statistic against its threshold, and where each
+trajectory it read is cached. Exit status: 0 holds, 1 fails, 3 inconclusive, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+EXIT = {"holds": 0, "fails": 1, "inconclusive": 3}
+
+
+class UsageError(ValueError):
+    """Bad input to the command line, said before any simulation starts."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m lemmas", description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="The claims, regimes and the verdict rule are specified in docs/SPEC.md. A regime of your own: "
+               "register it with @simulator.regime('name') in a file and pass that file with --import.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{check,list}")
+
+    ls = sub.add_parser("list", help="the registered claims (what each reads), regimes and profiles")
+    ls.add_argument("--import", dest="imports", action="append", default=[], metavar="FILE|MODULE",
+                    help="load this Python file or module first (it registers regimes); repeatable")
+    ls.add_argument("--json", action="store_true", help="print the listing as JSON")
+
+    ck = sub.add_parser(
+        "check", help="certify one claim on one example and print the verdict",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Simulate what CLAIM reads for one example, through the trajectory cache, and print the "
+                    "verdict with its statistics against their thresholds.\n"
+                    "Exit status: 0 holds, 1 fails, 3 inconclusive, 2 bad input.")
+    ck.add_argument("claim", metavar="CLAIM", help="claim id, e.g. C4 (python -m lemmas list shows them)")
+    ck.add_argument("--regime", default="paper", help="registered regime (default: paper)")
+    ck.add_argument("--d", type=int, default=None,
+                    help="input dimension of a per-run claim (default: the profile's smallest d)")
+    ck.add_argument("--width", type=int, default=1, help="p = width · ⌈1/ψ⌉ (default 1)")
+    ck.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    ck.add_argument("--seeds", type=int, default=None,
+                    help="number of seeds, the binomial rule's n (default: the profile's, for this kind of claim)")
+    ck.add_argument("--batch", default="", metavar="m",
+                    help="batch size passed to the regime as m: 'd' or an integer (regimes that take m)")
+    ck.add_argument("--ladder", default=None, metavar="D1,D2,…",
+                    help="d-ladder of a ladder or batch-grid claim (C2, C10, C11; default: the profile's)")
+    ck.add_argument("--profile", default="quick",
+                    help="where the defaults of --d, --seeds and --ladder come from (default: quick)")
+    ck.add_argument("--cache-dir", default=None, metavar="DIR",
+                    help="trajectory cache (default: $XORCERT_CACHE, else ./.xorcert-cache)")
+    ck.add_argument("--import", dest="imports", action="append", default=[], metavar="FILE|MODULE",
+                    help="load this Python file or module first (it registers regimes); repeatable")
+    ck.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    return ap
+
+
+def load_imports(imports: Sequence[str]) -> None:
+    """Import each FILE (by path) or MODULE (by name), so its regimes are registered."""
+    for i, spec in enumerate(imports):
+        path = Path(spec)
+        try:
+            if spec.endswith(".py") or path.exists():
+                if not path.is_file():
+                    raise UsageError(f"--import {spec}: no such file")
+                mod_spec = importlib.util.spec_from_file_location(f"_xorcert_import_{i}", path)
+                if mod_spec is None or mod_spec.loader is None:
+                    raise UsageError(f"--import {spec}: not a Python file")
+                module = importlib.util.module_from_spec(mod_spec)
+                sys.modules[mod_spec.name] = module
+                mod_spec.loader.exec_module(module)
+            else:
+                importlib.import_module(spec)
+        except UsageError:
+            raise
+        except Exception as e:  # noqa: BLE001 - reported with the file that raised it
+            raise UsageError(f"--import {spec} failed: {type(e).__name__}: {e}") from e
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise UsageError(f"{what} = {text!r}: must be comma-separated integers, e.g. 16,32,64") from None
+    if not values:
+        raise UsageError(f"{what} is empty: give comma-separated integers, e.g. 16,32,64")
+    return values
+
+
+def example_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(claim, Example) from the command line, validated before any simulation."""
+    from lemmas.base import registry
+    from lemmas.plan import PROFILES, Example, base_config
+    from simulator import registered_regimes
+
+    claims = registry()
+    if args.claim not in claims:
+        raise UsageError(f"claim {args.claim!r} is not registered; the claims are {', '.join(claims)}")
+    regimes = registered_regimes()
+    if args.regime not in regimes:
+        raise UsageError(f"--regime {args.regime!r} is not registered; the regimes are {', '.join(regimes)} "
+                         "(a regime of your own: --import the file that registers it)")
+    if args.profile not in PROFILES:
+        raise UsageError(f"--profile {args.profile!r}: choose one of {', '.join(PROFILES)}")
+    claim, prof = claims[args.claim], PROFILES[args.profile]
+    family = claim.needs in ("ladder", "batch_grid")
+    if args.batch and args.batch != "d":
+        try:
+            if int(args.batch) < 1:
+                raise ValueError
+        except ValueError:
+            raise UsageError(f"--batch {args.batch!r}: must be 'd' or an integer ≥ 1") from None
+    for name, value, lo in (("--width", args.width, 1), ("--seed", args.seed, 0), ("--seeds", args.seeds, 1),
+                            ("--d", args.d, 3)):
+        if value is not None and value < lo:
+            raise UsageError(f"{name} = {value}: must be an integer ≥ {lo}")
+    if family:
+        if args.d is not None and args.ladder is None:
+            raise UsageError(f"{args.claim} reads a d-ladder: give --ladder D1,D2,… instead of --d")
+        ladder = (_ints(args.ladder, "--ladder") if args.ladder is not None else
+                  (prof.c10_ladders if claim.needs == "batch_grid" else prof.ladders_for(args.regime))[0])
+        if len(ladder) < 2 or any(a >= b for a, b in zip(ladder, ladder[1:])):
+            raise UsageError(f"--ladder {list(ladder)}: needs at least two increasing dimensions")
+        seeds = args.seeds or (prof.c10_seeds if claim.needs == "batch_grid" else prof.ladder_seeds)
+        ex = Example(args.regime, ladder[0], args.width, args.seed, seeds, args.batch, tuple(ladder))
+    else:
+        if args.ladder is not None:
+            raise UsageError(f"{args.claim} reads one run per example: give --d, not --ladder")
+        d = args.d if args.d is not None else prof.ds_for(args.regime)[0]
+        ex = Example(args.regime, d, args.width, args.seed, args.seeds or prof.seeds, args.batch)
+    try:
+        for d in ex.ladder or (ex.d,):  # the regime's configs are built (and validated) before any run
+            base_config(ex, d=d)
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"{ex.describe()}: {e}") from e
+    return claim, ex
+
+
+def _recording_getter(cache: Any, used: list[tuple[Any, str]]) -> Any:
+    def get(cfg: Any) -> Any:
+        t0 = time.perf_counter()
+        fetched = cache.fetch(cfg)
+        how = f"simulated in {time.perf_counter() - t0:.1f} s" if fetched.computed else "read from the cache"
+        used.append((cfg, f"{fetched.path or 'not stored'} ({how})"))
+        return fetched.trajectory
+    return get
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from lemmas.plan import evaluate
+    from simulator.cache import TrajectoryCache, default_root
+
+    load_imports(args.imports)
+    claim, ex = example_from_args(args)
+    cache = TrajectoryCache(Path(args.cache_dir) if args.cache_dir else default_root())
+    used: list[tuple[Any, str]] = []
+    print(f"{claim.id} {claim.title} — {ex.describe()}", file=sys.stderr)
+    verdict = evaluate(claim, ex, _recording_getter(cache, used))
+    if args.json:
+        print(json.dumps({"example": ex.to_dict(), "verdict": verdict.to_dict(),
+                          "trajectories": [where for _, where in used]}, indent=1))
+        return EXIT[verdict.status]
+    print(f"{claim.id} {verdict.status.upper()}: {verdict.reason}")
+    names = sorted(set(verdict.stats) | set(verdict.thresholds))
+    if names:
+        width = max(len(n) for n in names)
+        print(f"  {'statistic':<{width}}  {'measured':>12}  threshold")
+        for n in names:
+            measured = _fmt(verdict.stats[n]) if n in verdict.stats else ""
+            thr = _fmt(verdict.thresholds[n]) if n in verdict.thresholds else ""
+            print(f"  {n:<{width}}  {measured:>12}  {thr}")
+    for cfg, where in used:
+        print(f"  trajectory d={cfg.d} m={cfg.m} steps={cfg.steps} seeds={cfg.seed}..{cfg.seed + cfg.seeds - 1}: "
+              f"{where}")
+    return EXIT[verdict.status]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from lemmas.base import registry
+    from lemmas.plan import PROFILES
+    from simulator import registered_regimes
+
+    load_imports(args.imports)
+    claims, regimes = registry(), registered_regimes()
+    reads = {"run": "one run (all seeds of one example)", "ladder": "one run per d of a ladder",
+             "gradient": "three one-step runs (batch sizes m, d, 64·m)", "batch_grid": "a grid of batch sizes per d"}
+    if args.json:
+        print(json.dumps({
+            "claims": {c.id: {"title": c.title, "anchor": c.anchor, "needs": c.needs, "variants": list(c.variants)}
+                       for c in claims.values()},
+            "regimes": {r.name: {"description": r.description, "origin": r.origin} for r in regimes.values()},
+            "profiles": list(PROFILES)}, indent=1))
+        return 0
+    print("claims (id, title, paper anchor; what each reads):")
+    for c in claims.values():
+        extra = f" + coupled {', '.join(c.variants)}" if c.variants else ""
+        print(f"  {c.id:<4} {c.title} [{c.anchor}]\n       reads {reads.get(c.needs, c.needs)}{extra}")
+    print("regimes (name: description; where registered):")
+    for r in regimes.values():
+        print(f"  {r.name:<17} {r.description} ({r.origin})")
+    print("profiles: " + ", ".join(f"{p.name} (d ∈ {list(p.ds)}, {p.seeds} seeds)" for p in PROFILES.values()))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from lemmas.base import ClaimRegistryError
+    from simulator import RegimeError
+
+    args = _parser().parse_args(argv)
+    try:
+        return cmd_check(args) if args.command == "check" else cmd_list(args)
+    except (UsageError, ClaimRegistryError, RegimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

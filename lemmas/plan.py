@@ -1,0 +1,314 @@
+"""The certification plan: from (claim, example) to the runs the claim reads, and its verdict.
+
+An `Example` is what a certification draws: small values only (regime, d, width, seed, the
+number of seeds, a batch size for regimes drawn over it, the d-ladder of ladder claims).
+Everything here is deterministic in the example, so claims that read the same run share one
+cache entry: the per-run *bundle* carries the main run and the frozen-second-layer run (C8)
+in one batched computation; C1's coupled linear proxy runs beside the main run over phase
+one only; C7 reads three one-step runs; C10 searches a grid of batch sizes.
+
+    from lemmas import certify
+    from lemmas.plan import Example
+    certify("C4", Example("paper", d=64, seeds=8))   # simulates through ./.xorcert-cache
+
+A `Profile` says from which values a certification draws its examples (cheapest first) and
+how many it draws; docs/SPEC.md §4 lists the regimes, §5 the profiles.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from lemmas.base import THRESHOLDS, Claim, Verdict, not_applicable, registry
+from simulator import RunConfig, Trajectory, build_regime, paper_hyper, registered_regimes
+from simulator.config import VARIANTS, proxy_variant
+
+Get = Callable[[RunConfig], Trajectory]
+
+
+# ---------------------------------------------------------------------------------------
+# Profiles
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a certification profile draws. Regime names appear here only as keys of data."""
+
+    name: str
+    ds: tuple[int, ...]  # d of a per-run example
+    widths: tuple[int, ...]  # p = width · ⌈1/ψ⌉
+    wide_max_d: int  # widths > 1 are drawn only at d ≤ this (a run's cost grows like width · d²·polylog d)
+    seeds: int  # seeds per example (the binomial rule's n)
+    max_seed: int  # the base seed is drawn from [0, max_seed]
+    ladders: tuple[tuple[int, ...], ...]  # d-ladders of C2 and C11
+    ladder_seeds: int  # seeds of a ladder example (one run per rung, full horizon each)
+    ladder_examples: int  # examples per ladder or batch-grid item (C2, C10, C11: the top rung dominates)
+    c10_ladders: tuple[tuple[int, ...], ...]  # d-ladders of C10 (span ≥ 16×)
+    c10_seeds: int
+    max_examples: int  # examples per per-run item
+    derandomize: bool  # draws fixed per (profile, regime, kind of run): reruns check the same examples
+    search: bool = False  # hypothesis targets and shrinks (a search for counterexamples)
+    # Per-regime data: the regime's own d values, d-ladders, and batch sizes ("d" or an integer) it is
+    # drawn over (passed to its constructor as m).
+    regime_ds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    regime_ladders: Mapping[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
+    regime_batches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def ds_for(self, regime: str) -> tuple[int, ...]:
+        return tuple(self.regime_ds.get(regime, self.ds))
+
+    def ladders_for(self, regime: str) -> tuple[tuple[int, ...], ...]:
+        return tuple(self.regime_ladders.get(regime, self.ladders))
+
+    def batches_for(self, regime: str) -> tuple[str, ...]:
+        return tuple(self.regime_batches.get(regime, ()))
+
+
+def _profiles() -> dict[str, Profile]:
+    # Sized for a 2-core CPU (README, "Verdicts"): a run costs ~4·n·d·p flop for n = m·T samples, i.e. grows
+    # like d²·polylog d (d = 128: 0.05 TFLOP per seed and variant over the paper horizon, d = 1024: 40), so
+    # certify reaches d = 1024 by the paper regime's ladder (4 seeds, one example) and the other regimes'
+    # ladders stop at 256. small_batch runs at m = d only in certify: at m = 4 its horizon is n/4 ≥ 2.4·10⁵
+    # steps from d = 64 on, and the O(T·seeds·p) per-step records of 16 seeds no longer fit in 24 GiB
+    # (quick covers m = 4 at d = 32).
+    quick = Profile("quick", ds=(32, 64), widths=(1,), wide_max_d=64, seeds=8, max_seed=0,
+                    ladders=((16, 32, 64),), ladder_seeds=8, ladder_examples=1,
+                    c10_ladders=((8, 16, 32, 64, 128),), c10_seeds=4, max_examples=1, derandomize=True,
+                    regime_ds={"small_batch": (32,)}, regime_batches={"small_batch": ("d", "4")})
+    certify = Profile("certify", ds=(64, 128), widths=(1, 2), wide_max_d=128, seeds=16, max_seed=10_000,
+                      ladders=((64, 128, 256),), ladder_seeds=4, ladder_examples=1,
+                      c10_ladders=((16, 32, 64, 128, 256),), c10_seeds=4, max_examples=2, derandomize=True,
+                      regime_ds={"small_batch": (64, 128)},
+                      regime_ladders={"paper": ((64, 128, 256, 512, 1024),)},
+                      regime_batches={"small_batch": ("d",)})
+    # certify's draws enlarged for a GPU: a profile of its own, with its own baseline cells.
+    certify_gpu = replace(certify, name="certify-gpu", ds=(64, 128, 256, 512, 1024), wide_max_d=1024,
+                          ladders=((64, 128, 256, 512, 1024),),
+                          regime_ladders={"paper": ((64, 128, 256, 512, 1024, 2048, 4096),)})
+    hunt = Profile("hunt", ds=(16, 32, 64, 128), widths=(1, 2, 4), wide_max_d=128, seeds=8, max_seed=1_000_000,
+                   ladders=((16, 32, 64), (32, 64, 128)), ladder_seeds=8, ladder_examples=40,
+                   c10_ladders=((8, 16, 32, 64, 128),), c10_seeds=4, max_examples=40, derandomize=False,
+                   search=True, regime_ds={"small_batch": (16, 32)}, regime_batches={"small_batch": ("d", "4")})
+    return {p.name: p for p in (quick, certify, certify_gpu, hunt)}
+
+
+PROFILES = _profiles()
+DEFAULT_PROFILE = "quick"
+
+
+def profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"profile {name!r} is not an xorcert profile; choose one of {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+# ---------------------------------------------------------------------------------------
+# Examples
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    regime: str
+    d: int
+    width: int = 1  # p = width · ⌈1/ψ⌉
+    seed: int = 0
+    seeds: int = 8
+    batch: str = ""  # regimes drawn over batch sizes: "d" or an integer, passed to the constructor as m
+    ladder: tuple[int, ...] = ()  # ladder claims: the d-ladder (d is then its first rung)
+
+    def describe(self) -> str:
+        parts = [f"regime={self.regime}", f"d={self.d}", f"width={self.width}", f"seed={self.seed}",
+                 f"seeds={self.seeds}"]
+        if self.batch:
+            parts.append(f"m={self.batch}")
+        if self.ladder:
+            parts.append(f"ladder={list(self.ladder)}")
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"regime": self.regime, "d": self.d, "width": self.width, "seed": self.seed, "seeds": self.seeds,
+                "batch": self.batch, "ladder": list(self.ladder)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Example":
+        return cls(regime=str(data["regime"]), d=int(data["d"]), width=int(data.get("width", 1)),
+                   seed=int(data.get("seed", 0)), seeds=int(data.get("seeds", 8)), batch=str(data.get("batch") or ""),
+                   ladder=tuple(int(x) for x in data.get("ladder") or ()))
+
+    def command(self, claim_id: str, imports: tuple[str, ...] = ()) -> str:
+        """The shell command that recomputes this example's verdict with the installed package."""
+        args = ["python", "-m", "lemmas", "check", claim_id, "--regime", self.regime, "--d", str(self.d),
+                "--width", str(self.width), "--seed", str(self.seed), "--seeds", str(self.seeds)]
+        if self.batch:
+            args += ["--batch", self.batch]
+        if self.ladder:
+            args += ["--ladder", ",".join(str(d) for d in self.ladder)]
+        for path in imports:
+            args += ["--import", path]
+        return shlex.join(args)
+
+
+def with_ladder(ex: Example, ladder: tuple[int, ...]) -> Example:
+    return replace(ex, d=ladder[0], ladder=tuple(ladder))
+
+
+# ---------------------------------------------------------------------------------------
+# The runs a claim reads
+# ---------------------------------------------------------------------------------------
+
+
+def base_config(ex: Example, d: int | None = None, variants: tuple[str, ...] | None = None) -> RunConfig:
+    """The regime's config at dimension d (default ex.d) for the example's width and seeds; its main
+    variant (the regime's first, e.g. `frozen_a` where the second layer is frozen) unless `variants`."""
+    d = ex.d if d is None else d
+    kwargs: dict[str, Any] = {"p": ex.width * paper_hyper(d).p, "seed": ex.seed, "seeds": ex.seeds}
+    if ex.batch:
+        kwargs["m"] = d if ex.batch == "d" else int(ex.batch)
+    cfg = build_regime(ex.regime, d, **kwargs)
+    return cfg.replace(variants=variants if variants is not None else cfg.variants[:1])
+
+
+def bundle(ex: Example) -> RunConfig:
+    """The per-run bundle over the whole horizon: the main run and (unless it is the main) the frozen-a run."""
+    main = base_config(ex).variants[0]
+    return base_config(ex, variants=tuple(dict.fromkeys((main, "frozen_a"))))
+
+
+def proxy_run(ex: Example) -> RunConfig:
+    """C1's coupled run: the main run and its linear proxy over phase one only.
+
+    The proxy h0 has no minimum (h0' ≡ -1), so its weights grow geometrically forever and
+    overflow on long horizons (small batches run ~10⁵ steps); C1 reads it only up to T1, so
+    this run lasts min(T, c1_proxy_window × the linearized T1 prediction √(2π)(½ log d + log 1/ζ)/η).
+    A T1 later than that leaves the seed unevaluable for C1.
+    """
+    cfg = base_config(ex)
+    main = cfg.variants[0]
+    t1_pred = math.sqrt(2 * math.pi) * (0.5 * math.log(cfg.d) + math.log(1 / cfg.zeta)) / cfg.eta
+    steps = min(cfg.steps, math.ceil(THRESHOLDS.c1_proxy_window * t1_pred))
+    return cfg.replace(variants=(main, proxy_variant(main)), steps=steps)
+
+
+def gradient_configs(ex: Example) -> dict[str, RunConfig]:
+    """C7: one step at the regime's m, at m = d, and the drift run (64·m, an independent batch)."""
+    cfg = base_config(ex).replace(steps=1, snapshots=2)
+    return {"regime": cfg, "m_d": cfg.replace(m=cfg.d),
+            "drift": cfg.replace(m=THRESHOLDS.c7_drift_batch_factor * cfg.m, data_offset=1)}
+
+
+def batch_grid(d: int) -> list[int]:
+    """C10's geometric grid {1, 2, 4, …} up to 2⌈d/ψ⌉, and 2⌈d/ψ⌉ itself; descending."""
+    top = 2 * paper_hyper(d).m
+    grid = {2**k for k in range(int(math.log2(top)) + 1)} | {top}
+    return sorted(grid, reverse=True)
+
+
+def samples_to_eps(traj: Trajectory) -> np.ndarray:
+    """Per seed, m·T_ε (∞ for a seed that never reaches ε in the run): C10's own reading
+    (`c10_sample_complexity.samples_to_eps`), so that the search and the verdict agree."""
+    from lemmas.c10_sample_complexity import samples_to_eps as cell_of
+
+    n = cell_of(traj).n
+    return np.where(np.isnan(n), np.inf, n)
+
+
+def c10_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
+    """Search the batch grid at every d of the ladder, from the largest m down.
+
+    Each m runs with the regime's η, p, θ for the horizon min(⌈min(n_budget, 2·n_best)/m⌉,
+    c10_max_horizon·T) steps (n_budget = the paper regime's m·T at that d; n_best = the slowest
+    seed's least m·T_ε so far: a run needing more than twice that cannot hold any seed's arg-min;
+    the horizon cap bounds the cost of small batches where nothing is learnt — a seed censored
+    there is reported as such by the check), 101 uniform snapshots (T_ε to 1% of the horizon) on
+    a c10_test_size-point test set, and stops once every seed is at test error ≤ ε. The descent
+    stops after two consecutive m at which no seed improved its own least n (so every seed's
+    arg-min is bracketed from below), or at m = 1.
+
+    A regime with a `batch_twin` (its runs are the twin's once m is overridden) searches the
+    twin's grid, so both share the cache entries.
+    """
+    out: dict[int, dict[int, Trajectory]] = {}
+    twin = registered_regimes()[ex.regime].batch_twin
+    grid_ex = replace(ex, regime=twin, batch="") if twin else ex
+    for d in ex.ladder:
+        cfg = base_config(grid_ex, d=d)
+        budget = paper_hyper(d).m * paper_hyper(d).steps
+        best = np.full(ex.seeds, np.inf)
+        stale, rows = 0, {}
+        for m in batch_grid(d):
+            found = best[np.isfinite(best)]
+            cap = min(budget, 2 * float(found.max())) if found.size else budget
+            steps = min(math.ceil(cap / m), THRESHOLDS.c10_max_horizon * paper_hyper(d).steps)
+            run_cfg = cfg.replace(m=m, steps=max(steps, 1), snapshots=101,
+                                  stop_error=THRESHOLDS.eps, test_size=THRESHOLDS.c10_test_size)
+            rows[m] = traj = get(run_cfg)
+            n = samples_to_eps(traj)
+            improved = n < best
+            best = np.minimum(best, n)
+            if not np.isfinite(best).any():
+                continue  # nothing learnt yet: keep descending (smaller m, more steps for the budget)
+            stale = 0 if improved.any() else stale + 1
+            if stale >= 2:
+                break
+        out[d] = rows
+    return out
+
+
+def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
+    """Simulate what the claim needs for this example (through `get`) and check it."""
+    why = claim.applies(base_config(ex))
+    if why is not None:
+        return not_applicable(claim.id, why)
+    if claim.needs == "run":
+        coupled_proxy = any(VARIANTS[v][0] == "linear" for v in claim.variants)
+        return claim.check(get(proxy_run(ex) if coupled_proxy else bundle(ex)))
+    if claim.needs == "ladder":
+        return claim.check({d: get(base_config(ex, d=d)) for d in ex.ladder})
+    if claim.needs == "gradient":
+        return claim.check({k: get(c) for k, c in gradient_configs(ex).items()})
+    if claim.needs == "batch_grid":
+        return claim.check(c10_grid(ex, get))
+    raise ValueError(f"claim {claim.id}: unknown needs {claim.needs!r}")
+
+
+def certify(claim_id: str, example: Example, cache: Any = None) -> Verdict:
+    """The verdict of one claim on one example.
+
+    `cache`: a `simulator.cache.TrajectoryCache`, a folder for one, or a function RunConfig ->
+    Trajectory; default: the cache at $XORCERT_CACHE or ./.xorcert-cache.
+    """
+    claims = registry()
+    if claim_id not in claims:
+        raise ValueError(f"claim {claim_id!r} is not registered; the claims are {', '.join(claims)}")
+    return evaluate(claims[claim_id], example, getter(cache))
+
+
+def getter(cache: Any = None) -> Get:
+    """A function RunConfig -> Trajectory from a cache, a cache folder, or such a function."""
+    from simulator.cache import TrajectoryCache, default_root
+
+    if callable(cache) and not isinstance(cache, TrajectoryCache):
+        return cache
+    if cache is None or not isinstance(cache, TrajectoryCache):
+        cache = TrajectoryCache(default_root() if cache is None else cache)
+    return cache.get_or_run
+
+
+def regime_imports(regime: str) -> tuple[str, ...]:
+    """What `python -m lemmas check --import` must load to know the regime: () for xorcert's own
+    regimes, else the file that registers it (a conftest.py, a module of the researcher's)."""
+    import inspect
+
+    build = inspect.unwrap(registered_regimes()[regime].build)
+    module = getattr(build, "__module__", "") or ""
+    if module == "simulator" or module.startswith("simulator."):
+        return ()
+    path = inspect.getsourcefile(build)
+    return (path,) if path else ()

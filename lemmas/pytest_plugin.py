@@ -1,0 +1,173 @@
+"""pytest plugin of the certification (installed as the `pytest11` entry point `xorcert`).
+
+Any repository that installs xorcert gets, without copying a conftest:
+
+* the hypothesis profiles of lemmas/plan.py `PROFILES` (select with --hypothesis-profile NAME);
+* the fixtures `xorcert_profile`, `trajectory_cache` and `trajectories` (get(cfg) -> Trajectory,
+  computed once per content key across all workers, in $XORCERT_CACHE or .xorcert-cache under
+  the rootdir);
+* the parametrization of the certification test (one item per claim × registered regime);
+* the options below, and the certificate, report and baseline gate of reports.plugin.
+
+Options:
+
+  --xorcert              also collect the certification from the installed package (where no
+                         test module of the rootdir imports `lemmas.certification.test_claim`)
+  --regimes A,B          certify only these registered regimes (a user regime's column then
+                         stands beside `paper` in the report)
+  --claims C1,C9         certify only these claims
+  --strict-baseline      a verdict the baseline has no entry for fails the run (default: reported as new)
+
+Regimes registered in a conftest.py (`@simulator.regime("name")`) or through the
+`xorcert.regimes` entry point group are certified like the built-in ones. Nothing here imports
+torch until a certification test asks for a trajectory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from lemmas.plan import DEFAULT_PROFILE, PROFILES, Profile
+
+pytest_plugins = ["reports.plugin"]  # certificate, HTML report and the baseline gate
+
+_COMMON: dict[str, Any] = dict(deadline=None, database=None, print_blob=True,
+                               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                      HealthCheck.filter_too_much])
+for _p in PROFILES.values():
+    _phases = (Phase.explicit, Phase.reuse, Phase.generate) + ((Phase.target, Phase.shrink) if _p.search else ())
+    settings.register_profile(_p.name, max_examples=_p.max_examples, derandomize=_p.derandomize,
+                              phases=_phases, **_COMMON)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("xorcert-certification", "xorcert certification: which claims and regimes")
+    group.addoption("--xorcert", dest="xorcert_collect", action="store_true", default=False,
+                    help="also collect the certification (every claim × regime) from the installed package")
+    group.addoption("--regimes", dest="xorcert_regimes", default=None, metavar="A,B",
+                    help="certify only these registered regimes (python -m lemmas list shows them)")
+    group.addoption("--claims", dest="xorcert_claims", default=None, metavar="C1,C9",
+                    help="certify only these claims")
+    group.addoption("--strict-baseline", dest="xorcert_strict_baseline", action="store_true", default=False,
+                    help="fail on a verdict the baseline does not know (default: report it as new)")
+
+
+def _names(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def selected_regimes(config: pytest.Config) -> list[str]:
+    from simulator import registered_regimes
+
+    known = list(registered_regimes())
+    return _names(config.getoption("xorcert_regimes", default=None)) or known
+
+
+def selected_claims(config: pytest.Config) -> list[str]:
+    from lemmas.base import registry
+
+    known = list(registry())
+    return _names(config.getoption("xorcert_claims", default=None)) or known
+
+
+def certify_profile(config: pytest.Config) -> Profile:
+    return PROFILES[config.getoption("hypothesis_profile", default=None) or DEFAULT_PROFILE]
+
+
+@pytest.hookimpl(tryfirst=True)  # before hypothesis' own plugin loads the profile (an internal error there)
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse a bad profile, regime or claim name before any test runs; add the certification module."""
+    name = config.getoption("hypothesis_profile", default=None)
+    if name is not None and name not in PROFILES:
+        raise pytest.UsageError(f"--hypothesis-profile {name!r} is not a profile of xorcert; "
+                                f"choose one of {', '.join(PROFILES)}")
+    for option, known_fn, what in (("xorcert_regimes", _known_regimes, "regime"),
+                                   ("xorcert_claims", _known_claims, "claim")):
+        asked = _names(config.getoption(option, default=None))
+        if asked is None:
+            continue
+        if not asked:
+            raise pytest.UsageError(f"--{what}s is empty; give a comma-separated list of names")
+        known = known_fn()
+        unknown = [a for a in asked if a not in known]
+        if unknown:
+            raise pytest.UsageError(f"--{what}s: unknown {what}(s) {', '.join(unknown)}; registered: "
+                                    f"{', '.join(known)}")
+    if config.getoption("xorcert_collect", default=False):
+        from lemmas import certification
+
+        path = str(Path(certification.__file__).resolve())
+        if path not in config.args:
+            config.args.append(path)
+
+
+def _known_regimes() -> list[str]:
+    from simulator import RegimeError, registered_regimes
+
+    try:
+        return list(registered_regimes())
+    except RegimeError as e:
+        raise pytest.UsageError(str(e)) from e
+
+
+def _known_claims() -> list[str]:
+    from lemmas.base import ClaimRegistryError, registry
+
+    try:
+        return list(registry())
+    except ClaimRegistryError as e:
+        raise pytest.UsageError(str(e)) from e
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """(claim, regime) items of the certification test; those the active profile's baseline expects
+    to fail are strict xfails."""
+    if not getattr(metafunc.function, "xorcert_certification", False):
+        return
+    from lemmas.base import FAILS
+    from lemmas.certification import KnownFailure, expected_table
+
+    prof = certify_profile(metafunc.config)
+    table = expected_table(metafunc.config).get(prof.name, {})
+    params = []
+    for cid in selected_claims(metafunc.config):
+        for regime in selected_regimes(metafunc.config):
+            marks = []
+            if table.get(cid, {}).get(regime) == FAILS:
+                marks.append(pytest.mark.xfail(raises=KnownFailure, strict=True,
+                                               reason=f"{cid} fails in {regime} (baseline, profile {prof.name})"))
+            params.append(pytest.param(cid, regime, marks=marks, id=f"{cid}-{regime}"))
+    metafunc.parametrize(("cid", "regime"), params)
+
+
+@pytest.fixture(scope="session")
+def xorcert_profile(pytestconfig: pytest.Config) -> Profile:
+    """The active certification profile (--hypothesis-profile, default quick)."""
+    return certify_profile(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def trajectory_cache(pytestconfig: pytest.Config) -> Any:
+    """The trajectory cache: $XORCERT_CACHE, else .xorcert-cache under the rootdir. Sets torch's
+    threads to this worker's share of the cores."""
+    import torch
+
+    from simulator.cache import TrajectoryCache, default_root
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    root = default_root()
+    return TrajectoryCache(root if root.is_absolute() else pytestconfig.rootpath / root)
+
+
+@pytest.fixture(scope="session")
+def trajectories(trajectory_cache: Any) -> Callable[[Any], Any]:
+    """get(cfg) -> Trajectory, computed once per content key across all workers."""
+    return trajectory_cache.get_or_run
