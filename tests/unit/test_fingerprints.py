@@ -128,3 +128,10 @@ def test_float32_runs_are_pinned(name: str) -> None:
     cfg = getattr(simulator, name)(32, seeds=2, seed=5, dtype="float32", device="cpu", steps=8, test_size=700,
                                    snapshots=3)
     assert run_digest(simulator.run(cfg)) == PINNED[f"run32/{name}/32"]
+
+
+def test_label_noise_zero_is_pinned() -> None:
+    """label_noise = 0 draws no flips: the pinned run, bit for bit."""
+    cfg = simulator.paper(16, seeds=2, seed=3, dtype="float64", device="cpu", steps=6, test_size=500, snapshots=3,
+                          chunk_rows=5, label_noise=0.0)
+    assert run_digest(simulator.run(cfg)) == PINNED["run/paper/16/5"]
