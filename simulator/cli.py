@@ -38,6 +38,7 @@ from .config import CUSTOM, DEVICES, DTYPES, INITS, INT_RANGES, MAX_LABEL_NOISE,
 from .files import atomic_write
 from .laws import registered_laws
 from .regimes import build_regime, registered
+from .registry import RegistryError
 
 if TYPE_CHECKING:
     from .trajectory import Trajectory
@@ -504,7 +505,10 @@ def cmd_show(ns: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m simulator`; returns the exit status."""
-    parser = build_parser()
+    try:
+        parser = build_parser()  # loads the registries' entry points for the --regime and --data choices
+    except RegistryError as e:
+        return _error(str(e))
     ns = parser.parse_args(argv)
     if ns.command is None:
         parser.print_help(sys.stderr)
