@@ -273,3 +273,10 @@ def _check_growth(d: int, C: float, kappa: float, derive_p: bool) -> None:
             fix = f"no C > 0 fits: kappa must be in (0, {MAX_STEPS / log_d:.4g})"
         raise ValueError(f"{given} are not allowed together: the regime's {name} = {formula} ≈ "
                          f"10^{(base + C * log_l) / math.log(10):.1f} must be ≤ {top}; {fix}")
+
+
+def regime(name: str, d: int, **kwargs: Any) -> RunConfig:
+    """Compatibility alias of simulator.build_regime(name, d, **kwargs), until every caller uses that."""
+    from .regimes import build_regime
+
+    return build_regime(name, d, **kwargs)

@@ -170,3 +170,8 @@ def sparse_finders(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = 
     """Only ⌈p/8⌉ neurons start with a signal-plane component (the abstract's "small fraction", C8)."""
     return _from_hyper(paper_hyper(d, C, kappa, p), "sparse_finders", {},
                        **{"init": "sparse_finders", "finder_fraction": 0.125, **overrides})
+
+
+# Compatibility alias until tests/claims and reports/ use registered_regimes()/build_regime: the built-in
+# regimes' functions by name (user regimes are not in it).
+REGIME_CONSTRUCTORS: dict[str, Callable[..., RunConfig]] = {name: r.build for name, r in _REGISTRY._records.items()}

@@ -296,3 +296,12 @@ def test_unregistered_law_is_refused_before_any_work(monkeypatch: pytest.MonkeyP
 
     with pytest.raises(ValueError, match=r"data law 'laplace' is not registered"):
         check_memory(cfg)
+
+
+def test_compatibility_aliases() -> None:
+    """Until every caller uses build_regime: simulator.config.regime builds through it, and
+    REGIME_CONSTRUCTORS maps the built-in names to their functions."""
+    from simulator import config
+
+    assert config.regime("small_batch", 16, m=4) == simulator.build_regime("small_batch", 16, m=4)
+    assert simulator.REGIME_CONSTRUCTORS == {n: r.build for n, r in list(simulator.registered_regimes().items())[:7]}
