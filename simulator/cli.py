@@ -458,7 +458,8 @@ def summarize(traj: "Trajectory", path: Path | str = "") -> str:
         f"  regime      {cfg.regime}" + (f" ({params})" if params else ""),
         f"  d {cfg.d}   p {cfg.p}   m {cfg.m}   eta {cfg.eta:.6g}   theta {cfg.theta:.6g}   "
         f"steps {cfg.steps}   n = m*T = {cfg.samples}   zeta = 1/log d = {cfg.zeta:.4g}",
-        f"  data {cfg.data}   label coords {list(cfg.label_coords)}   init {cfg.init}   dtype {cfg.dtype}",
+        f"  data {cfg.data}   label coords {list(cfg.label_coords)}   init {cfg.init}   dtype {cfg.dtype}"
+        + (f"   label noise {cfg.label_noise:g} (training labels only)" if cfg.label_noise else ""),
         f"  seeds       {cfg.seeds} ({', '.join(map(str, traj.seeds))})",
         f"  variants    {', '.join(cfg.variants)}",
         f"  run time    {meta.get('wall_time_s', float('nan')):.2f} s on {meta.get('device', '?')}"

@@ -128,8 +128,8 @@ def test_label_noise_is_stored_and_old_files_load_with_zero(tmp_path: Path) -> N
     assert back.config.label_noise == 0.0 and back.config == old.config
 
 
-def test_cli_option(tmp_path: Path) -> None:
-    """--label-noise sets the field; the stored run carries it."""
+def test_cli_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--label-noise sets the field; the stored run carries it, and `show` prints it."""
     from simulator.cli import main
 
     out = tmp_path / "r.npz"
@@ -137,3 +137,5 @@ def test_cli_option(tmp_path: Path) -> None:
                  "--steps", "3", "--test-size", "64", "--snapshots", "2", "--device", "cpu", "--label-noise", "0.2",
                  "--out", str(out), "--quiet"])
     assert code == 0 and Trajectory.load(out).config.label_noise == 0.2
+    capsys.readouterr()
+    assert main(["show", str(out)]) == 0 and "label noise 0.2 (training labels only)" in capsys.readouterr().out
