@@ -3,7 +3,7 @@
 A `Registry` maps names to records in registration order. Names are identifier-like
 (`NAME_PATTERN`); registering a second, different function under a taken name raises,
 naming both origins, while registering the same function again (or a reloaded copy of
-it: same module and qualified name) keeps one entry. On the first `all()` the package
+it: same module and qualified name, not a lambda) keeps one entry, the latest. On the first `all()` the package
 entry points of the registry's group are loaded (`importlib.metadata.entry_points`): each
 entry point's object is either a function, registered under the entry point's name
 unless importing it already registered it, or a module whose import registers its
@@ -67,7 +67,7 @@ class Registry(Generic[R]):
             old_fn = self.fn_of(old)
             if old_fn is fn:
                 return old
-            if origin_of(old_fn) != origin_of(fn):
+            if origin_of(old_fn) != origin_of(fn) or origin_of(fn).endswith("<lambda>"):
                 raise self.error(f"{self.kind} {name!r} is already registered from {self._origins[name]}; "
                                  f"cannot register {origin} under the same name (choose another name)")
         record = self.make(name, fn, origin, **details)
@@ -81,9 +81,6 @@ class Registry(Generic[R]):
             self._load_entry_points()
             self._entry_points_loaded = True
         return dict(self._records)
-
-    def get(self, name: str) -> R | None:
-        return self.all().get(name)
 
     def _load_entry_points(self) -> None:
         for ep in importlib.metadata.entry_points(group=self.group):

@@ -121,6 +121,23 @@ def test_same_function_twice_is_one_entry(regs: Registry) -> None:
     assert list(simulator.registered_regimes()).count("mine") == 1
 
 
+def test_reloaded_function_replaces_its_old_copy(regs: Registry) -> None:
+    """A function of the same module and qualified name (a reloaded module, a re-run notebook cell) replaces
+    the old copy in place; two different lambdas do not."""
+    def make() -> Any:
+        def again(d: int, **kw: Any) -> RunConfig:
+            return simulator.paper(d, **kw)
+        return again
+
+    first, second = make(), make()
+    simulator.regime("again")(first)
+    simulator.regime("again")(second)
+    assert simulator.registered_regimes()["again"].build is second
+    simulator.regime("lam")(lambda d, **kw: simulator.paper(d, **kw))
+    with pytest.raises(simulator.RegimeError, match="regime 'lam' is already registered"):
+        simulator.regime("lam")(lambda d, **kw: simulator.large_init(d, **kw))
+
+
 def test_taken_name_names_both_origins(regs: Registry) -> None:
     with pytest.raises(simulator.RegimeError, match=r"regime 'paper' is already registered from "
                                                     r"simulator\.regimes\.paper; cannot register .*\.other"):
