@@ -28,8 +28,8 @@ import math
 import os
 
 from .config import RunConfig
-from .laws import get_law
 from .engine import STAT_ELEMENTS, chunk_rows_for, eval_rows_for
+from .laws import get_law
 from .trajectory import PER_STEP_FIELDS, expected_shapes, snapshot_steps
 
 # The per-step records are written in place, but every snapshot's finiteness check reads them all
