@@ -10,8 +10,8 @@ A regime is a function `fn(d: int, **kw) -> RunConfig` registered under a name:
 
 `build_regime` stamps the config with the regime's name (`RunConfig.regime`) and records
 the keyword arguments that are not RunConfig fields in `regime_params` (merged with what
-the function recorded there; the fields given are in the config itself), so a regime
-built on `paper(...)` is still identified as its own. Besides the decorator, the entry
+the function recorded there; the fields given are in the config itself; JSON scalars only),
+so a regime built on `paper(...)` is still identified as its own. Besides the decorator, the entry
 point group `xorcert.regimes` of installed packages is loaded on the first
 `registered()`: each entry point names a regime function or a module whose import
 registers regimes. The built-in regimes are registered first, in the order of §4.
@@ -103,10 +103,11 @@ def build_regime(name: str, d: int, **kw: Any) -> RunConfig:
                           "not a RunConfig")
     params = {k: v for k, v in kw.items() if k not in _FIELDS}
     params.update(cfg.regime_params)
-    try:
-        return cfg.replace(regime=name, regime_params=tuple(sorted(params.items())))
-    except (TypeError, ValueError) as e:
-        raise RegimeError(f"regime {name!r} at d={d!r} with {kw}: cannot record its parameters: {e}") from e
+    for k, v in params.items():  # stored as JSON with the run, read back equal, and hashable (RunConfig is)
+        if not (v is None or isinstance(v, (bool, int, str)) or (isinstance(v, float) and math.isfinite(v))):
+            raise RegimeError(f"regime {name!r}: parameter {k} = {v!r} cannot be recorded in regime_params: "
+                              "must be a JSON scalar (a finite number, a string, a bool or None)")
+    return cfg.replace(regime=name, regime_params=tuple(sorted(params.items())))
 
 
 # ---------------------------------------------------------------------------

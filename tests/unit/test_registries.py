@@ -160,7 +160,16 @@ def test_regime_errors_name_the_regime_and_the_cause(regs: Registry) -> None:
         simulator.build_regime("boom", 64, x=1)
     with pytest.raises(simulator.RegimeError, match=r"regime 'wrong_type' \(.*\) returned builtins\.dict, not a RunConfig"):
         simulator.build_regime("wrong_type", 64)
-    with pytest.raises(ValueError, match=r"regime 'nope' is not registered; registered: paper, .*boom, wrong_type\. "
+    simulator.regime("takes_note")(lambda d, note=None, **kw: simulator.paper(d, **kw))
+    with pytest.raises(simulator.RegimeError, match=r"regime 'takes_note': parameter note = \{1, 2\} cannot be "
+                                                    r"recorded in regime_params: must be a JSON scalar"):
+        simulator.build_regime("takes_note", 16, note={1, 2})
+    with pytest.raises(simulator.RegimeError, match=r"parameter note = \[1\] cannot be recorded"):
+        simulator.build_regime("takes_note", 16, note=[1])  # a list would make the config unhashable
+    cfg = simulator.build_regime("takes_note", 16, note="v2")
+    assert dict(cfg.regime_params)["note"] == "v2" and hash(cfg) == hash(RunConfig.from_dict(cfg.to_dict()))
+    with pytest.raises(ValueError, match=r"regime 'nope' is not registered; registered: paper, .*boom, wrong_type, "
+                                         r"takes_note\. "
                                          r"Register one with the @simulator\.regime.*xorcert\.regimes"):
         simulator.build_regime("nope", 64)
 
