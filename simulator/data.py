@@ -265,7 +265,8 @@ def seed_keys(seeds: list[int], stream: int, device: torch.device) -> torch.Tens
 
 def subkeys(keys: torch.Tensor, domain: int) -> torch.Tensor:
     """Keys of an independent domain `domain` ≥ 1 of the same streams (R,): for a second draw per row
-    (a data law's extra randomness, the label flips) that shares no counter with the rows' own words."""
+    (a data law's extra randomness, the label flips) that shares no counter with the rows' own words.
+    Domain KEY_LABEL_NOISE = 1 is the label flips'; a data law draws from the others."""
     return _mix(keys + _s64(domain * 0xD1B54A32D192ED03))
 
 

@@ -10,7 +10,7 @@ and y (R, rows) of `dtype` on the keys' device. Contract (docs/SPEC.md §5): row
 is a pure function of (keys[k], r, d, label_coords) — draw it from `simulator.data.words(keys,
 row0, rows, per_row)` (the words of rows [row0, row0+rows) by their absolute counter), from
 the built-in row samplers `data.boolean_rows` / `data.gaussian_rows`, and from independent
-key domains `data.subkeys(keys, k)` — so that chunked and unchunked batches, a seed of a
+key domains `data.subkeys(keys, k)`, k ≥ 2 (k = 1 is the label flips') — so that chunked and unchunked batches, a seed of a
 batched run and the single run of that seed, and CPU and CUDA draw the same samples.
 
 Laws are registered with the `@simulator.data_law("name")` decorator or through the entry
