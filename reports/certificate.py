@@ -112,9 +112,10 @@ def current_claims() -> dict[str, dict[str, Any]]:
 
 
 def current_regimes() -> list[str]:
-    from simulator import REGIME_CONSTRUCTORS
+    """The registered regimes, built-in ones first (the simulator's registry)."""
+    from simulator import registered_regimes
 
-    return list(REGIME_CONSTRUCTORS)
+    return list(registered_regimes())
 
 
 def entry_from_record(record: Mapping[str, Any], nodeid: str, index: int, device: str = "unknown") -> dict[str, Any]:

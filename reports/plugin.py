@@ -257,6 +257,9 @@ def build_certificate(session: pytest.Session, exitstatus: int, col: Collector) 
     spec = _safe("reading the specification", certmod.current_spec, col) or {"package": "xorcert"}
     claims = _safe("reading the claim registry", certmod.current_claims, col) or {}
     regimes = _safe("reading the regimes", certmod.current_regimes, col) or []
+    asked = [r.strip() for r in (config.getoption("xorcert_regimes", default=None) or "").split(",") if r.strip()]
+    if asked:  # a run limited by --regimes: its certificate's columns are those regimes
+        regimes = [r for r in regimes if r in asked]
     profile = config.getoption("hypothesis_profile", default=None)
     entries = _entries(col)
     profiles = {e.get("profile") for e in entries if e.get("profile")}

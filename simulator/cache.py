@@ -9,6 +9,7 @@ device it would run on, since CPU and CUDA runs differ in rounding) and of the c
 version: the package version plus a hash of the code of the simulator's source files
 (their syntax trees without docstrings and comments), so any edit of the code that produces
 a trajectory invalidates every entry automatically, and an edit of its documentation none.
+A run of a data law registered from outside the simulator is keyed by its module's code too.
 
 Layout of the root folder, per key `K` (files follow the umask, like any file the user makes):
 
@@ -48,6 +49,7 @@ import datetime
 import errno
 import fcntl
 import hashlib
+import inspect
 import json
 import os
 import time
@@ -59,13 +61,14 @@ from typing import Any, Callable
 from . import engine
 from .config import RunConfig
 from .files import atomic_write
+from .laws import get_law
 from .memory import check_memory
 from .trajectory import Trajectory, TrajectoryFileError
 
 ENV_ROOT = "XORCERT_CACHE"
 DEFAULT_ROOT = ".xorcert-cache"
 # The source files whose text defines what a trajectory contains.
-CODE_FILES = ("config.py", "data.py", "engine.py", "trajectory.py", "population.py")
+CODE_FILES = ("config.py", "data.py", "laws.py", "engine.py", "trajectory.py", "population.py")
 Progress = Callable[[int, int], None]
 Notify = Callable[[str], None]
 
@@ -118,6 +121,22 @@ def code_version(package_dir: Path | None = None) -> str:
     return f"{__version__}+{h.hexdigest()[:16]}"
 
 
+def law_code(name: str) -> str | None:
+    """What keys the code of a data law defined outside the simulator: sha256 (16 hex digits) of its
+    module's `code_text` (of its compiled code where the source cannot be read); None for a built-in
+    law, whose code is in CODE_FILES. Raises ValueError for an unregistered law."""
+    fn = get_law(name).sample
+    module = inspect.getmodule(fn)
+    if module is not None and module.__name__.startswith(__package__ + "."):
+        return None
+    try:
+        text = code_text(inspect.getsource(module if module is not None else fn))
+    except (OSError, TypeError, SyntaxError):
+        code = fn.__code__
+        text = code.co_code.hex() + repr(code.co_consts) + repr(code.co_names)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def resolved_dict(cfg: RunConfig) -> dict[str, Any]:
     """cfg.to_dict() with `device="auto"` replaced by the device type it runs on ("cpu" or "cuda")."""
     return {**cfg.to_dict(), "device": engine.resolve_device(cfg.device).type}
@@ -137,8 +156,13 @@ class TrajectoryCache:
 
     # ------------------------------------------------------------------ addressing
     def key(self, cfg: RunConfig) -> str:
-        """sha256 (hex) of the device-resolved config's JSON and the code version."""
-        text = json.dumps({"config": resolved_dict(cfg), "code_version": self.code_version}, sort_keys=True)
+        """sha256 (hex) of the device-resolved config's JSON and the code version (and of the data
+        law's code when the law is not built in)."""
+        keyed: dict[str, Any] = {"config": resolved_dict(cfg), "code_version": self.code_version}
+        user_law = law_code(cfg.data)
+        if user_law is not None:
+            keyed["data_law_code"] = user_law
+        text = json.dumps(keyed, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def path_for(self, cfg: RunConfig) -> Path:

@@ -4,11 +4,12 @@
     python -m simulator run --regime custom --d 32 --p 16 --m 64 --eta 0.1 --theta 0.01 --steps 500 --out r.npz
     python -m simulator show run.npz
 
-`run` builds the config with `simulator.config.regime(name, d, …)` and then applies the
-overrides; every RunConfig field has an option, generated from the dataclass. Options
-that are parameters of the regime's constructor (`--p`, `--C`, `--kappa`, and `--m` for
-small_batch) are passed to it, so the values derived from them (θ = ψ/√p, T = ⌈n/m⌉)
-follow. A bad value (out of its range, an --out or cache folder that cannot be written) is
+`run` builds the config with `simulator.build_regime(name, d, …)` (any registered regime,
+built-in or the user's: docs/SPEC.md §5) and then applies the overrides; every RunConfig
+field has an option, generated from the dataclass. Options that are parameters of the
+regime's function (`--p`, `--C`, `--kappa`, and `--m` for small_batch) are passed to it, so
+the values derived from them (θ = ψ/√p, T = ⌈n/m⌉) follow. The choices of `--regime` and
+`--data` are the registered regimes and data laws. A bad value (out of its range, an --out or cache folder that cannot be written) is
 reported before any work (exit 2); Ctrl-C writes no file (exit 130); a diverged run writes
 no file (exit 1). A computed run is not dropped silently: when the cache cannot store it,
 --out is still written; when --out cannot be written (exit 1), the error says where the
@@ -33,20 +34,20 @@ from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
-from .config import (DATA_LAWS, DEVICES, DTYPES, INITS, INT_RANGES, REGIME_CONSTRUCTORS, VARIANTS, RunConfig,
-                     regime)
+from .config import CUSTOM, DEVICES, DTYPES, INITS, INT_RANGES, MAX_LABEL_NOISE, VARIANTS, RunConfig
 from .files import atomic_write
+from .laws import registered_laws
+from .regimes import build_regime, registered
+from .registry import RegistryError
 
 if TYPE_CHECKING:
     from .trajectory import Trajectory
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_THREADS = 1024  # more torch threads than cores only adds contention; far more cannot be started
-CUSTOM = "custom"
 # Fields a regime constructor computes from d (required with --regime custom).
 REGIME_DERIVED = ("p", "m", "eta", "theta", "steps")
-CHOICES: dict[str, Sequence[str]] = {"data": DATA_LAWS, "init": INITS, "dtype": DTYPES, "device": DEVICES,
-                                     "variants": tuple(VARIANTS)}
+CHOICES: dict[str, Sequence[str]] = {"init": INITS, "dtype": DTYPES, "device": DEVICES, "variants": tuple(VARIANTS)}
 
 
 def _range(name: str) -> str:
@@ -69,7 +70,10 @@ FIELD_HELP = {
              "T = ceil(kappa log(d)/eta)",
     "label_coords": "label coordinates: y = -prod_c x_c over these 2 or 3 distinct coordinates in [0, d-1]; "
                     "the first two are the pair (i, j)",
-    "data": "data law: 'boolean' x ~ Unif{+-1}^d, or 'gaussian' x ~ N(0, I_d) with y = -prod_c sign(x_c)",
+    "data": "data law, one of the registered ones (built in: 'boolean' x ~ Unif{+-1}^d, 'gaussian' x ~ N(0, I_d) "
+            "with y = -prod_c sign(x_c))",
+    "label_noise": f"label noise rho: each fresh training label is flipped with probability rho; the test set keeps "
+                   f"the clean labels (number in [0, {MAX_LABEL_NOISE}))",
     "variants": "coupled variants (same init and minibatches), the first is the main run: " + ", ".join(
         f"'{name}' ({'logistic loss h' if loss == 'logistic' else 'first-order proxy h0'}, "
         f"{'both layers trained' if layers == 'both' else 'second layer frozen'})"
@@ -212,7 +216,7 @@ def _source_comment(name: str) -> str:
 def _field_kwargs(f: Field, hint: Any) -> dict[str, Any]:
     """argparse keyword arguments for one RunConfig field, from its type."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    choices = CHOICES.get(f.name)
+    choices = list(registered_laws()) if f.name == "data" else CHOICES.get(f.name)
     if hint is int:
         kw: dict[str, Any] = {"type": _integer, "metavar": "N"}
     elif hint is float:
@@ -256,9 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "its field. Exit status: 0 done, 1 the run diverged or its trajectory could not be kept, "
                     "2 bad input, 130 interrupted (no file).")
     g = run_p.add_argument_group("regime (docs/SPEC.md §4)")
-    g.add_argument("--regime", choices=[*REGIME_CONSTRUCTORS, CUSTOM], default="paper",
-                   help="regime constructor the config is built from; 'custom' builds RunConfig from the options "
-                        "alone and needs --p --m --eta --theta --steps (default: paper)")
+    regimes = registered()
+    g.add_argument("--regime", choices=[*regimes, CUSTOM], default="paper",
+                   help="registered regime the config is built from: "
+                        + "; ".join(f"'{r.name}' ({r.description})".replace("%", "%%") if r.description
+                                    else f"'{r.name}'" for r in regimes.values())
+                        + f"; '{CUSTOM}' builds RunConfig from the options alone and needs --p --m --eta --theta "
+                          "--steps (default: paper)")
     g.add_argument("--C", type=float, default=None, metavar="X",
                    help="the regime's constant C: psi = log(d)^-C (finite number > 0, small enough that p, m and "
                         "T stay in their ranges; the error names the largest C at this d; default 2.0)")
@@ -316,14 +324,14 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         if missing:
             raise UsageError(f"--regime custom needs {' '.join(missing)} (no regime computes them)")
         return RunConfig(**given, regime=CUSTOM)
-    ctor = REGIME_CONSTRUCTORS[ns.regime]
+    ctor = registered()[ns.regime].build
     takes = {n for n, prm in inspect.signature(ctor).parameters.items()
              if n != "d" and prm.kind is not inspect.Parameter.VAR_KEYWORD}
     for name in list(given):
         if name in takes:
             ctor_params[name] = given.pop(name)
     d = given.pop("d")
-    return regime(ns.regime, d, **ctor_params, **given)
+    return build_regime(ns.regime, d, **ctor_params, **given)
 
 
 def _describe(cfg: RunConfig) -> str:
@@ -450,7 +458,8 @@ def summarize(traj: "Trajectory", path: Path | str = "") -> str:
         f"  regime      {cfg.regime}" + (f" ({params})" if params else ""),
         f"  d {cfg.d}   p {cfg.p}   m {cfg.m}   eta {cfg.eta:.6g}   theta {cfg.theta:.6g}   "
         f"steps {cfg.steps}   n = m*T = {cfg.samples}   zeta = 1/log d = {cfg.zeta:.4g}",
-        f"  data {cfg.data}   label coords {list(cfg.label_coords)}   init {cfg.init}   dtype {cfg.dtype}",
+        f"  data {cfg.data}   label coords {list(cfg.label_coords)}   init {cfg.init}   dtype {cfg.dtype}"
+        + (f"   label noise {cfg.label_noise:g} (training labels only)" if cfg.label_noise else ""),
         f"  seeds       {cfg.seeds} ({', '.join(map(str, traj.seeds))})",
         f"  variants    {', '.join(cfg.variants)}",
         f"  run time    {meta.get('wall_time_s', float('nan')):.2f} s on {meta.get('device', '?')}"
@@ -497,7 +506,10 @@ def cmd_show(ns: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m simulator`; returns the exit status."""
-    parser = build_parser()
+    try:
+        parser = build_parser()  # loads the registries' entry points for the --regime and --data choices
+    except RegistryError as e:
+        return _error(str(e))
     ns = parser.parse_args(argv)
     if ns.command is None:
         parser.print_help(sys.stderr)

@@ -1,11 +1,15 @@
-"""Run configuration: every knob of one SGD run, the regimes of docs/SPEC.md §4, validation.
+"""Run configuration: every knob of one SGD run, its validation, and the paper's hyper-parameters.
 
 A `RunConfig` is frozen and hashable; it is validated on construction, so a bad value
 raises `ValueError` naming the field, the value and the allowed range before any work
-starts. The regime constructors (`paper`, `small_batch`, …) compute the paper's
-hyper-parameters from d (docs/SPEC.md §1):
+starts. `paper_hyper` computes the paper's hyper-parameters from d (docs/SPEC.md §1),
+from which the regimes of simulator.regimes build their configs:
 
     ψ = log(d)^(-C),  p = ⌈1/ψ⌉,  m = ⌈d/ψ⌉,  η = ψ,  θ = ψ/√p,  T = ⌈κ log(d)/η⌉.
+
+The data law and the regime are names: a data law must be registered when a run starts
+(simulator.laws), while a config naming any regime loads anywhere, so that a trajectory
+of a user regime reads back in a process that never registered it (docs/SPEC.md §5).
 """
 
 from __future__ import annotations
@@ -16,20 +20,13 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-DATA_LAWS = ("boolean", "gaussian")
+from .registry import is_name
+
 INITS = ("sphere", "sparse_finders")
 DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda")
-REGIMES = (
-    "paper",
-    "small_batch",
-    "gaussian",
-    "first_layer_only",
-    "large_init",
-    "parity3",
-    "sparse_finders",
-    "custom",
-)
+CUSTOM = "custom"  # the regime name of a config built by hand rather than by a registered regime
+MAX_LABEL_NOISE = 0.5  # label_noise is in [0, MAX_LABEL_NOISE): at 1/2 the labels carry no signal
 # A variant is one (loss, layers) pair; the variants of one run share the initial
 # weights and every minibatch (coupled runs, docs/SPEC.md C1 and C8).
 VARIANTS = {
@@ -80,7 +77,8 @@ class RunConfig:
     theta: float  # init scale θ: ‖w_k‖ = |a_k| = θ at t = 0
     steps: int  # horizon T (number of SGD steps)
     label_coords: tuple[int, ...] = (0, 1)  # y = -Π x_c over these coordinates; first two = the pair (i, j)
-    data: str = "boolean"  # "boolean": x ~ Unif{±1}^d; "gaussian": x ~ N(0, I_d), y = -Π sign(x_c)
+    data: str = "boolean"  # registered data law: "boolean" x ~ Unif{±1}^d; "gaussian" x ~ N(0, I_d), y = -Π sign(x_c)
+    label_noise: float = 0.0  # ρ: each fresh training label flipped with probability ρ; test labels stay clean
     variants: tuple[str, ...] = ("logistic",)  # loss and trained layers; the first is the main run
     init: str = "sphere"  # "sphere", or "sparse_finders": only ⌈p·finder_fraction⌉ neurons see the signal plane
     finder_fraction: float = 0.125
@@ -94,7 +92,7 @@ class RunConfig:
     chunk_rows: int = 0  # rows of a batch processed at once; 0 = automatic
     data_offset: int = 0  # minibatch stream: configs differing only here share the init, not the batches
     stop_error: float = 0.0  # > 0: stop at the first snapshot where every seed's main test error ≤ this
-    regime: str = "custom"  # the regime of docs/SPEC.md §4 this config was built from
+    regime: str = CUSTOM  # the registered regime this config was built from (docs/SPEC.md §4, §5)
     regime_params: tuple[tuple[str, Any], ...] = field(default=())  # what the constructor was given
 
     def __post_init__(self) -> None:
@@ -182,11 +180,15 @@ def _validate(cfg: RunConfig) -> None:
     se = cfg.stop_error
     if isinstance(se, bool) or not isinstance(se, (int, float)) or not (0 <= se < 1):
         _fail("stop_error", se, "must be a number in [0, 1) (0 = run the whole horizon)")
-    _choice(cfg, "data", DATA_LAWS)
+    rho = cfg.label_noise
+    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not (0 <= rho < MAX_LABEL_NOISE):
+        _fail("label_noise", rho, f"must be a number in [0, {MAX_LABEL_NOISE})")
+    for name in ("data", "regime"):
+        if not is_name(getattr(cfg, name)):
+            _fail(name, getattr(cfg, name), "must be a non-empty identifier-like string ([A-Za-z_][A-Za-z0-9_.-]*)")
     _choice(cfg, "init", INITS)
     _choice(cfg, "dtype", DTYPES)
     _choice(cfg, "device", DEVICES)
-    _choice(cfg, "regime", REGIMES)
     lc = cfg.label_coords
     if not isinstance(lc, tuple) or len(lc) not in (2, 3) or not all(isinstance(c, int) and not isinstance(c, bool) for c in lc):
         _fail("label_coords", lc, "must be a tuple of 2 or 3 distinct integer coordinates in [0, d-1]")
@@ -206,7 +208,7 @@ def _validate(cfg: RunConfig) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Regimes (docs/SPEC.md §4)
+# The paper's hyper-parameters (docs/SPEC.md §1)
 # ---------------------------------------------------------------------------
 
 
@@ -271,72 +273,3 @@ def _check_growth(d: int, C: float, kappa: float, derive_p: bool) -> None:
             fix = f"no C > 0 fits: kappa must be in (0, {MAX_STEPS / log_d:.4g})"
         raise ValueError(f"{given} are not allowed together: the regime's {name} = {formula} ≈ "
                          f"10^{(base + C * log_l) / math.log(10):.1f} must be ≤ {top}; {fix}")
-
-
-def _from_hyper(h: PaperHyper, regime: str, extra: dict[str, Any], **overrides: Any) -> RunConfig:
-    params = {"C": h.C, "kappa": h.kappa, **extra}
-    base = dict(d=h.d, p=h.p, m=h.m, eta=h.eta, theta=h.theta, steps=h.steps, regime=regime,
-                regime_params=tuple(sorted(params.items())))
-    base.update(overrides)
-    return RunConfig(**base)
-
-
-def paper(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
-    """The paper regime (Theorem 3.1): docs/SPEC.md §1 defaults."""
-    return _from_hyper(paper_hyper(d, C, kappa, p), "paper", {}, **overrides)
-
-
-def small_batch(d: int, m: int | None = None, C: float = 2.0, kappa: float = 12.0, p: int | None = None,
-                **overrides: Any) -> RunConfig:
-    """Batch m (default m = d) with the paper's η, p, θ and the paper's sample budget n: T = ⌈n/m⌉."""
-    h = paper_hyper(d, C, kappa, p)
-    m = d if m is None else m
-    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-        raise ValueError(f"m = {m!r} is not allowed: must be an integer ≥ 1")
-    steps = math.ceil(h.m * h.steps / m)
-    return _from_hyper(h, "small_batch", {"m": m}, **{"m": m, "steps": steps, **overrides})
-
-
-def gaussian(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
-    """x ~ N(0, I_d), y = -sign(x_i x_j); the paper's hyper-parameters (open question 3)."""
-    return _from_hyper(paper_hyper(d, C, kappa, p), "gaussian", {}, **{"data": "gaussian", **overrides})
-
-
-def first_layer_only(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
-    """Second layer frozen at initialization (Remark 4.3)."""
-    return _from_hyper(paper_hyper(d, C, kappa, p), "first_layer_only", {},
-                       **{"variants": ("frozen_a",), **overrides})
-
-
-def large_init(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
-    """θ = 1: a lazy start, where the phase-one linearization should break."""
-    return _from_hyper(paper_hyper(d, C, kappa, p), "large_init", {}, **{"theta": 1.0, **overrides})
-
-
-def parity3(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
-    """y = -x_i x_j x_l (open question 2)."""
-    return _from_hyper(paper_hyper(d, C, kappa, p), "parity3", {}, **{"label_coords": (0, 1, 2), **overrides})
-
-
-def sparse_finders(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
-    """Only ⌈p/8⌉ neurons start with a signal-plane component (the abstract's "small fraction", C8)."""
-    return _from_hyper(paper_hyper(d, C, kappa, p), "sparse_finders", {},
-                       **{"init": "sparse_finders", "finder_fraction": 0.125, **overrides})
-
-
-REGIME_CONSTRUCTORS = {
-    "paper": paper,
-    "small_batch": small_batch,
-    "gaussian": gaussian,
-    "first_layer_only": first_layer_only,
-    "large_init": large_init,
-    "parity3": parity3,
-    "sparse_finders": sparse_finders,
-}
-
-
-def regime(name: str, d: int, **kwargs: Any) -> RunConfig:
-    """Build the config of regime `name` at dimension d (docs/SPEC.md §4)."""
-    if name not in REGIME_CONSTRUCTORS:
-        raise ValueError(f"regime = {name!r} is not allowed: must be one of {list(REGIME_CONSTRUCTORS)}")
-    return REGIME_CONSTRUCTORS[name](d, **kwargs)

@@ -11,9 +11,10 @@ and nothing is kept between steps. ±1 signs come from unpacking the bits of ran
 64-bit words (one word gives 64 coordinates; ~10× faster than `randint`); Gaussian
 coordinates come from Box–Muller on the two 32-bit halves of a word.
 
-Data laws (docs/SPEC.md §1, §4): Boolean `x ~ Unif{±1}^d`, `y = -Π_c x_c`; Gaussian
-`x ~ N(0, I_d)`, `y = -Π_c sign(x_c)`, over the label coordinates `c` (two for XOR,
-three for parity-3).
+Data laws (docs/SPEC.md §1, §4), registered in simulator.laws: Boolean `x ~ Unif{±1}^d`,
+`y = -Π_c x_c`; Gaussian `x ~ N(0, I_d)`, `y = -Π_c sign(x_c)`, over the label coordinates
+`c` (two for XOR, three for parity-3). Label noise (`label_flips`) flips training labels
+from an independent key domain of the same streams (`subkeys`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import math
 
 import numpy as np
 import torch
+
+from .laws import data_law, draw, get_law
 
 _MASK = (1 << 64) - 1
 
@@ -45,6 +48,7 @@ STREAM_BATCH = 1
 STREAM_INIT_W = 2
 STREAM_INIT_A = 3
 STREAM_TEST = 4
+KEY_LABEL_NOISE = 1  # the subkeys domain of the label flips (simulator.data.label_flips)
 
 
 def batch_stream(data_offset: int) -> int:
@@ -223,12 +227,21 @@ def gaussian_rows(keys: torch.Tensor, row0: int, rows: int, d: int, dtype: torch
     return z[:, :, :d].to(dtype)
 
 
-def sample_rows(law: str, keys: torch.Tensor, row0: int, rows: int, d: int, dtype: torch.dtype) -> torch.Tensor:
-    if law == "boolean":
-        return boolean_rows(keys, row0, rows, d, dtype)
-    if law == "gaussian":
-        return gaussian_rows(keys, row0, rows, d, dtype)
-    raise ValueError(f"data = {law!r} is not allowed: must be 'boolean' or 'gaussian'")
+@data_law("boolean", description="x ~ Unif{±1}^d, y = -Π_c x_c")
+def boolean_sample(keys: torch.Tensor, row0: int, rows: int, d: int, label_coords: tuple[int, ...],
+                   dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Boolean law (docs/SPEC.md §1): x ~ Unif{±1}^d, y = -Π_c x_c. The engine draws it in place
+    with a BooleanSampler (the same samples)."""
+    x = boolean_rows(keys, row0, rows, d, dtype)
+    return x, labels(x, label_coords, "boolean")
+
+
+@data_law("gaussian", description="x ~ N(0, I_d), y = -Π_c sign(x_c)")
+def gaussian_sample(keys: torch.Tensor, row0: int, rows: int, d: int, label_coords: tuple[int, ...],
+                    dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Gaussian law (docs/SPEC.md §4): x ~ N(0, I_d), y = -Π_c sign(x_c)."""
+    x = gaussian_rows(keys, row0, rows, d, dtype)
+    return x, labels(x, label_coords, "gaussian")
 
 
 def labels(x: torch.Tensor, label_coords: tuple[int, ...], law: str) -> torch.Tensor:
@@ -250,24 +263,45 @@ def seed_keys(seeds: list[int], stream: int, device: torch.device) -> torch.Tens
     return torch.tensor([stream_key(s, stream) for s in seeds], dtype=torch.int64, device=device)
 
 
+def subkeys(keys: torch.Tensor, domain: int) -> torch.Tensor:
+    """Keys of an independent domain `domain` ≥ 1 of the same streams (R,): for a second draw per row
+    (a data law's extra randomness, the label flips) that shares no counter with the rows' own words.
+    Domain KEY_LABEL_NOISE = 1 is the label flips'; a data law draws from the others."""
+    return _mix(keys + _s64(domain * 0xD1B54A32D192ED03))
+
+
+def label_flips(keys: torch.Tensor, row0: int, rows: int, rho: float, dtype: torch.dtype) -> torch.Tensor:
+    """(R, rows) factors -1 (flipped, with probability ρ) or +1, for rows [row0, row0+rows) of the keyed streams.
+
+    Row r flips when the top 53 bits of word r of `subkeys(keys, KEY_LABEL_NOISE)` are below
+    round(ρ·2^53), so the flips depend on (key, row) alone, like the rows themselves."""
+    w = words(subkeys(keys, KEY_LABEL_NOISE), row0, rows, 1)[:, :, 0]
+    u = (w >> 11) & ((1 << 53) - 1)  # logical shift: 53 uniform bits
+    flip = u < round(rho * 2.0**53)
+    return 1.0 - 2.0 * flip.to(dtype)
+
+
 def batch(law: str, seed: int, step: int, m: int, d: int, label_coords: tuple[int, ...],
           dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
-          data_offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+          data_offset: int = 0, label_noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """The minibatch (X (m, d), y (m,)) that seed `seed` sees at `step`: for outside replays.
 
-    `data_offset` is RunConfig.data_offset (the independent minibatch stream of that run)."""
+    `data_offset` and `label_noise` are RunConfig's (the run's minibatch stream; y is then the
+    training label, flipped where the run flips it)."""
     dev = torch.device(device)
     k = step_keys(seed_keys([seed], batch_stream(data_offset), dev), step)
-    x = sample_rows(law, k, 0, m, d, dtype)[0]
-    return x, labels(x, label_coords, law)
+    x, y = draw(get_law(law), k, 0, m, d, label_coords, dtype)
+    if label_noise > 0:
+        y = y * label_flips(k, 0, m, label_noise, dtype)
+    return x[0], y[0]
 
 
 def test_rows(law: str, test_seed: int, row0: int, rows: int, d: int, label_coords: tuple[int, ...],
               dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows [row0, row0+rows) of the fixed test set (the same for every seed of a run)."""
     k = seed_keys([test_seed], STREAM_TEST, device)
-    x = sample_rows(law, k, row0, rows, d, dtype)[0]
-    return x, labels(x, label_coords, law)
+    x, y = draw(get_law(law), k, row0, rows, d, label_coords, dtype)
+    return x[0], y[0]
 
 
 def init_params(seeds: list[int], p: int, d: int, theta: float, init: str, finder_fraction: float,

@@ -27,7 +27,6 @@ between snapshots.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -35,7 +34,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from . import data, population
+from . import data, laws, population
 from .config import VARIANTS, RunConfig
 from .trajectory import PER_STEP_FIELDS, Trajectory, expected_shapes, snapshot_steps
 
@@ -156,10 +155,13 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
 
     `init`: explicit (W (p, d) or (R, p, d), a (p,) or (R, p)) instead of the seeded
     initialization; `batches`: an iterable of explicit (X, y) per step instead of the
-    generator. `progress(step, steps)` is called at every snapshot.
+    generator (used as given: cfg.label_noise applies to generated labels only).
+    `progress(step, steps)` is called at every snapshot. The data law cfg.data must be
+    registered (simulator.laws); otherwise ValueError before any work.
     Raises SimulationDiverged (with the partial trajectory) on a non-finite parameter.
     """
     t_start = time.perf_counter()
+    law = laws.get_law(cfg.data)  # an unregistered law is refused before any work
     dev, dt = resolve_device(cfg.device), _dtype(cfg.dtype)
     R, V, p, d, m, T = cfg.seeds, len(cfg.variants), cfg.p, cfg.d, cfg.m, cfg.steps
     B = V * p
@@ -238,8 +240,10 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
     a_over_p = torch.empty(R, B, V, dtype=dt, device=dev)  # a_k / p in the column of k's variant
     coords_t = torch.tensor(coords, device=dev)
     ij_t = torch.tensor([i, j], device=dev)
+    # the built-in Boolean law is drawn in place into the workspace (the same samples as law.sample)
     sampler = (data.BooleanSampler(R, c_max, d, dt, dev, out=xa_flat, row_stride=ws)
-               if batches is None and cfg.data == "boolean" else None)
+               if batches is None and law.sample is data.boolean_sample else None)
+    rho = float(cfg.label_noise)
     chunks = []  # views of the workspace for each chunk of rows [r0, r0 + c), made once
     for r0 in range(0, m, c_max):
         c = min(c_max, m - r0)
@@ -339,15 +343,18 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
             if src.keys is None:
                 ch.x.copy_(src.x[:, ch.r0:ch.r0 + ch.c])
                 y = src.y[:, ch.r0:ch.r0 + ch.c]  # (R, c)
+            elif sampler is not None:
+                sampler(src.keys, ch.r0, ch.c)  # writes x (and the signs up to dx) into xa
             else:
-                if sampler is not None:
-                    sampler(src.keys, ch.r0, ch.c)  # writes x (and the signs up to dx) into xa
-                else:
-                    ch.x.copy_(data.gaussian_rows(src.keys, ch.r0, ch.c, d, dt))
+                xs, y = laws.draw(law, src.keys, ch.r0, ch.c, d, cfg.label_coords, dt)
+                ch.x.copy_(xs)
+                y = y.to(dt)
             xl = torch.index_select(ch.x, 2, coords_t)  # (R, c, K) the label coordinates, (x_i, x_j) first
             ch.xij.copy_(xl[:, :, :2])
-            if src.keys is not None:
-                y = data.labels_from_columns(xl.unbind(-1), cfg.data)  # (R, c)
+            if sampler is not None:
+                y = data.labels_from_columns(xl.unbind(-1), "boolean")  # (R, c)
+            if rho > 0 and src.keys is not None:  # training labels flipped with probability ρ (test labels stay clean)
+                y = y * data.label_flips(src.keys, ch.r0, ch.c, rho, dt)
             h = torch.bmm(ch.x, W.transpose(1, 2), out=ch.z).relu_()  # (R, c, B) relu(z), z = X Wᵀ
             f = torch.bmm(h, a_over_p)  # (R, c, V): f(x) = (1/p) Σ_k a_k relu(z_k) per variant
             g = torch.mul(f, y.unsqueeze(-1), out=ch.gam)  # γ = y f

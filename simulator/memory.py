@@ -29,6 +29,7 @@ import os
 
 from .config import RunConfig
 from .engine import STAT_ELEMENTS, chunk_rows_for, eval_rows_for
+from .laws import get_law
 from .trajectory import PER_STEP_FIELDS, expected_shapes, snapshot_steps
 
 # The per-step records are written in place, but every snapshot's finiteness check reads them all
@@ -37,7 +38,8 @@ from .trajectory import PER_STEP_FIELDS, expected_shapes, snapshot_steps
 COPIES_AT_PEAK = 2
 INIT_BYTES = 48  # per entry of the initial W (seeds · p · d) while it is drawn: float64 Box–Muller temporaries
 SIGN_BYTES = 2  # per ±1 entry drawn, besides the entry: the Boolean sampler's words, bytes and packed signs
-GAUSSIAN_BYTES = {"float32": 30, "float64": 48}  # per Gaussian entry drawn, the entry and its temporaries included
+# per Gaussian entry drawn, the entry and its temporaries included (also the estimate for a user's data law)
+GAUSSIAN_BYTES = {"float32": 30, "float64": 48}
 CHUNK_VIEW_BYTES = 6 * 2**10  # the workspace views the engine keeps for one chunk of a batch's rows
 GIB = 2**30
 
@@ -60,7 +62,7 @@ def peak_terms(cfg: RunConfig) -> dict[str, int]:
     B = V * p
 
     def drawn(entries: int) -> int:  # bytes to generate `entries` data entries, the result included
-        return entries * (GAUSSIAN_BYTES[cfg.dtype] if cfg.data == "gaussian" else item + SIGN_BYTES)
+        return entries * (item + SIGN_BYTES if cfg.data == "boolean" else GAUSSIAN_BYTES[cfg.dtype])
 
     shapes = expected_shapes(cfg, cfg.steps, len(snapshot_steps(cfg.steps, cfg.snapshots)))
     per_step = sum(math.prod(s) for k, s in shapes.items() if k in PER_STEP_FIELDS) * item
@@ -94,7 +96,10 @@ def available_bytes() -> int | None:
 
 
 def check_memory(cfg: RunConfig, available: int | None = None) -> None:
-    """Raise MemoryBudgetError when cfg's peak memory exceeds the available memory, naming the largest term."""
+    """Raise MemoryBudgetError when cfg's peak memory exceeds the available memory, naming the largest term.
+
+    A config whose data law is not registered is refused first (ValueError listing the registered laws)."""
+    get_law(cfg.data)
     available = available_bytes() if available is None else available
     terms = peak_terms(cfg)
     need = sum(terms.values())

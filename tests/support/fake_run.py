@@ -88,8 +88,9 @@ def registry():
 '''
 STUB_SIMULATOR = '''
 __version__ = "0.1.0"
-REGIME_CONSTRUCTORS = dict.fromkeys(["paper", "small_batch", "gaussian", "first_layer_only", "large_init",
-                                     "parity3", "sparse_finders"])
+def registered_regimes():
+    return dict.fromkeys(["paper", "small_batch", "gaussian", "first_layer_only", "large_init", "parity3",
+                          "sparse_finders"])
 '''
 
 CELLS = [("C1", "paper", "holds"), ("C2", "paper", "holds"), ("C3", "paper", "holds"), ("C3", "gaussian", "holds"),

@@ -59,7 +59,7 @@ def _alternative(cfg: RunConfig, name: str):
     special = {
         "label_coords": (1, 2), "variants": ("logistic", "linear"), "data": "gaussian", "init": "sparse_finders",
         "dtype": "float64", "regime": "paper", "regime_params": (("C", 3.0),), "finder_fraction": 0.5,
-        "stop_error": 0.25,
+        "stop_error": 0.25, "label_noise": 0.1,
     }
     if name in special:
         return special[name]

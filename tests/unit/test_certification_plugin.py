@@ -17,7 +17,7 @@ import simulator
 @simulator.regime("tiny")
 def tiny(d, **kw):
     """The paper regime at d = 8, whatever d is asked (a cheap stand-in for a user regime)."""
-    return simulator.paper(8, **kw)
+    return simulator.paper(8, **{"test_size": 2000, "snapshots": 10, **kw})
 '''
 
 
@@ -72,7 +72,9 @@ def test_a_recorded_cell_is_gated(repo: pytest.Pytester) -> None:
     (("--regimes", ","), "*--regimes is empty*"),
     (("--hypothesis-profile", "nosuch"), "*not a profile of xorcert; choose one of quick, certify, certify-gpu, hunt*"),
 ])
-def test_bad_options_are_refused_before_any_test(repo: pytest.Pytester, args: tuple[str, ...], says: str) -> None:
+def test_bad_options_are_refused_before_any_test(repo: pytest.Pytester, args: tuple[str, ...], says: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XORCERT_CACHE", str(repo.path / "cache"))
     res = run(repo, *args)
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     res.stderr.fnmatch_lines([says])

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simulator
-from simulator import REGIME_CONSTRUCTORS, RunConfig
+from simulator import RunConfig
 from simulator.config import MAX_SEEDS, VARIANTS
 
 VALID: dict[str, Any] = dict(d=10, p=4, m=8, eta=0.1, theta=0.2, steps=3, device="cpu", test_size=16)
@@ -60,7 +60,8 @@ BAD_VALUES = [
     ("label_coords", (0, 10), "[0, 9]"), ("label_coords", (-1, 3), "[0, 9]"), ("label_coords", (0, 1, 99), "[0, 9]"),
     ("label_coords", (0,), "2 or 3"), ("label_coords", (0, 1, 2, 3), "2 or 3"), ("label_coords", (0, 1.0), "integer"),
     ("label_coords", [0, 1], "tuple"),
-    ("data", "uniform", "['boolean', 'gaussian']"), ("init", "xavier", "'sphere'"),
+    ("data", "", "identifier-like"), ("data", "two words", "identifier-like"), ("data", 3, "identifier-like"),
+    ("init", "xavier", "'sphere'"),
     ("dtype", "float16", "['float32', 'float64']"), ("device", "tpu", "'cpu'"),
     ("variants", ("logistic", "bogus"), "logistic"), ("variants", (), "non-empty"),
     ("variants", ("linear", "linear"), "distinct"), ("variants", "logistic", "tuple"),
@@ -68,7 +69,9 @@ BAD_VALUES = [
     ("seed", -1, "[0, "), ("seed", 2**63, "[0, "),
     ("test_size", 0, "≥ 1"), ("snapshots", 1, "≥ 2"), ("chunk_rows", -1, "≥ 0"),
     ("finder_fraction", 0.0, "(0, 1]"), ("finder_fraction", 1.5, "(0, 1]"), ("finder_fraction", NAN, "(0, 1]"),
-    ("regime", "papr", "'paper'"),
+    ("regime", "", "identifier-like"), ("regime", "9lives", "identifier-like"), ("regime", None, "identifier-like"),
+    ("label_noise", 0.5, "[0, 0.5)"), ("label_noise", -0.01, "[0, 0.5)"), ("label_noise", NAN, "[0, 0.5)"),
+    ("label_noise", True, "[0, 0.5)"), ("label_noise", "0.1", "[0, 0.5)"), ("label_noise", INF, "[0, 0.5)"),
 ]
 if "stop_error" in FIELDS:
     BAD_VALUES += [("stop_error", -0.1, "[0, 1)"), ("stop_error", 1.0, "[0, 1)"), ("stop_error", NAN, "[0, 1)")]
@@ -167,7 +170,17 @@ def test_valid_values_are_accepted_and_round_trip(d: int, p: int, m: int, eta: f
 
 # ----------------------------------------------------------------------------- regimes
 
-REGIMES = sorted(REGIME_CONSTRUCTORS)
+REGIMES = ("paper", "small_batch", "gaussian", "first_layer_only", "large_init", "parity3", "sparse_finders")
+
+
+def test_builtin_regimes_are_registered_first_in_spec_order() -> None:
+    """The seven regimes of docs/SPEC.md §4 are registered, first and in that order, each as its constructor."""
+    regs = simulator.registered_regimes()
+    assert tuple(regs)[:len(REGIMES)] == REGIMES
+    for name in REGIMES:
+        assert regs[name].build is getattr(simulator, name) and regs[name].origin == f"simulator.regimes.{name}"
+    assert regs["small_batch"].batch_twin == "paper"
+    assert all(regs[n].batch_twin is None for n in REGIMES if n != "small_batch")
 
 
 @pytest.mark.parametrize("name", REGIMES)
@@ -175,7 +188,7 @@ REGIMES = sorted(REGIME_CONSTRUCTORS)
 def test_regime_constructors_reject_bad_d(name: str, d: Any) -> None:
     """paper(d), small_batch(d), … reject d that is not an integer ≥ 3, naming d and its value."""
     with pytest.raises(ValueError) as info:
-        REGIME_CONSTRUCTORS[name](d)
+        getattr(simulator, name)(d)
     msg = str(info.value)
     assert re.search(r"\bd\b", msg) and repr(d) in msg and "≥ 3" in msg, msg
 
@@ -183,22 +196,24 @@ def test_regime_constructors_reject_bad_d(name: str, d: Any) -> None:
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(st.integers(max_value=2), st.sampled_from(REGIMES))
 def test_regime_by_name_rejects_any_d_below_3(d: int, name: str) -> None:
-    """simulator.regime(name, d) validates d before computing log(d) (no ZeroDivisionError at d = 1)."""
+    """simulator.build_regime(name, d) validates d before computing log(d) (no ZeroDivisionError at d = 1)."""
     with pytest.raises(ValueError, match=rf"d = {d} is not allowed"):
-        simulator.regime(name, d)
+        simulator.build_regime(name, d)
 
 
 @pytest.mark.parametrize("name", REGIMES)
 def test_regime_constructors_accept_small_valid_d(name: str) -> None:
     """Every regime builds a valid config at the smallest d, recording its regime name."""
-    cfg = REGIME_CONSTRUCTORS[name](3, device="cpu")
+    cfg = getattr(simulator, name)(3, device="cpu")
     assert cfg.regime == name and cfg.d == 3
+    assert simulator.build_regime(name, 3, device="cpu") == cfg  # the stamp changes nothing of a built-in's config
 
 
 def test_unknown_regime_name() -> None:
-    """An unknown regime name is rejected with the list of known ones."""
-    with pytest.raises(ValueError, match=r"regime = 'papr' is not allowed: must be one of \[.*'paper'"):
-        simulator.regime("papr", 16)
+    """An unknown regime name is rejected with the list of registered ones and how to register one."""
+    with pytest.raises(ValueError, match=r"regime 'papr' is not registered; registered: paper, small_batch, .*"
+                                         r"@simulator\.regime"):
+        simulator.build_regime("papr", 16)
 
 
 @pytest.mark.parametrize("kwargs,name", [(dict(C=0.0), "C"), (dict(C=NAN), "C"), (dict(C=-1.0), "C"),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from simulator import data
+from simulator import data, registered_laws
 
 CPU = torch.device("cpu")
 F64 = torch.float64
@@ -110,12 +110,15 @@ def test_gaussian_float32_is_rounded_float64() -> None:
 @pytest.mark.parametrize("sampler", ["boolean", "gaussian"])
 @pytest.mark.parametrize("d", [3, 64, 65, 130])
 def test_rows_are_chunk_invariant(sampler: str, d: int) -> None:
-    """Rows [r0, r0 + c) of a stream are the same whatever chunks they are generated in."""
+    """Rows [r0, r0 + c) of a stream (X and y of the registered law) are the same whatever chunks they are
+    generated in."""
     k = keys([0, 1, 2])
-    whole = data.sample_rows(sampler, k, 0, 37, d, F64)
-    parts = [data.sample_rows(sampler, k, r0, c, d, F64) for r0, c in [(0, 1), (1, 12), (13, 5), (18, 19)]]
-    np.testing.assert_array_equal(torch.cat(parts, dim=1).numpy(), whole.numpy())
-    np.testing.assert_array_equal(data.sample_rows(sampler, k, 20, 3, d, F64).numpy(), whole[:, 20:23].numpy())
+    sample = registered_laws()[sampler].sample
+    whole = sample(k, 0, 37, d, (0, 2), F64)
+    parts = [sample(k, r0, c, d, (0, 2), F64) for r0, c in [(0, 1), (1, 12), (13, 5), (18, 19)]]
+    for i in (0, 1):
+        np.testing.assert_array_equal(torch.cat([part[i] for part in parts], dim=1).numpy(), whole[i].numpy())
+        np.testing.assert_array_equal(sample(k, 20, 3, d, (0, 2), F64)[i].numpy(), whole[i][:, 20:23].numpy())
 
 
 def test_boolean_rows_with_a_reused_buffer() -> None:
@@ -154,9 +157,11 @@ def test_bits_are_not_reused_across_coordinates_or_rows() -> None:
 
 
 def test_unknown_law() -> None:
-    """An unknown data law is rejected by name."""
-    with pytest.raises(ValueError, match=r"data = 'laplace' is not allowed"):
-        data.sample_rows("laplace", keys([0]), 0, 1, 3, F64)
+    """An unknown data law is rejected by name, with the registered laws."""
+    with pytest.raises(ValueError, match=r"data law 'laplace' is not registered; registered: boolean, gaussian"):
+        data.batch("laplace", 0, 0, 1, 3, (0, 1), F64)
+    with pytest.raises(ValueError, match=r"data law 'laplace' is not registered"):
+        data.test_rows("laplace", 0, 0, 1, 3, (0, 1), F64, CPU)
 
 
 # ----------------------------------------------------------------------------- initialization

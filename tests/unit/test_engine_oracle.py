@@ -232,17 +232,27 @@ def test_explicit_real_valued_batches_and_labels() -> None:
         dict(data="gaussian", chunk_rows=16),
         dict(label_coords=(3, 1, 7)),  # parity-3, pair (i, j) = (3, 1)
         dict(d=70, m=20, chunk_rows=3),  # two 64-bit words per row
+        dict(label_noise=0.3),  # flipped training labels: the loss and every record see the flipped y
+        dict(label_noise=0.45, data="gaussian", chunk_rows=7),
     ],
-    ids=["boolean", "chunked-7", "gaussian-chunked", "parity3-pair31", "d70-chunked"],
+    ids=["boolean", "chunked-7", "gaussian-chunked", "parity3-pair31", "d70-chunked", "label-noise",
+         "label-noise-gaussian-chunked"],
 )
 def test_generated_batches_replayed_through_data_batch(overrides: dict[str, Any]) -> None:
     """Generated minibatches: `data.batch(law, seed, step, …)` returns exactly the batch the engine
-    used for that seed and step — replaying it in the oracle reproduces every seed and variant."""
+    used for that seed and step (with label noise, the flipped training labels) — replaying it in the
+    oracle reproduces every seed and variant."""
     cfg = tiny_config(variants=ALL_VARIANTS, seed=11, seeds=2, **overrides)
     traj = simulator.run(cfg)
     for r, seed in enumerate(traj.seeds):
-        batches = [data.batch(cfg.data, seed, t, cfg.m, cfg.d, cfg.label_coords, F64, "cpu")
-                   for t in range(cfg.steps)]
+        batches = [data.batch(cfg.data, seed, t, cfg.m, cfg.d, cfg.label_coords, F64, "cpu",
+                              label_noise=cfg.label_noise) for t in range(cfg.steps)]
+        if cfg.label_noise > 0:  # some labels are flipped, and only those differ from the clean law
+            clean = [data.batch(cfg.data, seed, t, cfg.m, cfg.d, cfg.label_coords, F64, "cpu")
+                     for t in range(cfg.steps)]
+            flipped = sum(int((y != yc).sum()) for (_, y), (_, yc) in zip(batches, clean))
+            assert 0 < flipped < cfg.m * cfg.steps
+            assert all(torch.equal(x, xc) and torch.equal(y.abs(), yc.abs()) for (x, y), (xc, yc) in zip(batches, clean))
         W0 = torch.from_numpy(traj.arrays["snap_W"][0, r, 0])
         a0 = torch.from_numpy(traj.arrays["snap_a"][0, r, 0])
         assert_matches_oracle(traj, r, oracle_run(cfg, W0, a0, batches))

@@ -30,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
+import simulator
 from simulator import RunConfig, Trajectory, TrajectoryFileError, engine, paper, small_batch
 from simulator.cache import CacheNotStored, CorruptCacheEntry, TrajectoryCache
 from simulator.cli import build_parser, config_from_args, main
@@ -557,6 +558,131 @@ def _(env: Env) -> None:
     src = Path(__file__).resolve().parents[2] / "simulator"
     users = sorted(p.name for p in src.glob("*.py") if "mkstemp" in p.read_text() or "os.replace(" in p.read_text())
     assert users == ["files.py"], users
+
+
+# ----------------------------------------------------------------------------- 10. regimes, data laws, label noise
+def fresh_registries(env: Env) -> None:
+    """Let the row register regimes and laws in copies of the registries (restored after the row)."""
+    from simulator import laws, regimes
+
+    for reg in (regimes._REGISTRY, laws._REGISTRY):
+        env.mp.setattr(reg, "_records", dict(reg._records))
+        env.mp.setattr(reg, "_origins", dict(reg._origins))
+        env.mp.setattr(reg, "_entry_points_loaded", False)
+
+
+def custom_args(env: Env, *extra: str) -> list[str]:
+    return ["run", *TINY_ARGS, *extra, "--out", str(env.tmp / "x.npz")]
+
+
+@fault("regime-unknown", "an unknown regime name", "ValueError listing the registered regimes and how to register "
+       "one; the CLI refuses it naming the registered ones (exit 2), before any work")
+def _(env: Env) -> None:
+    with pytest.raises(ValueError, match=r"regime 'papr' is not registered; registered: paper, small_batch, gaussian, "
+                                         r"first_layer_only, large_init, parity3, sparse_finders.*@simulator\.regime"):
+        simulator.build_regime("papr", 16)
+    env.no_work()
+    code, _, err = env.cli("run", "--regime", "papr", "--d", "16", "--out", str(env.tmp / "x.npz"))
+    assert code == 2 and "invalid choice: 'papr'" in err and "paper" in err and "sparse_finders" in err
+
+
+@fault("regime-raises", "a user regime's function raises", "RegimeError naming the regime, d, the arguments and the "
+       "original error; in the CLI one error line, exit 2, before any work")
+def _(env: Env) -> None:
+    fresh_registries(env)
+    simulator.regime("boom")(lambda d, **kw: 1 / 0)
+    with pytest.raises(simulator.RegimeError, match=r"^regime 'boom' at d=16 with \{'C': 3\} raised "
+                                                    r"ZeroDivisionError: division by zero$"):
+        simulator.build_regime("boom", 16, C=3)
+    env.no_work()
+    code, _, err = env.cli("run", "--regime", "boom", "--d", "16", "--device", "cpu", "--out", str(env.tmp / "x.npz"))
+    assert code == 2 and "regime 'boom' at d=16" in one_error_line(err) and "ZeroDivisionError" in err
+
+
+@fault("regime-wrong-type", "a user regime returns something other than a RunConfig",
+       "RegimeError naming the regime and the type returned")
+def _(env: Env) -> None:
+    fresh_registries(env)
+    simulator.regime("dict_regime")(lambda d, **kw: {"d": d})
+    with pytest.raises(simulator.RegimeError, match=r"regime 'dict_regime' \(.*\) returned builtins\.dict, not a "
+                                                    r"RunConfig"):
+        simulator.build_regime("dict_regime", 16)
+
+
+@fault("regime-bad-name", "a regime registered under a name that is not identifier-like, or under 'custom'",
+       "ValueError naming the name and the allowed form, at registration")
+def _(env: Env) -> None:
+    fresh_registries(env)
+    for name in ("", "my regime", "1st", "custom"):
+        with pytest.raises(ValueError, match=rf"regime name = {re.escape(repr(name))} is not allowed"):
+            simulator.regime(name)(lambda d, **kw: simulator.paper(d, **kw))
+    assert not {"", "my regime", "1st"} & set(simulator.registered_regimes())
+
+
+@fault("regime-taken-name", "a second function registered under a taken name",
+       "RegimeError naming both origins; the first registration is kept")
+def _(env: Env) -> None:
+    fresh_registries(env)
+
+    def small_batch(d: int, **kw: Any) -> RunConfig:
+        return simulator.paper(d, **kw)
+
+    with pytest.raises(simulator.RegimeError, match=r"regime 'small_batch' is already registered from "
+                                                    r"simulator\.regimes\.small_batch; cannot register "
+                                                    r"tests\.unit\.test_faults\..*small_batch"):
+        simulator.regime("small_batch")(small_batch)
+    assert simulator.registered_regimes()["small_batch"].build is simulator.small_batch
+
+
+@fault("entry-point-fails", "an installed package's regime entry point does not import",
+       "RegimeError naming the entry point (name = value) and the original error; the CLI says so in one line")
+def _(env: Env) -> None:
+    import importlib.metadata
+
+    fresh_registries(env)
+    ep = importlib.metadata.EntryPoint(name="broken", value="xorcert_missing_plugin:regime", group="xorcert.regimes")
+    real = importlib.metadata.entry_points
+    env.mp.setattr(importlib.metadata, "entry_points",
+                   lambda **kw: [ep] if kw.get("group") == "xorcert.regimes" else real(**kw))
+    pattern = (r"entry point broken = xorcert_missing_plugin:regime \(group xorcert\.regimes\) failed to import: "
+               r"ModuleNotFoundError: No module named 'xorcert_missing_plugin'")
+    with pytest.raises(simulator.RegimeError, match=pattern):
+        simulator.registered_regimes()
+    env.no_work()
+    code, _, err = env.cli(*custom_args(env))
+    assert code == 2 and re.search(pattern, one_error_line(err))
+
+
+@fault("label-noise-out-of-range", "label_noise outside [0, 0.5), NaN, or a bool",
+       "ValueError naming RunConfig.label_noise, the value and [0, 0.5); the CLI exits 2 before any work")
+def _(env: Env) -> None:
+    for value in (0.5, -0.1, 1.0, float("nan"), True, "0.1"):
+        with pytest.raises(ValueError, match=rf"^RunConfig\.label_noise = {re.escape(repr(value))} is not allowed: "
+                                             r"must be a number in \[0, 0\.5\)$"):
+            TINY.replace(label_noise=value)
+    env.no_work()
+    for text in ("0.5", "nan", "-1e-9"):
+        code, _, err = env.cli(*custom_args(env, f"--label-noise={text}"))
+        assert code == 2 and "RunConfig.label_noise" in one_error_line(err) and "[0, 0.5)" in err
+
+
+@fault("data-law-unknown-at-run", "a config names a data law no one registered in this process",
+       "the config builds and loads (a file of a user law reads anywhere), but the engine, the memory check and "
+       "the cache refuse the run before any work, listing the registered laws; the CLI refuses it as a choice")
+def _(env: Env) -> None:
+    cfg = TINY.replace(data="laplace")
+    env.mp.setattr("simulator.data.init_params", lambda *a, **k: pytest.fail("work started"))
+    listing = r"data law 'laplace' is not registered; registered: boolean, gaussian"
+    with pytest.raises(ValueError, match=listing):
+        engine.run(cfg)
+    with pytest.raises(ValueError, match=listing):
+        check_memory(cfg)
+    with pytest.raises(ValueError, match=listing):
+        TrajectoryCache(env.tmp / "c").fetch(cfg)
+    assert not (env.tmp / "c").exists()
+    env.no_work()
+    code, _, err = env.cli(*custom_args(env, "--data", "laplace"))
+    assert code == 2 and "invalid choice: 'laplace'" in err and "boolean" in err
 
 
 @pytest.mark.parametrize("case", FAULTS, ids=[f.name for f in FAULTS])

@@ -42,7 +42,7 @@ def test_check_prints_the_verdict_statistics_and_where_the_run_is(tmp_path: Path
     (["check", "C3", "--d", "2"], "--d = 2"),
     (["check", "C3", "--batch", "-3"], "--batch '-3'"),
     (["check", "C3", "--profile", "huge"], "--profile 'huge'"),
-    (["check", "C3", "--d", "10000000000"], "RunConfig"),  # the regime's own validation, before any run
+    (["check", "C3", "--d", "10000000000"], "d = 10000000000 is not allowed"),  # the regime validates it
     (["check", "C3", "--import", "no/such/file.py"], "no such file"),
     (["list", "--import", "no_such_module_xyz"], "No module named"),
 ])
