@@ -197,6 +197,9 @@ def plots_for(claim: str, verdict: Mapping[str, Any], log: Log = lambda msg: Non
         if series not in (None, {}, []):
             log(f"{claim}: series of type {type(series).__name__} skipped (a mapping of panels was expected)")
         return out
+    if series and not any(isinstance(r, dict) and r.get("kind") == "panel" for r in series.values()):
+        log(f"{claim}: series without panel records (a certificate older than lemmas.report) not drawn")
+        return out
     for name, record in series.items():
         try:
             out.append(draw(Panel.from_dict(record)))

@@ -68,6 +68,9 @@ def test_odd_series_are_skipped_not_fatal() -> None:
     logs: list[str] = []
     assert plots_for("C1", {"series": S.odd_series(), "stats": {"x": "odd"}, "thresholds": None}, logs.append) == []
     assert len(logs) == len(S.odd_series()), logs  # each odd record is named in the log
+    logs.clear()
+    assert plots_for("C3", {"series": {"S": {"x": [1, 2], "median": [1, 2]}, "d": [1, 2]}}, logs.append) == []
+    assert len(logs) == 1 and "older" in logs[0]  # an old certificate: one note per verdict, not one per series
     assert plots_for("C3", {"series": [1, 2, 3]}, logs.append) == []
     assert any("series of type list" in m for m in logs)
     assert plots_for("C3", {}, logs.append) == []
