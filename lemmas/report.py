@@ -67,8 +67,8 @@ def _choice(v: str, allowed: Sequence[str], what: str) -> None:
 
 @dataclass(frozen=True)
 class Curve:
-    x: tuple[float, ...]
-    y: tuple[float, ...]
+    x: Sequence[float]  # stored as a tuple
+    y: Sequence[float]  # stored as a tuple
     label: str = ""
     role: str = "line"
     group: int | None = None  # marks of one group share a colour (role "line" and bands)
@@ -84,9 +84,9 @@ class Curve:
 
 @dataclass(frozen=True)
 class Band:
-    x: tuple[float, ...]
-    lo: tuple[float, ...]
-    hi: tuple[float, ...]
+    x: Sequence[float]  # stored as a tuple
+    lo: Sequence[float]  # stored as a tuple
+    hi: Sequence[float]  # stored as a tuple
     label: str = ""
     group: int | None = None  # None: the colour of the seed curves
 
@@ -99,8 +99,8 @@ class Band:
 
 @dataclass(frozen=True)
 class Scatter:
-    x: tuple[float, ...]
-    y: tuple[float, ...]
+    x: Sequence[float]  # stored as a tuple
+    y: Sequence[float]  # stored as a tuple
     label: str = ""
 
     def __post_init__(self) -> None:
@@ -177,7 +177,7 @@ class Panel:
     """One figure: its marks, drawn in order, under a title and labelled axes."""
 
     title: str
-    marks: tuple[Mark, ...] = ()
+    marks: Sequence[Mark] = ()  # stored as a tuple
     x_label: str = ""
     y_label: str = ""
     x_scale: str = "linear"

@@ -60,7 +60,6 @@ class _Figure:
         if y:
             self.ax.set_ylabel(str(y), fontsize=8)
 
-
     def log(self, which: str, base: float = 10) -> None:
         """A log axis with plain tick labels (mathtext labels would triple the drawing time) and no minor ticks."""
         from matplotlib.ticker import FuncFormatter, NullLocator
@@ -69,8 +68,6 @@ class _Figure:
         (self.ax.set_yscale if which == "y" else self.ax.set_xscale)("log", base=base)
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         axis.set_minor_locator(NullLocator())
-
-
 
     def _narrow_log_ticks(self) -> None:
         """On a log axis spanning less than two decades, label 1, 2, 5 × 10^k rather than 10^k alone."""
@@ -95,19 +92,6 @@ class _Figure:
             self.fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None,
                                                           "Type": None})
         return Plot(self.title, clean_svg(buf.getvalue(), ID_TOKEN))
-
-
-def clean_svg(text: str, prefix: str) -> str:
-    """Inline-ready SVG: no XML prolog, doctype, metadata or namespace URLs; ids prefixed to be unique."""
-    text = re.sub(r"<\?xml[^>]*\?>", "", text)
-    text = re.sub(r"<!DOCTYPE[^>]*>", "", text, flags=re.S)
-    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
-    text = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", text)
-    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', text)
-    text = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", text)
-    text = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', text)
-    text = re.sub(r'<svg\b', '<svg role="img" class="plot"', text, count=1)
-    return text.strip()
 
 
 def clean_svg(text: str, prefix: str) -> str:
