@@ -39,16 +39,17 @@ def seed_bands(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, seeds: Sequence[in
                  f"seed {s}") for r, s in enumerate(seeds[:MAX_SEED_CURVES])]
 
 
-def lines(hlines: Mapping[str, float] = {}, vlines: Mapping[str, float] = {}) -> list[HLine | VLine]:
+def lines(hlines: Mapping[str, float] | None = None, vlines: Mapping[str, float] | None = None
+          ) -> list[HLine | VLine]:
     """Threshold levels and marked times (a non-finite time, e.g. a median T2 = ∞, is left out)."""
-    out: list[HLine | VLine] = [HLine(float(y), label) for label, y in hlines.items()]
-    out += [VLine(float(x), label) for label, x in vlines.items() if math.isfinite(float(x))]
+    out: list[HLine | VLine] = [HLine(float(y), label) for label, y in (hlines or {}).items()]
+    out += [VLine(float(x), label) for label, x in (vlines or {}).items() if math.isfinite(float(x))]
     return out
 
 
 def over_seeds(title: str, x: np.ndarray, values: np.ndarray, seeds: Sequence[int], x_label: str, y_label: str,
-               hlines: Mapping[str, float] = {}, vlines: Mapping[str, float] = {}, log_y: bool = False,
-               extra: Iterable[Any] = ()) -> Panel:
+               hlines: Mapping[str, float] | None = None, vlines: Mapping[str, float] | None = None,
+               log_y: bool = False, extra: Iterable[Any] = ()) -> Panel:
     """The usual panel of a quantity over time: seed curves, their median, thresholds and marked times."""
     return Panel(title, (*extra, *seed_curves(x, values, seeds), *lines(hlines, vlines)), x_label, y_label,
                  y_scale="log" if log_y else "linear")

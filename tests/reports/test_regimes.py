@@ -90,3 +90,12 @@ def test_entries_carry_their_reproduce_command() -> None:
     for e in old["entries"]:
         del e["reproduce"]  # older certificates: the command is built from the example
     assert "python -m lemmas check" not in render_report(old, baseline=None, with_plots=False)
+
+
+def test_merged_shards_keep_the_builtin_regimes() -> None:
+    records = S.user_regime_records()
+    paper = {k: v for k, v in records.items() if "paper" in k}
+    user = {k: v for k, v in records.items() if "paper" not in k}
+    merged = certmod.merge([S.certificate(paper), S.certificate(user)], ["a.json", "b.json"])
+    assert merged["builtin_regimes"] == list(certmod.BUILTIN_REGIMES)
+    assert certmod.describe_differences(S.USER_REGIME, certmod.paper_differences(merged)[S.USER_REGIME]) == DIFFERS
