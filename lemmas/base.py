@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -116,7 +116,7 @@ class Verdict:
         return f"{self.claim} {self.status}: {self.reason} [measured: {stats}] [thresholds: {thr}]"
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = asdict(replace(self, series={}))
         out["series"] = {name: panel.to_dict() for name, panel in self.series.items()}
         return sanitize(out)
 

@@ -92,7 +92,7 @@ class CellView:
 
 @dataclass
 class Counterexample:
-    kind: str  # "flip", "failure", "known failure", "error"
+    kind: str  # "flip", "failure", "error", "new failure" (no expected verdict), "known failure"
     claim: str
     regime: str
     example: str
@@ -211,6 +211,8 @@ def cell_view(cell: Cell, conf: float, expected: str | None, log: Callable[[str]
                     flip, anchor(cell.claim, cell.regime), cell.nodeid,
                     message=str((cell.item or {}).get("message", ""))[:2000],
                     new=(cell.new if new is None else new) and not flip)
+    if view.new:  # its verdict is shown, in the colour of a cell the baseline does not know (never red)
+        view.css = "newcell"
     for e in cell.entries:
         try:
             view.examples.append(example_view(e, key_stats))
@@ -247,7 +249,8 @@ def counterexamples(cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell])
         if chosen is None:
             for e in cell.entries:
                 if (e.get("verdict") or {}).get("status") == "fails":
-                    chosen = (e, "known failure" if e.get("expected") == "fails" else "failure")
+                    chosen = (e, "known failure" if e.get("expected") == "fails" else
+                              "new failure" if e.get("expected") is None else "failure")
                     break
         if chosen is None:
             if not cell.entries and item.get("outcome") in ("failed", "error"):
@@ -262,7 +265,7 @@ def counterexamples(cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell])
                                   e.get("expected"), str(v.get("reason", "")), seed_line,
                                   repro_commands(e, cell.nodeid or e.get("nodeid"), profile), hyp,
                                   anchor(cid, regime)))
-    rank = {"flip": 0, "failure": 1, "error": 2, "known failure": 3}
+    rank = {"flip": 0, "failure": 1, "error": 2, "new failure": 3, "known failure": 4}
     return sorted(out, key=lambda c: rank.get(c.kind, 9))
 
 

@@ -57,9 +57,12 @@ def test_new_cells_show_their_verdict_and_are_no_flip() -> None:
         new = cells[("C3", S.USER_REGIME)]
         assert new.get("data-new") == "1" and new["data-status"] == "fails"
         assert "flip" not in new["class"].split() and "new" in new["class"].split()
+        assert "fails" not in new["class"].split()  # a new cell is never red
         assert cells[("C2", "gaussian")].get("data-new") == "1"
         assert "data-new" not in cells[("C3", "paper")]
         assert "FLIPPED" not in html
+    html = render_report(cert, baseline=BASELINE, with_plots=False)
+    assert ">new failure</span>" in html and ">failure</span>" not in html  # in the counterexamples, never red
     diff = baseline_diff(cert, BASELINE)
     kinds = {(c.claim, c.regime): c.kind for c in diff.cells}
     assert kinds[("C3", S.USER_REGIME)] == "new" and kinds[("C2", "gaussian")] == "new" and not diff.flips
