@@ -19,12 +19,15 @@ confidence (one-sided binomial test), docs/SPEC.md §3.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from scipy.stats import beta, binom
+from scipy.stats import DegenerateDataWarning, binom, binomtest, bootstrap
 
+from lemmas.plain import sanitize
+from lemmas.report import KeyStat, Panel
 from simulator.config import zeta
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
@@ -37,6 +40,7 @@ class Thresholds:
 
     delta: float = 0.1  # tolerated failure rate of a w.h.p. claim
     confidence: float = 0.95  # confidence of the binomial rule and of intervals
+    bootstrap_seed: int = 0  # RNG seed of every reported bootstrap interval (reproducible)
     max_unevaluable: float = 0.5  # more seeds than this share unevaluable -> inconclusive
     # Every ζ-tolerance of docs/SPEC.md (C1 ≤ ζ, S ≥ 1-ζ, C4 ≤ ζ, C5 1+ζ, C2 1±ζ and share ≥ 1-ζ,
     # C6 ≤ ζ) is ζ(d) = 1/log d itself: see `zeta` below.
@@ -54,7 +58,6 @@ class Thresholds:
     c7_batch_gain: float = 2.0  # noise/drift at m = d is at least this many times that at m = ⌈d/ψ⌉
     c7_drift_batch_factor: int = 64  # the drift is estimated on an independent batch of ≥ 64·m samples
     c7_bootstrap: int = 1000  # bootstrap resamples over seeds (C7 reports an interval, as docs/SPEC.md asks of C10)
-    c7_bootstrap_seed: int = 7  # fixed RNG seed of that bootstrap (reproducible intervals)
     # C8
     c8_spearman_max: float = -0.5
     c8_finder_mass: float = 0.5  # finders' share of the output mass at T (sparse_finders)
@@ -68,7 +71,6 @@ class Thresholds:
     c10_min_span: float = 16.0  # the d-ladder spans at least 16×
     c10_time_resolution: float = 0.01  # T_ε resolution ≤ 1% of the horizon
     c10_bootstrap: int = 1000  # resamples of the slope's bootstrap interval over seeds (docs/SPEC.md C10)
-    c10_bootstrap_seed: int = 10  # fixed RNG seed of that bootstrap (reproducible intervals)
     c10_test_size: int = 4000  # test points of a grid run: T_ε is a crossing of ε, not a certificate (C9's job)
     c10_max_horizon: int = 4  # a grid run lasts at most this many paper horizons T (in steps)
     # C11
@@ -92,7 +94,8 @@ THRESHOLDS = Thresholds()
 
 @dataclass
 class Verdict:
-    """The outcome of one claim on one example. Everything in it is builtin-serialisable via to_dict."""
+    """The outcome of one claim on one example. Everything in it is builtin-serialisable via to_dict;
+    `series` maps a name to a report panel (lemmas.report)."""
 
     claim: str
     status: str
@@ -100,7 +103,7 @@ class Verdict:
     stats: dict[str, float] = field(default_factory=dict)  # the measured statistics
     thresholds: dict[str, Any] = field(default_factory=dict)  # what they were compared with
     per_seed: list[dict[str, Any]] = field(default_factory=list)  # seed, outcome ('pass'/'fail'/'na'), values
-    series: dict[str, Any] = field(default_factory=dict)  # time series for the report's plots
+    series: dict[str, Panel] = field(default_factory=dict)  # the report's plots
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -117,31 +120,15 @@ class Verdict:
         return f"{self.claim} {self.status}: {self.reason} [measured: {stats}] [thresholds: {thr}]"
 
     def to_dict(self) -> dict[str, Any]:
-        return _builtin(asdict(self))
+        out = asdict(replace(self, series={}))
+        out["series"] = {name: panel.to_dict() for name, panel in self.series.items()}
+        return sanitize(out)
 
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
-
-
-def _builtin(x: Any) -> Any:
-    """Convert numpy scalars/arrays (nested) to builtin Python types; non-finite floats to None-safe values."""
-    if isinstance(x, dict):
-        return {str(k): _builtin(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_builtin(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _builtin(x.tolist())
-    if isinstance(x, (np.bool_,)):
-        return bool(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        v = float(x)
-        return v if math.isfinite(v) else (str(v))
-    return x
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,12 +183,42 @@ def whp(outcomes: Sequence[str], delta: float = THRESHOLDS.delta, confidence: fl
     n = n_all - na
     if n == 0 or na > max_unevaluable * n_all:
         return WhpOutcome(INCONCLUSIVE, fails, n, na, math.nan, 0.0, 1.0, math.nan, max_allowed_failures(max(n, 0)))
-    a = 1 - confidence
-    lo = float(beta.ppf(a / 2, fails, n - fails + 1)) if fails > 0 else 0.0
-    hi = float(beta.ppf(1 - a / 2, fails + 1, n - fails)) if fails < n else 1.0
-    pval = float(binom.sf(fails - 1, n, delta)) if fails > 0 else 1.0
+    ci = binomtest(fails, n).proportion_ci(confidence_level=confidence, method="exact")  # Clopper–Pearson
+    pval = float(binomtest(fails, n, delta, alternative="greater").pvalue)  # P(X ≥ failures)
+    lo, hi = float(ci.low), float(ci.high)
     status = HOLDS if pval >= 1 - confidence else FAILS
     return WhpOutcome(status, fails, n, na, fails / n, lo, hi, pval, max_allowed_failures(n, delta, confidence))
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray], Any], n: int, resamples: int,
+                       confidence: float = THRESHOLDS.confidence,
+                       seed: int = THRESHOLDS.bootstrap_seed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval(s) of `statistic(idx)` over n units (seeds) resampled with replacement.
+
+    `statistic` takes an index array into the n units and returns a number or a vector of
+    numbers (NaN where undefined). scipy.stats.bootstrap draws the resamples; the interval
+    is over the resamples where the statistic is defined. Returns (lo, hi, share undefined),
+    arrays of the statistic's shape; with n < 2 (nothing to resample) the statistic itself.
+    """
+    def stat(idx: np.ndarray) -> np.ndarray:
+        return np.asarray(statistic(np.asarray(idx, dtype=np.int64)), dtype=np.float64)
+
+    if n < 2:
+        point = stat(np.arange(n))
+        return point, point, np.isnan(point).astype(np.float64)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):  # ∞ statistics: ∞ - ∞ in scipy's spread
+        warnings.simplefilter("ignore", DegenerateDataWarning)  # all resamples equal: a point interval
+        res = bootstrap((np.arange(n),), stat, vectorized=False, n_resamples=resamples, method="percentile",
+                        confidence_level=confidence, rng=np.random.default_rng(seed))
+    dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)  # (..., resamples)
+    undefined = np.isnan(dist).mean(axis=-1)
+    if not undefined.any():
+        return np.asarray(res.confidence_interval.low), np.asarray(res.confidence_interval.high), undefined
+    a = (1 - confidence) / 2
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row: its interval is NaN
+        lo, hi = np.nanquantile(dist, a, axis=-1), np.nanquantile(dist, 1 - a, axis=-1)
+    return lo, hi, undefined
 
 
 def seed_outcome(rec: dict[str, Any], problems: list[str]) -> dict[str, Any]:
@@ -212,7 +229,7 @@ def seed_outcome(rec: dict[str, Any], problems: list[str]) -> dict[str, Any]:
 
 
 def verdict_from_seeds(claim: str, per_seed: list[dict[str, Any]], stats: dict[str, float],
-                       thresholds: dict[str, Any], series: dict[str, Any] | None = None,
+                       thresholds: dict[str, Any], series: dict[str, Panel] | None = None,
                        what: str = "") -> Verdict:
     """Apply `whp` to per-seed records (each with an 'outcome' key) and build the Verdict."""
     w = whp([s["outcome"] for s in per_seed])
@@ -247,6 +264,7 @@ class Claim:
     check: Callable[..., Verdict]
     needs: str = "run"
     variants: tuple[str, ...] = ()  # coupled variants the claim reads besides the main run
+    key_stats: tuple[KeyStat, ...] = ()  # what the verdict turns on, for the report (first: the summary's)
     decisions: str = ""  # choices made where the specification (docs/SPEC.md) is silent
     applies: Callable[[Any], str | None] = lambda cfg: None  # RunConfig -> None, or why the claim is undefined there
 

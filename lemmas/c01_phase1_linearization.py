@@ -46,7 +46,8 @@ import numpy as np
 
 from lemmas.base import (Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing)
 from simulator.config import VARIANTS, proxy_variant
-from lemmas.series import curve
+from lemmas.report import KeyStat
+from lemmas.series import over_seeds
 from simulator.trajectory import Trajectory
 
 ID = "C1"
@@ -144,16 +145,17 @@ def check(traj: Trajectory) -> Verdict:
     thresholds = {"zeta": z, "T1_le_T2": True, "proxy": proxy,
                   "trained_layers": VARIANTS[main][1]}
     steps = np.arange(traj.steps)
+    t1 = {"T1 (median)": stats["T1_median"]}
     series = {
-        "batch_max_dev": {**curve(steps, batch_dev, traj.seeds), "x_label": "step t",
-                          "y_label": "max |h'(γ)+1| on the minibatch", "hlines": {"ζ": z},
-                          "vlines": {"T1 (median)": stats["T1_median"], "T2 (median)": stats["T2_median"]}},
-        "proxy_distance": {**curve(steps, dist_step, traj.seeds), "x_label": "step t",
-                           "y_label": "max_k ‖w_k - w_k^0‖/‖w_k^0‖ (per-step lower bound)", "hlines": {"ζ": z},
-                           "vlines": {"T1 (median)": stats["T1_median"]}},
-        "proxy_distance_snapshots": {**curve(snap_steps, dist_snap, traj.seeds), "x_label": "snapshot step",
-                                     "y_label": "max_k ‖w_k - w_k^0‖/‖w_k^0‖ (exact)", "hlines": {"ζ": z},
-                                     "vlines": {"T1 (median)": stats["T1_median"]}},
+        "batch_max_dev": over_seeds("batch max |h'+1| (phase one is linear while ≤ ζ)", steps, batch_dev,
+                                    traj.seeds, "step t", "max |h'(γ)+1| on the minibatch", {"ζ": z},
+                                    {**t1, "T2 (median)": stats["T2_median"]}),
+        "proxy_distance": over_seeds("distance to the proxy run, per step (lower bound)", steps, dist_step,
+                                     traj.seeds, "step t", "max_k ‖w_k - w_k^0‖/‖w_k^0‖ (per-step lower bound)",
+                                     {"ζ": z}, t1),
+        "proxy_distance_snapshots": over_seeds("distance to the proxy run at the snapshots (exact)", snap_steps,
+                                               dist_snap, traj.seeds, "snapshot step",
+                                               "max_k ‖w_k - w_k^0‖/‖w_k^0‖ (exact)", {"ζ": z}, t1),
     }
     return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
                               what="T1 ≤ T2, max|h'+1| ≤ ζ and proxy distance ≤ ζ up to T1")
@@ -169,6 +171,10 @@ CLAIM = Claim(
                "max_k ‖w_k - w_k^0‖ / ‖w_k^0‖ ≤ ζ for t ≤ T1."),
     check=check,
     needs="run",
+    key_stats=(KeyStat("max|h'+1| up to T1", "max_batch_dev_to_T1", "<=", "zeta"),
+               KeyStat("test max|h'+1| up to T1", "max_test_dev_to_T1", "<=", "zeta"),
+               KeyStat("proxy distance (snapshots)", "max_proxy_dist_snap_to_T1", "<=", "zeta"),
+               KeyStat("proxy distance (per step, lower bound)", "max_proxy_dist_step_lb_to_T1", "<=", "zeta")),
     variants=("linear",),
     decisions=("T2 never reached counts as ∞; T1 never reached -> na; proxy = proxy_variant(main) "
                "(linear_frozen_a in first_layer_only); proxy distance exact on snapshots ≤ T1 and, per step, "

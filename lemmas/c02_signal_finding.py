@@ -66,6 +66,8 @@ from simulator.config import RunConfig
 from simulator.trajectory import Trajectory
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
+from lemmas.report import Band, Curve, KeyStat, Panel
+from lemmas.series import lines
 
 SQRT_2PI = math.sqrt(2 * math.pi)
 SERIES_POINTS = 120
@@ -172,33 +174,49 @@ def _finite_median(values: list[Any]) -> float:
     return float(np.median(v)) if v else math.nan
 
 
-def _quantiles(x: np.ndarray, idx: np.ndarray) -> dict[str, list[float]]:
-    """Median and 10/90% quantiles over neurons of all seeds, at the steps idx; x (T, R, p)."""
+def _quantiles(x: np.ndarray, idx: np.ndarray) -> tuple[list[float], list[float], list[float]]:
+    """10%, median and 90% quantiles over neurons of all seeds, at the steps idx; x (T, R, p)."""
     flat = x[idx].reshape(len(idx), -1)
     q = np.quantile(flat, [0.1, 0.5, 0.9], axis=1)
-    return {"q10": q[0].tolist(), "med": q[1].tolist(), "q90": q[2].tolist()}
+    return q[0].tolist(), q[1].tolist(), q[2].tolist()
 
 
-def _rung_series(d: int, traj: Trajectory, rows: list[dict[str, Any]]) -> dict[str, Any]:
+NORM_GROUPS = {"w_sig": 2, "w_opp": 4, "w_perp": 3}  # colour groups of the three norms
+
+
+def _rung_series(d: int, traj: Trajectory, rows: list[dict[str, Any]]) -> dict[str, Panel]:
+    """Two panels per rung: the spread of the neuron norms over time, and the growth-rate fit."""
     t1s = [r["T1"] for r in rows]
     reached = [t for t in t1s if t >= 0]
     horizon = min(traj.steps - 1, int(3 * max(reached)) if reached else traj.steps - 1)
     idx = np.unique(np.linspace(0, horizon, min(SERIES_POINTS, horizon + 1)).round().astype(int))
-    out: dict[str, Any] = {f"d{d}.t": idx.tolist(), f"d{d}.T1": t1s, f"d{d}.T2": traj.T2().tolist(),
-                           f"d{d}.T1_pred": [rows[0]["T1_pred"]]}
+    t = idx.astype(float).tolist()
+    marks: list[Any] = []
     for name, arr in (("w_sig", traj.w_sig()), ("w_opp", traj.w_opp()), ("w_perp", traj.w_perp())):
-        for q, v in _quantiles(arr, idx).items():
-            out[f"d{d}.{name}_{q}"] = v
+        q10, med, q90 = _quantiles(arr, idx)
+        marks += [Band(t, q10, q90, f"‖{name}‖ 10–90%", NORM_GROUPS[name]),
+                  Curve(t, med, f"‖{name}‖", "line", NORM_GROUPS[name])]
+    t2s = [int(x) for x in traj.T2() if x >= 0]
+    times = {"T1 (median)": _finite_median(reached), "T2 (median)": _finite_median(t2s),
+             "T1 predicted": rows[0]["T1_pred"]}
+    norms = Panel(f"d = {d}: norms over the neurons (median, 10–90%)", (*marks, *lines(vlines=times)),
+                  "step t", "norm", y_scale="log")
     # the rate fit: geometric lines from the median initial ‖w_sig‖ with the fitted and predicted slopes
     fit = _finite_median([r.get("fit_slope", math.nan) for r in rows])
     pred = _finite_median([r.get("pred_slope", math.nan) for r in rows])
+    ratio = _finite_median([r.get("rate_ratio") for r in rows])
     s0 = float(np.median(traj.w_sig()[0]))
     t_fit = idx[idx <= (np.median(reached) if reached else 0)]
-    out[f"d{d}.fit_t"] = t_fit.tolist()
-    out[f"d{d}.w_sig_fit"] = (s0 * np.exp(fit * t_fit)).tolist() if np.isfinite(fit) else []
-    out[f"d{d}.w_sig_pred"] = (s0 * np.exp(pred * t_fit)).tolist() if np.isfinite(pred) else []
-    out[f"d{d}.rate_ratio_per_seed"] = [r.get("rate_ratio", math.nan) for r in rows][:8]
-    return out
+    _, w_sig_med, _ = _quantiles(traj.w_sig(), t_fit)
+    growth: list[Any] = [Curve(t_fit.astype(float).tolist(), w_sig_med, "‖w_sig‖ median", "median")]
+    if np.isfinite(fit):
+        growth.append(Curve(t_fit.astype(float).tolist(), (s0 * np.exp(fit * t_fit)).tolist(), "fitted rate", "fit"))
+    if np.isfinite(pred):
+        growth.append(Curve(t_fit.astype(float).tolist(), (s0 * np.exp(pred * t_fit)).tolist(),
+                            "linearized prediction", "reference"))
+    title = f"d = {d}: growth of ‖w_sig‖ at initial size" + (
+        f" — fitted/predicted rate {ratio:.3g}" if math.isfinite(ratio) else "")
+    return {f"d{d}_norms": norms, f"d{d}_growth": Panel(title, tuple(growth), "step t", "‖w_sig‖", y_scale="log")}
 
 
 def check(ladder: Mapping[int, Trajectory]) -> Verdict:
@@ -226,7 +244,7 @@ def check(ladder: Mapping[int, Trajectory]) -> Verdict:
     stats: dict[str, float] = {}
     thresholds: dict[str, Any] = {"t1_band": list(THRESHOLDS.c2_t1_band), "min_window": THRESHOLDS.c2_min_window,
                                   "min_fit_share": THRESHOLDS.c2_min_fit_share}
-    series: dict[str, Any] = {"d": list(ladder)}
+    series: dict[str, Panel] = {}
     for d, rows in rungs.items():
         stats[f"d{d}_rate_ratio"] = _finite_median([row.get("rate_ratio") for row in rows])
         stats[f"d{d}_T1_over_pred"] = _finite_median([row.get("T1_ratio") for row in rows])
@@ -257,6 +275,9 @@ CLAIM = Claim(
                "on every rung of the d-ladder."),
     check=check,
     needs="ladder",
+    key_stats=(KeyStat("T1 / linearized prediction", "d{d}_T1_over_pred", "in", "t1_band"),
+               KeyStat("growth rate / prediction", "d{d}_rate_ratio", "in", "d{d}_rate_band"),
+               KeyStat("share with w_sig grown, w_opp shrunk", "d{d}_share_grown", ">=", "d{d}_share_min")),
     variants=(),
     decisions=("'every neuron' = all but a ζ share; rate fit over steps t ≤ T1 with |a| within (1±ζ)θ, "
                "≥ c2_min_window steps per neuron, ≥ c2_min_fit_share of the neurons fitted, prediction "

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from lemmas.base import xor_plane_missing, Claim, Verdict, not_applicable, verdict_from_seeds
-from lemmas.series import curve
+from lemmas.report import KeyStat
+from lemmas.series import over_seeds
 from simulator.trajectory import Trajectory
 
 ID = "C3"
@@ -106,8 +107,8 @@ def check(traj: Trajectory) -> Verdict:
         "S_final_median": float(np.median(S[-1])),
     }
     thresholds = {"S_min": 1 - z, "zeta": z}
-    series = {"S": {**curve(steps, S, traj.seeds), "x_label": "step t", "y_label": "signal-heavy mass S_t",
-                    "hlines": {"1-ζ": 1 - z}, "vlines": {"T1 (median)": stats["T1_median"]}}}
+    series = {"S": over_seeds("signal-heavy mass S_t (stays ≥ 1-ζ from T1 on)", steps, S, traj.seeds, "step t",
+                              "signal-heavy mass S_t", {"1-ζ": 1 - z}, {"T1 (median)": stats["T1_median"]})}
     return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
                               what="S_t ≥ 1-ζ at every step from T1 to T")
 
@@ -120,6 +121,7 @@ CLAIM = Claim(
     statement="Once S_t ≥ 1 - ζ (first at T1), S_t ≥ 1 - ζ for every later step up to T.",
     check=check,
     needs="run",
+    key_stats=(KeyStat("min S_t after T1 (worst seed)", "min_S_after_T1", ">=", "S_min"),),
     variants=(),
     decisions=("the state at T (after the last step) is read from the last snapshot; T1 never reached -> na."),
     applies=applies,

@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from lemmas.base import xor_plane_missing, Claim, Verdict, not_applicable, verdict_from_seeds
-from lemmas.series import curve
+from lemmas.report import KeyStat
+from lemmas.series import over_seeds
 from simulator.trajectory import Trajectory
 
 ID = "C4"
@@ -108,13 +109,14 @@ def check(traj: Trajectory) -> Verdict:
     thresholds = {"gap_over_max_margin_max": z, "sign_agree_min": 1 - z, "zeta": z}
     vl = {"T1 (median)": stats["T1_median"]}
     series = {
-        "gap_over_max_margin": {**curve(snap_steps, r_max, traj.seeds), "x_label": "snapshot step",
-                                "y_label": "max|f - f̃| / max_c|γ̃_c|", "hlines": {"ζ": z}, "vlines": vl},
-        "gap_over_min_margin": {**curve(snap_steps, r_min, traj.seeds), "x_label": "snapshot step",
-                                "y_label": "max|f - f̃| / min_c|γ̃_c| (reported)", "vlines": vl},
-        "sign_agree": {**curve(snap_steps, agree, traj.seeds), "x_label": "snapshot step",
-                       "y_label": "share of test points with sign f = sign f̃", "hlines": {"1-ζ": 1 - z},
-                       "vlines": vl},
+        "gap_over_max_margin": over_seeds("gap to the clean network over the largest clean margin", snap_steps,
+                                          r_max, traj.seeds, "snapshot step", "max|f - f̃| / max_c|γ̃_c|",
+                                          {"ζ": z}, vl),
+        "gap_over_min_margin": over_seeds("gap to the clean network over the smallest clean margin (reported)",
+                                          snap_steps, r_min, traj.seeds, "snapshot step",
+                                          "max|f - f̃| / min_c|γ̃_c| (reported)", {}, vl),
+        "sign_agree": over_seeds("sign agreement of f and f̃ on the test set", snap_steps, agree, traj.seeds,
+                                 "snapshot step", "share of test points with sign f = sign f̃", {"1-ζ": 1 - z}, vl),
     }
     return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
                               what="max|f-f̃| ≤ ζ·max|γ̃| and sign agreement ≥ 1-ζ at every snapshot from T1")
@@ -129,6 +131,8 @@ CLAIM = Claim(
                "least 1 - ζ of the points; the ratio to min_c |γ̃_c| is reported."),
     check=check,
     needs="run",
+    key_stats=(KeyStat("max|f-f̃| / max|γ̃|", "max_gap_over_max_margin", "<=", "gap_over_max_margin_max"),
+               KeyStat("sign agreement", "min_sign_agree", ">=", "sign_agree_min")),
     variants=(),
     decisions="every snapshot with step ≥ T1 is checked; T1 never reached -> na; 0/0 ratio = 0, x/0 = ∞.",
     applies=applies,

@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from lemmas.base import (Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing)
-from lemmas.series import curve
+from lemmas.report import KeyStat
+from lemmas.series import over_seeds
 from simulator.trajectory import Trajectory
 
 ID = "C5"
@@ -133,9 +134,10 @@ def check(traj: Trajectory) -> Verdict:
         "max_rise": max((p["max_rise"] for p in per_seed if "max_rise" in p), default=math.nan),
     }
     thresholds = {"R_T_max": 1 + z, "rise_max": 1 + z, "zeta": z}
-    series = {"R": {**curve(steps, R, traj.seeds), "x_label": "step t" if cfg.data == "boolean" else "snapshot step",
-                    "y_label": "R_t = max_c γ̃_c / min_c γ̃_c (∞ while min ≤ 0)", "hlines": {"1+ζ": 1 + z},
-                    "vlines": {"T2 (median)": stats["T2_median"]}, "log_y": True}}
+    series = {"R": over_seeds("ratio of the clean cluster margins R_t", steps, R, traj.seeds,
+                              "step t" if cfg.data == "boolean" else "snapshot step",
+                              "R_t = max_c γ̃_c / min_c γ̃_c (∞ while min ≤ 0)", {"1+ζ": 1 + z},
+                              {"T2 (median)": stats["T2_median"]}, log_y=True)}
     return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
                               what="R_t never rises by more than 1+ζ after T2 and R_T ≤ 1+ζ")
 
@@ -149,6 +151,8 @@ CLAIM = Claim(
                "(R_t ≤ (1+ζ)·R_s for all T2 ≤ s ≤ t), and R_T ≤ 1 + ζ."),
     check=check,
     needs="run",
+    key_stats=(KeyStat("R_T (worst seed)", "R_T_max", "<=", "R_T_max"),
+               KeyStat("largest rise of R after T2", "max_rise", "<=", "rise_max")),
     variants=(),
     decisions=("cumulative reading of 'rise' (against the running minimum since T2); R = ∞ while min_c γ̃_c ≤ 0, "
                "a rise from ∞ is none, a rise to ∞ is one; R_T from the last snapshot; T2 never reached: fail if "

@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, seed_outcome, verdict_from_seeds
-from lemmas.series import curve
+from lemmas.report import KeyStat
+from lemmas.series import over_seeds
 from simulator.config import RunConfig
 from simulator.trajectory import Trajectory
 
@@ -132,11 +133,11 @@ def check(traj: Trajectory) -> Verdict:
     thresholds = {"identity_rtol": rtol, "dtype": cfg.dtype, "balance_max": z, "zeta": z}
     states_x = np.arange(bal.shape[0])
     series = {
-        "balance_ratio": {**curve(states_x, bal, traj.seeds), "x_label": "step t",
-                          "y_label": "max_k |a_k² - ‖w_k‖²| / max_k a_k²", "hlines": {"ζ": z}},
-        "identity_residual": {**curve(np.arange(res.shape[0]), res.max(-1), traj.seeds),
-                              "x_label": "step t", "y_label": "max_k relative residual of the identity",
-                              "hlines": {"tolerance": rtol}, "log_y": True},
+        "balance_ratio": over_seeds("layer balance |a_k| ≈ ‖w_k‖", states_x, bal, traj.seeds, "step t",
+                                    "max_k |a_k² - ‖w_k‖²| / max_k a_k²", {"ζ": z}),
+        "identity_residual": over_seeds("residual of the layer-balance identity", np.arange(res.shape[0]),
+                                        res.max(-1), traj.seeds, "step t",
+                                        "max_k relative residual of the identity", {"tolerance": rtol}, log_y=True),
     }
     return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
                               what="layer-balance identity to rounding and max_k|a²-‖w‖²| ≤ ζ·max a²")
@@ -151,6 +152,8 @@ CLAIM = Claim(
                "and max_k |a_k² - ‖w_k‖²| ≤ ζ · max_k a_k² at every step up to T."),
     check=check,
     needs="run",
+    key_stats=(KeyStat("max_k|a²-‖w‖²| / max a²", "max_balance_ratio", "<=", "balance_max"),
+               KeyStat("identity residual", "max_identity_residual", "<=", "identity_rtol")),
     variants=(),
     decisions=("residual normalised by a² + ‖w‖² + η²(g_a² + ‖g_w‖²); the state after the last step is the last "
                "snapshot; defined in every regime (fails by design where a is frozen)."),

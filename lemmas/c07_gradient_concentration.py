@@ -43,7 +43,8 @@ Decisions where the specification (docs/SPEC.md) is silent:
   claim says), not a per-seed w.h.p. rule. The per-seed medians are reported in
   `per_seed` (their 'outcome' applies the same two criteria to one seed; informational
   only, the verdict does not use them). A 95% percentile bootstrap interval over seeds
-  (seeds resampled with replacement, THRESHOLDS.c7_bootstrap resamples, fixed RNG seed)
+  (scipy.stats.bootstrap: seeds resampled with replacement, THRESHOLDS.c7_bootstrap
+  resamples, RNG seed THRESHOLDS.bootstrap_seed)
   is reported for the median ratio and for the gain; also the theory gain √(m_regime/d)
   and the theory ratio of the two batch sizes' noise levels.
 * Cross-check (reported, not used): the realised deviation |mean_regime - drift_estimate|
@@ -65,7 +66,8 @@ from typing import Mapping
 
 import numpy as np
 
-from lemmas.base import FAILS, HOLDS, INCONCLUSIVE, THRESHOLDS, Claim, Verdict
+from lemmas.base import FAILS, HOLDS, INCONCLUSIVE, THRESHOLDS, Claim, Verdict, bootstrap_interval
+from lemmas.report import Curve, ErrorBar, HLine, KeyStat, Panel, VLine
 from simulator.config import RunConfig
 from simulator.trajectory import Trajectory
 
@@ -150,24 +152,15 @@ def _gain(med_d: float, med_reg: float) -> float:
 
 
 def bootstrap_over_seeds(ratio_reg: np.ndarray, ratio_d: np.ndarray, resamples: int,
-                         confidence: float = THRESHOLDS.confidence,
-                         seed: int = THRESHOLDS.c7_bootstrap_seed) -> dict[str, float]:
-    """Percentile intervals of the pooled median ratio and of the gain, seeds resampled (R, p) inputs."""
-    rng = np.random.default_rng(seed)
-    R = ratio_reg.shape[0]
-    meds, gains = np.empty(resamples), np.empty(resamples)
-    for b in range(resamples):
-        idx = rng.integers(0, R, size=R)
-        meds[b] = _median(ratio_reg[idx])
-        gains[b] = _gain(_median(ratio_d[idx]), meds[b])
-    lo, hi = (1 - confidence) / 2, 1 - (1 - confidence) / 2
-    out = {}
-    for name, v in (("ratio_median", meds), ("gain", gains)):
-        v = v[~np.isnan(v)]
-        with np.errstate(invalid="ignore"):
-            out[f"{name}_lo"] = float(np.quantile(v, lo)) if v.size else math.nan
-            out[f"{name}_hi"] = float(np.quantile(v, hi)) if v.size else math.nan
-    return out
+                         confidence: float = THRESHOLDS.confidence) -> dict[str, float]:
+    """Percentile intervals of the pooled median ratio and of the gain, seeds resampled; (R, p) inputs."""
+    def stat(idx: np.ndarray) -> list[float]:
+        med = _median(ratio_reg[idx])
+        return [med, _gain(_median(ratio_d[idx]), med)]
+
+    lo, hi, _ = bootstrap_interval(stat, ratio_reg.shape[0], resamples, confidence)
+    return {"ratio_median_lo": float(lo[0]), "ratio_median_hi": float(hi[0]),
+            "gain_lo": float(lo[1]), "gain_hi": float(hi[1])}
 
 
 # ---------------------------------------------------------------------------------------
@@ -224,11 +217,7 @@ def check(runs: Mapping[str, Trajectory]) -> Verdict:
     thresholds = {"ratio_max": THRESHOLDS.c7_ratio_max, "batch_gain": THRESHOLDS.c7_batch_gain,
                   "min_d": THRESHOLDS.c7_min_d, "drift_batch_factor": THRESHOLDS.c7_drift_batch_factor,
                   "bootstrap_resamples": THRESHOLDS.c7_bootstrap}
-    series = {
-        "quantile_levels": list(QUANTILE_LEVELS),
-        "ratio_quantiles_regime": _quantiles(ratio_reg),
-        "ratio_quantiles_m_d": _quantiles(ratio_d),
-    }
+    series = _series(stats, _quantiles(ratio_reg), _quantiles(ratio_d), m, md.config.m)
     per_seed = _per_seed(reg, ratio_reg, ratio_d)
 
     ok_ratio = med_reg <= THRESHOLDS.c7_ratio_max
@@ -246,6 +235,30 @@ def check(runs: Mapping[str, Trajectory]) -> Verdict:
     failed = [w for w, ok in (("the noise does not concentrate at the regime's batch", ok_ratio),
                               ("the batch gain is too small", ok_gain)) if not ok]
     return Verdict("C7", FAILS, "; ".join(failed) + ": " + parts, stats, thresholds, per_seed, series)
+
+
+def _series(stats: dict[str, float], q_reg: list[float], q_d: list[float], m: int, m_d: int) -> dict[str, Panel]:
+    """noise/drift against the batch size (log-log, with the theory slope -1/2), and its quantiles over neurons."""
+    thr = HLine(THRESHOLDS.c7_ratio_max, "threshold (median)")
+    out: dict[str, Panel] = {}
+    r_d, r_r = stats["ratio_median_m_d"], stats["ratio_median"]
+    if m_d != m and all(math.isfinite(v) and v > 0 for v in (r_d, r_r)):
+        slope = math.log(r_r / r_d) / math.log(m / m_d)
+        xs = np.geomspace(min(m_d, m), max(m_d, m), 20)
+        out["noise_over_drift_by_batch"] = Panel(
+            f"median noise/drift against the batch: measured slope {slope:.3g} (theory −0.5)",
+            (Curve([m_d, m], [r_d, r_r], "measured (median)", "median", markers=True),
+             Curve(xs.tolist(), (r_d * (xs / m_d) ** -0.5).tolist(), "theory ∝ √(d/m) through m = d", "fit"),
+             ErrorBar(m, r_r, stats["ratio_median_lo"], stats["ratio_median_hi"],
+                      f"{THRESHOLDS.confidence:.0%} bootstrap CI over seeds"), thr),
+            "batch size m", "median noise / drift", x_scale="log", y_scale="log")
+    levels = list(QUANTILE_LEVELS)
+    out["noise_over_drift_quantiles"] = Panel(
+        "noise/drift: quantiles over neurons and seeds",
+        (Curve(levels, q_reg, f"at the regime's batch m = {m}", "line", 0, markers=True),
+         Curve(levels, q_d, f"at m = d = {m_d}", "line", 1, markers=True), thr, VLine(0.5, "median")),
+        "quantile level", "noise / drift", y_scale="auto")
+    return out
 
 
 def _quantiles(x: np.ndarray) -> list[float]:
@@ -291,6 +304,8 @@ CLAIM = Claim(
                "(theory: √(d/m))."),
     check=check,
     needs="gradient",
+    key_stats=(KeyStat("median noise/drift", "ratio_median", "<=", "ratio_max"),
+               KeyStat("batch gain (m=d vs regime)", "gain", ">=", "batch_gain")),
     decisions=("per-sample std from each run's own step-0 batch with Bessel's correction (from the drift batch "
                "when m = 1); drift = |drift-run batch mean|, zero drift gives ratio +∞; one pooled median over "
                "neurons and seeds (per-seed medians informational), bootstrap interval over seeds; below d = 64 "

@@ -52,6 +52,7 @@ from simulator.config import RunConfig
 from simulator.trajectory import Trajectory
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
+from lemmas.report import Curve, HLine, KeyStat, Panel, Scatter, VLine
 
 FROZEN = "frozen_a"
 MAX_SCATTER = 200
@@ -160,9 +161,20 @@ def check(traj: Trajectory) -> Verdict:
     thresholds: dict[str, Any] = {"spearman_max": THRESHOLDS.c8_spearman_max}
     t_cat, a_cat = np.concatenate(t_all), np.concatenate(a_all)
     step = max(1, math.ceil(len(t_cat) / MAX_SCATTER))
-    series: dict[str, Any] = {"first_heavy_step": t_cat[::step].astype(float).tolist(),
-                              "final_abs_a": a_cat[::step].tolist(), "horizon": [traj.steps],
-                              "spearman_per_seed": [s["spearman"] for s in per_seed][:8]}
+    rho = stats["spearman_median"]
+    series: dict[str, Panel] = {
+        "amplification": Panel(
+            "final |a| against the first signal-heavy step"
+            + (f" — Spearman (median over seeds) {rho:.2f}" if math.isfinite(rho) else ""),
+            (Scatter(t_cat[::step].astype(float).tolist(), a_cat[::step].tolist(), "neurons"),
+             VLine(traj.steps, "T (never signal-heavy: censored here)")),
+            "first signal-heavy step", "final |a|", y_scale="auto")}
+    if rhos:
+        series["spearman_per_seed"] = Panel(
+            "Spearman ρ(first signal-heavy step, final |a|) per seed",
+            (Curve([float(s["seed"]) for s in per_seed[:8]], [s["spearman"] for s in per_seed[:8]], "ρ", "line", 0,
+                   markers=True), HLine(THRESHOLDS.c8_spearman_max, "spearman max")),
+            "seed", "Spearman ρ")
     if sparse:
         def med(key: str) -> float:
             v = [s[key] for s in per_seed if math.isfinite(s[key])]
@@ -173,11 +185,19 @@ def check(traj: Trajectory) -> Verdict:
         thresholds.update(eps=THRESHOLDS.eps,
                           finder_share_min=max(THRESHOLDS.c8_finder_mass, THRESHOLDS.c8_finder_uniform_factor * u),
                           finder_share_frozen_max=THRESHOLDS.c8_frozen_uniform_factor * u)
-        series["snap_steps"] = traj.snap_steps.astype(float).tolist()
+        snaps = traj.snap_steps.astype(float).tolist()
+        shares: list[Any] = []
         if len(share_main_t):
-            series["finder_share_main"] = np.median(share_main_t, axis=1).tolist()
+            shares.append(Curve(snaps, np.median(share_main_t, axis=1).tolist(), "finders' share (median)", "line", 0))
         if share_frozen_t is not None:
-            series["finder_share_frozen"] = np.median(share_frozen_t, axis=1).tolist()
+            shares.append(Curve(snaps, np.median(share_frozen_t, axis=1).tolist(),
+                                "finders' share, frozen-a run (median)", "line", 1))
+        if shares:
+            series["finder_share"] = Panel(
+                "finders' share of the output mass |a|·‖w‖",
+                (*shares, HLine(thresholds["finder_share_min"], "finder share min"),
+                 HLine(thresholds["finder_share_frozen_max"], "finder share frozen max")),
+                "snapshot step", "share of the output mass")
     return verdict_from_seeds("C8", per_seed, stats, thresholds, series,
                               what="early finders are amplified" + (" and carry the sparse network" if sparse else ""))
 
@@ -199,6 +219,9 @@ CLAIM = Claim(
                "they hold < 2× their uniform share."),
     check=check,
     needs="run",
+    key_stats=(KeyStat("Spearman(first heavy step, final |a|)", "spearman_median", "<=", "spearman_max"),
+               KeyStat("finders' mass share", "finder_share_median", ">=", "finder_share_min"),
+               KeyStat("finders' share, frozen a", "finder_share_frozen_median", "<", "finder_share_frozen_max")),
     variants=(FROZEN,),
     decisions=("never signal-heavy -> censored at T (ranked last); constant final |a| (frozen a) -> ρ = 0, fails; "
                "all first-heavy steps tied -> na; final |a| and mass from the last snapshot; (b) only where "

@@ -31,11 +31,12 @@ from typing import Any
 import numpy as np
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
+from lemmas.report import KeyStat
+from lemmas.series import over_seeds, seed_bands
 from simulator.config import RunConfig
 from simulator.trajectory import Trajectory
 
 ID = "C9"
-MAX_SEED_CURVES = 8
 
 
 def applies(cfg: RunConfig) -> str | None:
@@ -80,18 +81,12 @@ def check(traj: Trajectory) -> Verdict:
         "final_loss_max": max((p["loss"] for p in ev), default=math.nan),
         "samples": float(cfg.samples),
     }
-    seeds = traj.seeds[:MAX_SEED_CURVES]
-    x = [float(t) for t in snap_steps]
     series = {
-        "test_error": {"x": x, "median": np.median(err, axis=1).tolist(),
-                       "per_seed": {str(s): err[:, r].tolist() for r, s in enumerate(seeds)},
-                       "per_seed_lo": {str(s): lo[:, r].tolist() for r, s in enumerate(seeds)},
-                       "per_seed_hi": {str(s): hi[:, r].tolist() for r, s in enumerate(seeds)},
-                       "x_label": "snapshot step", "y_label": "test 0-1 error (95% Clopper–Pearson)",
-                       "hlines": {"ε": eps}, "log_y": True},
-        "test_loss": {"x": x, "median": np.median(loss, axis=1).tolist(),
-                      "per_seed": {str(s): loss[:, r].tolist() for r, s in enumerate(seeds)},
-                      "x_label": "snapshot step", "y_label": "test loss h(γ)", "log_y": True},
+        "test_error": over_seeds("test 0-1 error with its 95% Clopper–Pearson interval per seed", snap_steps, err,
+                                 traj.seeds, "snapshot step", "test 0-1 error (95% Clopper–Pearson)", {"ε": eps},
+                                 log_y=True, extra=seed_bands(snap_steps, lo, hi, traj.seeds)),
+        "test_loss": over_seeds("test loss (the population-loss estimate)", snap_steps, loss, traj.seeds,
+                                "snapshot step", "test loss h(γ)", log_y=True),
     }
     return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
                               what=f"upper 95% Clopper–Pearson bound of the test error at T < ε = {eps:g}")
@@ -106,6 +101,7 @@ CLAIM = Claim(
                "on a test set of at least 20 000 points is below ε; the population loss at T is reported."),
     check=check,
     needs="run",
+    key_stats=(KeyStat("upper 95% bound of the test error (worst seed)", "final_error_hi_max", "<", "eps"),),
     variants=(),
     decisions=("per seed, the last snapshot must be at the horizon (else na); test set < c9_min_test -> na; "
                "defined in every regime."),

@@ -62,7 +62,8 @@ from typing import Mapping
 
 import numpy as np
 
-from lemmas.base import FAILS, HOLDS, INCONCLUSIVE, THRESHOLDS, Claim, Verdict
+from lemmas.base import FAILS, HOLDS, INCONCLUSIVE, THRESHOLDS, Claim, Verdict, bootstrap_interval
+from lemmas.report import Curve, KeyStat, Panel
 from simulator.config import paper_hyper
 from simulator.trajectory import Trajectory
 
@@ -182,19 +183,54 @@ def median_n_star(values: np.ndarray) -> float:
 
 
 def bootstrap_slope(ds: list[int], n_star: np.ndarray, resamples: int,
-                    confidence: float = THRESHOLDS.confidence, seed: int = THRESHOLDS.c10_bootstrap_seed) -> tuple[float, float, float]:
+                    confidence: float = THRESHOLDS.confidence) -> tuple[float, float, float]:
     """(lo, hi, share undefined) of the slope with seeds resampled jointly; n_star is (D, R)."""
-    rng = np.random.default_rng(seed)
-    R = n_star.shape[1]
-    slopes = np.empty(resamples)
-    for b in range(resamples):
-        idx = rng.integers(0, R, size=R)
-        slopes[b] = loglog_slope(ds, [median_n_star(row[idx]) for row in n_star])
-    ok = slopes[np.isfinite(slopes)]
-    a = (1 - confidence) / 2
-    if not ok.size:
-        return math.nan, math.nan, 1.0
-    return float(np.quantile(ok, a)), float(np.quantile(ok, 1 - a)), float(1 - ok.size / resamples)
+    lo, hi, undefined = bootstrap_interval(
+        lambda idx: loglog_slope(ds, [median_n_star(row[idx]) for row in n_star]), n_star.shape[1], resamples,
+        confidence)
+    return float(lo), float(hi), float(undefined)
+
+
+def _series(ds: list[int], seeds: list[int], nstar: np.ndarray, medians: list[float], stats: dict[str, float],
+            per_d: dict[int, AtD]) -> dict[str, Panel]:
+    """n* against d (log-log, with the fitted slope and the band), n*/(d log² d), the arg-min m, and n(m) per d."""
+    d = np.asarray(ds, dtype=np.float64)
+    seed_marks = [Curve(ds, [float(x) for x in nstar[:, r]], f"seed {seed}", "seed", markers=True)
+                  for r, seed in enumerate(seeds[:MAX_SEED_SERIES])]
+    marks: list[Curve] = [*seed_marks, Curve(ds, medians, "median over seeds", "median", markers=True)]
+    title = "n* against d"
+    y = np.asarray(medians, dtype=np.float64)
+    ok = np.isfinite(y) & (y > 0)
+    if ok.sum() >= 2:
+        ld, ly = np.log(d[ok]), np.log(y[ok])
+        slope, own = stats["slope"], not math.isfinite(stats["slope"])
+        if own:  # the verdict measured no slope: fit the plotted medians, and say so
+            slope = float(np.polyfit(ld, ly, 1)[0])
+        xs = np.exp(np.linspace(ld.min(), ld.max(), 20))
+        lo, hi = stats["slope_lo"], stats["slope_hi"]
+        ci = f", 95% CI [{lo:.3g}, {hi:.3g}]" if math.isfinite(lo) and math.isfinite(hi) else ""
+        marks.append(Curve(xs.tolist(), (np.exp(ly.mean() - slope * ld.mean()) * xs**slope).tolist(),
+                           f"fit: slope {slope:.3g}{ci}", "fit"))
+        for b in THRESHOLDS.c10_slope:
+            marks.append(Curve(xs.tolist(), (np.exp(ly.mean() - b * ld.mean()) * xs**b).tolist(),
+                               f"band slope {b:g}", "threshold"))
+        title += (f" — slope of the plotted medians {slope:.3g} (the verdict measured none)" if own
+                  else f" — log-log slope {slope:.3g}{ci}")
+    out = {"n_star": Panel(title, tuple(marks), "d", "n* (samples to ε)", x_scale="log2", y_scale="log")}
+    out["n_star_over_d_log2_d"] = Panel(
+        "n*/(d log² d) against d", (Curve(ds, [n / (x * math.log(x) ** 2) for n, x in zip(medians, ds)],
+                                          "median over seeds", "median", markers=True),),
+        "d", "n* / (d log² d)", x_scale="log2", y_scale="auto")
+    out["argmin_m"] = Panel(
+        "arg-min batch size against d", (Curve(ds, [stats[f"argmin_m_median_d{x}"] for x in ds],
+                                               "median over seeds", "median", markers=True),),
+        "d", "arg-min batch size m", x_scale="log2", y_scale="auto")
+    out["n_by_m"] = Panel(
+        "n(m) = m·T_ε (median over seeds) at each d",
+        tuple(Curve(per_d[x].series[f"m_tried_d{x}"], per_d[x].series[f"n_median_by_m_d{x}"], f"d = {x}", "line", i,
+                    markers=True) for i, x in enumerate(ds)),
+        "batch size m", "n(m) (median over seeds)", x_scale="log2", y_scale="auto")
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -290,9 +326,6 @@ def check(grid: Mapping[int, Mapping[int, Trajectory]]) -> Verdict:
     ds = sorted(grid)
     per_d = {d: at_d(d, grid[d], R) for d in ds}
     stats: dict[str, float] = {k: v for a in per_d.values() for k, v in a.stats.items()}
-    series: dict[str, list] = {"d": [float(d) for d in ds]}
-    for a in per_d.values():
-        series.update(a.series)
     blockers = [a.blocker for a in per_d.values() if a.blocker]
     notes = [n for a in per_d.values() for n in a.notes]
     table = {d: a.rows for d, a in per_d.items()}
@@ -308,11 +341,8 @@ def check(grid: Mapping[int, Mapping[int, Trajectory]]) -> Verdict:
     stats.update({"slope": slope, "slope_lo": lo, "slope_hi": hi, "slope_bootstrap_undefined": undefined,
                   "span": float(span), "ladder_size": float(len(ds)),
                   "t_eps_rel_gap_max": float(max(gaps)) if gaps else math.nan})
-    series["n_star_median"] = medians
-    series["n_star_over_d_log2_d"] = [n / (d * math.log(d) ** 2) for n, d in zip(medians, ds)]
-    series["argmin_m_median"] = [stats[f"argmin_m_median_d{d}"] for d in ds]
-    for r, seed in enumerate(seeds[:MAX_SEED_SERIES]):
-        series[f"n_star_seed{seed}"] = [float(x) for x in nstar[:, r]]
+    series = _series(ds, seeds, nstar, medians, stats, per_d)
+    n_over = [n / (d * math.log(d) ** 2) for n, d in zip(medians, ds)]
     thresholds = {"slope_lo": band[0], "slope_hi": band[1], "min_span": THRESHOLDS.c10_min_span,
                   "eps": THRESHOLDS.eps, "time_resolution": THRESHOLDS.c10_time_resolution,
                   "max_unevaluable": THRESHOLDS.max_unevaluable, "bootstrap_resamples": THRESHOLDS.c10_bootstrap}
@@ -321,8 +351,8 @@ def check(grid: Mapping[int, Mapping[int, Trajectory]]) -> Verdict:
     measured = (f"slope of log n* on log d = {slope:.3g} (95% bootstrap CI [{lo:.3g}, {hi:.3g}]; band "
                 f"[{band[0]:g}, {band[1]:g}]) over d ∈ {ds}; n* = "
                 + ", ".join(f"{n:.3g}" for n in medians)
-                + "; n*/(d log² d) = " + ", ".join(f"{x:.3g}" for x in series["n_star_over_d_log2_d"])
-                + "; arg-min m = " + ", ".join(f"{x:g}" for x in series["argmin_m_median"]))
+                + "; n*/(d log² d) = " + ", ".join(f"{x:.3g}" for x in n_over)
+                + "; arg-min m = " + ", ".join(f"{stats[f'argmin_m_median_d{d}']:g}" for d in ds))
     tail = ("; " + "; ".join(notes)) if notes else ""
     if span < THRESHOLDS.c10_min_span:
         blockers.insert(0, f"the ladder spans {span:g}× < {THRESHOLDS.c10_min_span:g}×")
@@ -372,6 +402,7 @@ CLAIM = Claim(
                "batch sizes and n*/(d log² d)."),
     check=check,
     needs="batch_grid",
+    key_stats=(KeyStat("log-log slope of n*(d)", "slope", "in", ("slope_lo", "slope_hi")),),
     decisions=("n* per seed = least reached m·T_ε; unreached runs give the lower bound m·(last snapshot) and a seed "
                "whose bound undercuts its n* is unevaluable; never-reached seeds count as +∞ in the median over seeds; "
                "slope = least squares on the medians, point estimate against the band, bootstrap CI reported; "

@@ -40,6 +40,7 @@ from simulator.config import RunConfig
 from simulator.trajectory import Trajectory
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
+from lemmas.report import Curve, HLine, KeyStat, Panel
 
 MAX_SEED_SERIES = 8
 
@@ -134,15 +135,26 @@ def check(ladder: Mapping[int, Trajectory]) -> Verdict:
     verdict_phase2 = min(ladder) >= THRESHOLDS.c11_verdict_min_d
     per_seed = [{"seed": s, **_seed_outcome(r, rungs, verdict_phase2)} for r, s in enumerate(seeds)]
     stats: dict[str, float] = {}
-    series: dict[str, Any] = {"d": [float(d) for d in ladder]}
-    for key, name in (("q", "T1_eta_over_logd"), ("phase2_eps", "phase2_eps_eta"),
-                      ("phase2_loss", "phase2_loss_eta_over_loglogd")):
+    ds = [float(d) for d in ladder]
+    series: dict[str, Panel] = {}
+    for key, name, label in (("q", "T1_eta_over_logd", "T1·η/log d"), ("phase2_eps", "phase2_eps_eta", "(T_ε−T1)·η"),
+                             ("phase2_loss", "phase2_loss_eta_over_loglogd", "(T_L−T1)·η/log log d")):
         meds = [_nanmedian(v[key]) for v in rungs.values()]
         for d, m in zip(ladder, meds):
             stats[f"d{d}_{name}"] = m
-        series[f"{name}_median"] = meds
-    for i, s in enumerate(seeds[:MAX_SEED_SERIES]):
-        series[f"T1_eta_over_logd_seed{s}"] = [float(v["q"][i]) for v in rungs.values()]
+        marks: list[Any] = [Curve(ds, meds, "median over seeds", "median", markers=True)]
+        if key == "q":
+            marks[:0] = [Curve(ds, [float(v["q"][i]) for v in rungs.values()], f"seed {s}", "seed", markers=True)
+                         for i, s in enumerate(seeds[:MAX_SEED_SERIES])]
+            med = _nanmedian(np.asarray(meds, dtype=float))
+            if math.isfinite(med):
+                f = THRESHOLDS.c11_factor
+                marks += [HLine(med, "median over the ladder", "reference"), HLine(med * f, f"×{f:g} band"),
+                          HLine(med / f)]
+        title = f"{label} against d" + (f" (within a factor {THRESHOLDS.c11_factor:g} of its median)" if key == "q"
+                                        else "" if verdict_phase2 else " (reported)")
+        series[name] = Panel(title, tuple(marks), "d", label, x_scale="log2",
+                             y_scale="linear" if key == "q" else "auto")
     worst = [s["q_worst_ratio"] for s in per_seed if "q_worst_ratio" in s]
     stats["q_worst_ratio_median"] = float(np.median(worst)) if worst else math.nan
     stats["phase2_in_verdict"] = float(verdict_phase2)
@@ -170,6 +182,7 @@ CLAIM = Claim(
                "below d = 1024: (T_ε − T1)·η and (T_L − T1)·η/log log d, T_L the first snapshot with test loss ≤ ζ."),
     check=check,
     needs="ladder",
+    key_stats=(KeyStat("T1·η/log d, worst ratio to median", "q_worst_ratio_median", "<=", "factor"),),
     variants=(),
     decisions=("T1 missing on a rung -> na; the rung's own η; normalized length ≤ 0 fails; one rung -> na; "
                "phase-two lengths on the snapshot grid, in the verdict (same factor 2) only when every rung has "

@@ -7,12 +7,21 @@ Layout (schema `xorcert-certificate`, version `SCHEMA_VERSION`)::
      "profile": "quick",
      "env":     {"git_commit", "git_dirty", "python", "platform", "torch", "numpy", "hypothesis", ...},
      "complete": true, "incomplete_reasons": [],
-     "claims":  {"C1": {"slug", "title", "anchor", "statement", "decisions", "needs"}, ...},
+     "claims":  {"C1": {"slug", "title", "anchor", "statement", "decisions", "needs",
+                        "key_stats": [KeyStat.to_dict(), ...]}, ...},
      "regimes": ["paper", "small_batch", ...],
+     "builtin_regimes": ["paper", "small_batch", ...],
      "items":   {nodeid: {"claim", "regime", "outcome", "examples", "message", "reproduce"}},
      "entries": [{"claim", "regime", "profile", "nodeid", "index", "example", "expected",
-                  "seconds", "device", "verdict": Verdict.to_dict()}, ...],
+                  "seconds", "device", "reproduce", "verdict": Verdict.to_dict()}, ...],
      "run":     {"date", "command", "exitstatus", "duration_s", "workers", "items": {nodeid: {...}}}}
+
+`claims[id]["key_stats"]` are the statistics the claim's verdict turns on (lemmas.report.KeyStat),
+which the report and the terminal summary show. `builtin_regimes` lists the regimes that
+ship with xorcert; any other regime of `regimes` is a user regime (the report sets it
+beside `paper`); certificates without the field read as `BUILTIN_REGIMES`. An entry's
+`expected` is None where the baseline knows no verdict for it (a new cell), and its
+`reproduce` is the command that evaluates the example alone (absent in older certificates).
 
 `spec` is what makes two certificates comparable: certificates of different specs
 (thresholds or package version) are never merged. `run` is everything that differs
@@ -30,7 +39,6 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import importlib.metadata
-import math
 import platform
 import re
 import subprocess
@@ -38,11 +46,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .files import num, read_json, sanitize
+from lemmas.plain import num, sanitize
+
+from .files import read_json
 
 SCHEMA = "xorcert-certificate"
 SCHEMA_VERSION = 1
 STATUSES = ("holds", "fails", "inconclusive")
+BUILTIN_REGIMES = ("paper", "small_batch", "gaussian", "first_layer_only", "large_init", "parity3",
+                   "sparse_finders")  # the regimes that ship with xorcert; others are users'
 VOLATILE = ("run",)  # top-level keys that differ between executions of one sweep
 ENTRY_IDENTITY = ("claim", "regime", "profile", "nodeid", "index", "example", "expected", "verdict")
 
@@ -108,7 +120,8 @@ def current_claims() -> dict[str, dict[str, Any]]:
     from lemmas.base import registry
 
     return {cid: {"slug": c.slug, "title": c.title, "anchor": c.anchor, "statement": c.statement,
-                  "decisions": c.decisions, "needs": c.needs} for cid, c in registry().items()}
+                  "decisions": c.decisions, "needs": c.needs, "key_stats": [k.to_dict() for k in c.key_stats]}
+            for cid, c in registry().items()}
 
 
 def current_regimes() -> list[str]:
@@ -121,16 +134,20 @@ def current_regimes() -> list[str]:
 def entry_from_record(record: Mapping[str, Any], nodeid: str, index: int, device: str = "unknown") -> dict[str, Any]:
     """One certificate entry from the `xorcert_verdict` record a test attached (builtin types)."""
     verdict = dict(record.get("verdict") or {})
-    return sanitize({"claim": record.get("claim") or verdict.get("claim"), "regime": record.get("regime"),
-                     "profile": record.get("profile"), "nodeid": nodeid, "index": index,
-                     "example": record.get("example") or {}, "expected": record.get("expected"),
-                     "seconds": record.get("seconds"), "device": record.get("device", device), "verdict": verdict})
+    entry = {"claim": record.get("claim") or verdict.get("claim"), "regime": record.get("regime"),
+             "profile": record.get("profile"), "nodeid": nodeid, "index": index,
+             "example": record.get("example") or {}, "expected": record.get("expected"),
+             "seconds": record.get("seconds"), "device": record.get("device", device), "verdict": verdict}
+    if record.get("reproduce"):
+        entry["reproduce"] = str(record["reproduce"])
+    return sanitize(entry)
 
 
 def build(entries: Iterable[Mapping[str, Any]], *, spec: Mapping[str, Any], env: Mapping[str, Any],
           run: Mapping[str, Any], items: Mapping[str, Mapping[str, Any]] | None = None,
           claims: Mapping[str, Any] | None = None, regimes: Sequence[str] = (), profile: str | None = None,
-          complete: bool = True, incomplete_reasons: Sequence[str] = ()) -> dict[str, Any]:
+          complete: bool = True, incomplete_reasons: Sequence[str] = (),
+          builtin_regimes: Sequence[str] = BUILTIN_REGIMES) -> dict[str, Any]:
     """Assemble a certificate; entries are put in canonical order."""
     entries = [dict(e) for e in entries]
     profiles = sorted({e["profile"] for e in entries if e.get("profile")})
@@ -139,7 +156,8 @@ def build(entries: Iterable[Mapping[str, Any]], *, spec: Mapping[str, Any], env:
     regime_list = list(dict.fromkeys([*regimes, *(e["regime"] for e in entries if e.get("regime"))]))
     cert = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "spec": dict(spec), "profile": profile,
             "env": dict(env), "complete": bool(complete), "incomplete_reasons": list(incomplete_reasons),
-            "claims": dict(claims or {}), "regimes": regime_list, "items": dict(items or {}),
+            "claims": dict(claims or {}), "regimes": regime_list, "builtin_regimes": list(builtin_regimes),
+            "items": dict(items or {}),
             "entries": sort_entries(entries, regime_list), "run": dict(run)}
     return sanitize(cert)
 
@@ -264,7 +282,8 @@ def merge(certs: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None
     items = {k: items[k] for k in sorted(items)}
     return build(entries, spec=first["spec"], env=env, run=run, items=items, claims=dict(sorted(
         claims.items(), key=lambda kv: claim_order(kv[0]))), regimes=regimes, profile=first.get("profile"),
-        complete=all(bool(c.get("complete")) for c in certs), incomplete_reasons=reasons)
+        complete=all(bool(c.get("complete")) for c in certs), incomplete_reasons=reasons,
+        builtin_regimes=list(dict.fromkeys(r for c in certs for r in builtin_regimes(c))))
 
 
 def _merge_env(envs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -313,6 +332,11 @@ class Cell:
         return s.pop() if len(s) == 1 else "mixed"
 
     @property
+    def new(self) -> bool:
+        """Some example has no expected verdict: the baseline does not know (all of) this cell."""
+        return any(e.get("expected") is None for e in self.entries)
+
+    @property
     def expected(self) -> str | None:
         exp = {e.get("expected") for e in self.entries}
         return exp.pop() if len(exp) == 1 else None
@@ -348,13 +372,11 @@ class Cell:
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Two-sided Clopper–Pearson interval for k successes in n trials."""
-    from scipy.stats import beta
+    """Two-sided Clopper–Pearson interval for k successes in n trials (scipy's exact binomial interval)."""
+    from scipy.stats import binomtest
 
-    a = 1 - confidence
-    lo = float(beta.ppf(a / 2, k, n - k + 1)) if k > 0 else 0.0
-    hi = float(beta.ppf(1 - a / 2, k + 1, n - k)) if k < n else 1.0
-    return (0.0 if math.isnan(lo) else lo), (1.0 if math.isnan(hi) else hi)
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+    return float(ci.low), float(ci.high)
 
 
 def describe_example(ex: Mapping[str, Any]) -> str:
@@ -379,6 +401,42 @@ def cells(cert: Mapping[str, Any]) -> dict[tuple[str, str], Cell]:
     return dict(sorted(out.items(), key=lambda kv: (claim_order(kv[0][0]), rank.get(kv[0][1], len(rank)), kv[0][1])))
 
 
+@dataclass(frozen=True)
+class Difference:
+    """A claim whose verdict in a user regime differs from its verdict in `paper`."""
+
+    claim: str
+    regime: str
+    paper: str
+    status: str
+
+    def describe(self) -> str:
+        return f"{self.claim} ({self.paper} → {self.status})"
+
+
+def paper_differences(cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell] | None = None
+                      ) -> dict[str, list[Difference]]:
+    """User regime -> the claims whose verdict there differs from the one in `paper` (both cells run)."""
+    cs = cells(cert) if cs is None else cs
+    out: dict[str, list[Difference]] = {}
+    for regime in user_regimes(cert):
+        rows = out.setdefault(regime, [])
+        for (cid, r), cell in cs.items():
+            base = cs.get((cid, "paper"))
+            if r != regime or base is None or "not run" in (cell.status, base.status):
+                continue
+            if cell.status != base.status:
+                rows.append(Difference(cid, regime, base.status, cell.status))
+    return out
+
+
+def describe_differences(regime: str, diffs: Sequence[Difference]) -> str:
+    """One line: "label_noise differs from paper: C3 (holds → fails), …"."""
+    if not diffs:
+        return f"{regime}: every verdict run in both is as in paper"
+    return f"{regime} differs from paper: " + ", ".join(d.describe() for d in diffs)
+
+
 def claim_ids(cert: Mapping[str, Any]) -> list[str]:
     """Every claim of the certificate (metadata or entries), in order."""
     ids = set(cert.get("claims") or {}) | {e.get("claim") for e in cert.get("entries", []) if e.get("claim")}
@@ -388,6 +446,25 @@ def claim_ids(cert: Mapping[str, Any]) -> list[str]:
 def regime_ids(cert: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys([*(cert.get("regimes") or []), *(e.get("regime") for e in cert.get("entries", [])
                                                                  if e.get("regime"))]))
+
+
+def builtin_regimes(cert: Mapping[str, Any]) -> list[str]:
+    """The certificate's built-in regimes (`BUILTIN_REGIMES` when it does not say)."""
+    raw = cert.get("builtin_regimes")
+    return [str(r) for r in raw] if isinstance(raw, list) else list(BUILTIN_REGIMES)
+
+
+def user_regimes(cert: Mapping[str, Any]) -> list[str]:
+    """The certificate's regimes that are not built in, in its order."""
+    builtin = set(builtin_regimes(cert))
+    return [r for r in regime_ids(cert) if r not in builtin]
+
+
+def matrix_regimes(cert: Mapping[str, Any]) -> list[str]:
+    """The regimes in matrix order: `paper`, the user regimes right beside it, then the other built-ins."""
+    ids, users = regime_ids(cert), user_regimes(cert)
+    head = [r for r in ids if r == "paper"]
+    return [*head, *users, *(r for r in ids if r not in users and r not in head)]
 
 
 def confidence(cert: Mapping[str, Any]) -> float:

@@ -16,9 +16,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from lemmas.plain import num
+
 from .baseline import describe_cell, expected_for
 from .certificate import cells, claim_order, describe_example
-from .files import num
 
 DEFAULT_RELATIVE_TOLERANCE = 0.10
 # Per-statistic relative tolerances (fnmatch patterns, first match wins). Counts of seeds

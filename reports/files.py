@@ -1,61 +1,19 @@
 """Reading and writing the reports' files: atomic replace, strict JSON, lenient numbers.
 
-Certificates are strict JSON (no NaN/Infinity literals): non-finite floats are written as
-the strings "nan", "inf", "-inf", the same convention as `lemmas.base.Verdict.to_dict`.
-`num` reads any of these back as a float.
+Certificates are strict JSON (no NaN/Infinity literals): `dumps` writes non-finite floats
+as the strings "nan", "inf", "-inf" through the one sanitizer, `lemmas.plain.sanitize`
+(which `lemmas.base.Verdict.to_dict` uses too); `lemmas.plain.num` reads them back.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-NON_FINITE = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf,
-              "infinity": math.inf, "-infinity": -math.inf}
-
-
-def sanitize(x: Any) -> Any:
-    """A deep copy of x with builtin containers only and non-finite floats as strings."""
-    if isinstance(x, dict):
-        return {str(k): sanitize(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [sanitize(v) for v in x]
-    if isinstance(x, bool) or x is None or isinstance(x, (str, int)):
-        return x
-    if isinstance(x, float):
-        return x if math.isfinite(x) else str(x)
-    try:  # numpy scalars and the like
-        v = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    return v if math.isfinite(v) else str(v)
-
-
-def num(x: Any) -> float | None:
-    """x as a float (numbers, bools excluded, and 'nan'/'inf' strings), else None."""
-    if isinstance(x, bool) or x is None:
-        return None
-    if isinstance(x, (int, float)):
-        return float(x)
-    if isinstance(x, str):
-        key = x.strip().lower()
-        if key in NON_FINITE:
-            return NON_FINITE[key]
-        try:
-            return float(key)
-        except ValueError:
-            return None
-    return None
-
-
-def finite(x: Any) -> float | None:
-    """num(x) if it is finite, else None."""
-    v = num(x)
-    return v if v is not None and math.isfinite(v) else None
+from lemmas.plain import sanitize
 
 
 def dumps(obj: Any) -> str:

@@ -3,11 +3,15 @@
 Nothing is fetched when the page is opened: the style is inline, the plots are inline
 SVG drawn by matplotlib (no fonts, no scripts from elsewhere), so the page reads offline
 and prints. Sections: the claims × regimes matrix (verdict colour, counts, failing-seed
-interval), the regression diff against the baseline (flips first) and, when given, a
-previous certificate (flips, then statistics that moved beyond their tolerance), the
-counterexamples with the command that reproduces each, one section per claim (statement,
-anchor, thresholds, measured values with their distance to the threshold, the plots of
-the verdict series), the thresholds table and the run's metadata.
+interval; user regimes right beside `paper`, a claim whose verdict there differs from
+paper's marked, and one line per user regime listing those; cells the baseline does not
+know marked `new`), the regression diff against the baseline (flips first) and, when
+given, a previous certificate (flips, then statistics that moved beyond their
+tolerance), the counterexamples with the command that reproduces each, one section per
+claim (statement, anchor, thresholds, measured values with their distance to the
+threshold — the claim's key statistics, from the certificate's `claims` section — each
+example's `reproduce` command, the plots of the verdict series), the thresholds table
+and the run's metadata.
 
 Rendering never fails because of one odd series or verdict: the problem is logged and
 listed under "Rendering notes", and the rest of the report is drawn.
@@ -21,10 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from lemmas.plain import NON_FINITE, num
+from lemmas.report import KeyStat
+
 from . import keystats
-from .certificate import Cell, cells, claim_ids, confidence, env_conflicts, regime_ids
+from .certificate import (Cell, cells, claim_ids, confidence, describe_differences, env_conflicts, matrix_regimes,
+                          paper_differences, user_regimes)
 from .diff import baseline_diff, certificate_diff, describe_example, tolerance
-from .files import NON_FINITE, num
 from .plots import Plot, plots_for
 
 LOG = logging.getLogger("xorcert.reports")
@@ -51,6 +58,11 @@ class ExampleView:
     per_seed_hidden: int
     stats: list[tuple[str, Any]]
     thresholds: list[tuple[str, Any]]
+    reproduce: str = ""
+
+    @property
+    def new(self) -> bool:
+        return self.expected is None
 
     @property
     def flipped(self) -> bool:
@@ -70,6 +82,8 @@ class CellView:
     anchor: str
     nodeid: str | None
     message: str = ""
+    new: bool = False  # the baseline knows no verdict for (some example of) this cell
+    differs: str = ""  # user regime whose verdict differs from paper's: "holds → fails"
     examples: list[ExampleView] = field(default_factory=list)
     plots: list[Plot] = field(default_factory=list)
     plot_example: int | None = None
@@ -78,7 +92,7 @@ class CellView:
 
 @dataclass
 class Counterexample:
-    kind: str  # "flip", "failure", "known failure", "error"
+    kind: str  # "flip", "failure", "error", "new failure" (no expected verdict), "known failure"
     claim: str
     regime: str
     example: str
@@ -118,13 +132,17 @@ def anchor(claim: str, regime: str | None = None) -> str:
 
 
 def repro_commands(entry: Mapping[str, Any] | None, nodeid: str | None, profile: str | None) -> list[str]:
-    """The pytest command that replays the item, and a one-liner that evaluates the example alone."""
+    """The entry's own `reproduce` command (it evaluates the example alone), or, for entries of older
+    certificates, a one-liner that does; and the pytest command that replays the item."""
     out = []
+    own = str((entry or {}).get("reproduce") or "")
+    if own:
+        out.append(own)
     if nodeid:
         out.append(f'.venv/bin/pytest "{nodeid}" --hypothesis-profile {profile or "quick"} -p no:cacheprovider')
     ex = (entry or {}).get("example") or {}
     claim = (entry or {}).get("claim")
-    if ex and claim:
+    if ex and claim and not own:
         args = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in ex.items())
         out.append(".venv/bin/python -c 'from lemmas.base import registry; "
                    "from tests.claims.harness import Example, evaluate; from simulator.cache import TrajectoryCache; "
@@ -146,7 +164,7 @@ def _per_seed(verdict: Mapping[str, Any]) -> tuple[list[str], list[dict[str, Any
     return cols, [{c: _fmt(r.get(c, "")) for c in cols} for r in shown], len(rows) - len(shown)
 
 
-def example_view(e: Mapping[str, Any]) -> ExampleView:
+def example_view(e: Mapping[str, Any], key_stats: tuple[KeyStat, ...] = (keystats.FALLBACK,)) -> ExampleView:
     v = e.get("verdict") or {}
     cols, rows, hidden = _per_seed(v)
     stats = v.get("stats") if isinstance(v.get("stats"), dict) else {}
@@ -155,9 +173,9 @@ def example_view(e: Mapping[str, Any]) -> ExampleView:
         index=int(num(e.get("index")) or 0), example=describe_example(e.get("example") or {}),
         status=str(v.get("status", "inconclusive")), expected=e.get("expected"), reason=str(v.get("reason", "")),
         seconds=num(e.get("seconds")), device=str(e.get("device", "")),
-        measured=keystats.measure_all(str(e.get("claim")), v), per_seed_columns=cols, per_seed_rows=rows,
+        measured=keystats.measure_all(key_stats, v), per_seed_columns=cols, per_seed_rows=rows,
         per_seed_hidden=hidden, stats=[(k, _fmt(x)) for k, x in stats.items()],
-        thresholds=[(k, _fmt(x)) for k, x in thr.items()])
+        thresholds=[(k, _fmt(x)) for k, x in thr.items()], reproduce=str(e.get("reproduce") or ""))
 
 
 def _representative(cell: Cell) -> int | None:
@@ -173,9 +191,11 @@ def _representative(cell: Cell) -> int | None:
 
 
 def cell_view(cell: Cell, conf: float, expected: str | None, log: Callable[[str], None],
-              with_plots: bool = True, flip: bool | None = None) -> CellView:
+              with_plots: bool = True, flip: bool | None = None, new: bool | None = None,
+              key_stats: tuple[KeyStat, ...] = (keystats.FALLBACK,)) -> CellView:
     """`expected`: the cell's expectation as text; `flip`: whether the run departs from it (default: the
-    examples' own recorded expectations, else status ≠ expected)."""
+    examples' own recorded expectations, else status ≠ expected); `new`: whether the baseline knows no
+    verdict for it (default: some example recorded no expectation)."""
     rate = cell.fail_rate(conf)
     k, n, na = cell.seed_outcomes()
     rate_s = f"{k}/{n} seeds fail, [{rate[1]:.2f}, {rate[2]:.2f}]" if rate else "no seed evaluated"
@@ -189,10 +209,13 @@ def cell_view(cell: Cell, conf: float, expected: str | None, log: Callable[[str]
                 else expected is not None and status != expected)
     view = CellView(cell.claim, cell.regime, status, STATUS_CLASS.get(status, "notrun"), counts, rate_s, expected,
                     flip, anchor(cell.claim, cell.regime), cell.nodeid,
-                    message=str((cell.item or {}).get("message", ""))[:2000] if not cell.entries else "")
+                    message=str((cell.item or {}).get("message", ""))[:2000],
+                    new=(cell.new if new is None else new) and not flip)
+    if view.new:  # its verdict is shown, in the colour of a cell the baseline does not know (never red)
+        view.css = "newcell"
     for e in cell.entries:
         try:
-            view.examples.append(example_view(e))
+            view.examples.append(example_view(e, key_stats))
         except Exception as ex:  # noqa: BLE001
             log(f"{cell.claim} {cell.regime}: example {e.get('index')} not shown ({type(ex).__name__}: {ex})")
     rep = _representative(cell)
@@ -203,7 +226,8 @@ def cell_view(cell: Cell, conf: float, expected: str | None, log: Callable[[str]
                                lambda msg: log(f"{cell.regime}: {msg}"), id_prefix=f"{view.anchor}-")
     if cell.entries and (cell.item or {}).get("outcome") == "failed":
         view.message = ("The test failed at the last example shown (a verdict that differs from the expected one "
-                        "stops hypothesis there): later examples of the profile were not run.")
+                        "stops hypothesis there): later examples of the profile were not run."
+                        + (f"\n{view.message}" if view.message else ""))
     view.open = flip or status in ("fails", "mixed", "error") or cell.regime == "paper"
     return view
 
@@ -214,7 +238,8 @@ def counterexamples(cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell])
     out: list[Counterexample] = []
     for (cid, regime), cell in cs.items():
         item = cell.item or {}
-        hyp = list(item.get("reproduce") or [])
+        hyp = item.get("reproduce") or []
+        hyp = [hyp] if isinstance(hyp, str) else [str(x) for x in hyp]
         chosen = None
         for e in cell.entries:
             v = e.get("verdict") or {}
@@ -224,7 +249,8 @@ def counterexamples(cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell])
         if chosen is None:
             for e in cell.entries:
                 if (e.get("verdict") or {}).get("status") == "fails":
-                    chosen = (e, "known failure" if e.get("expected") == "fails" else "failure")
+                    chosen = (e, "known failure" if e.get("expected") == "fails" else
+                              "new failure" if e.get("expected") is None else "failure")
                     break
         if chosen is None:
             if not cell.entries and item.get("outcome") in ("failed", "error"):
@@ -239,7 +265,7 @@ def counterexamples(cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell])
                                   e.get("expected"), str(v.get("reason", "")), seed_line,
                                   repro_commands(e, cell.nodeid or e.get("nodeid"), profile), hyp,
                                   anchor(cid, regime)))
-    rank = {"flip": 0, "failure": 1, "error": 2, "known failure": 3}
+    rank = {"flip": 0, "failure": 1, "error": 2, "new failure": 3, "known failure": 4}
     return sorted(out, key=lambda c: rank.get(c.kind, 9))
 
 
@@ -268,17 +294,21 @@ def render_report(cert: Mapping[str, Any], *, baseline: Mapping[str, Any] | None
     bdiff = baseline_diff(cert, baseline, baseline_name or "the baseline") if baseline is not None else None
     expected = {(c.claim, c.regime): c.before for c in bdiff.cells} if bdiff else {}
     flips = {(c.claim, c.regime): c.kind == "flip" for c in bdiff.cells} if bdiff else {}
+    news = {(c.claim, c.regime): c.kind == "new" for c in bdiff.cells} if bdiff else {}
     for key, cell in cs.items():  # without a baseline, the expectation the run itself recorded
         expected.setdefault(key, cell.expected)
     pdiff = certificate_diff(previous, cert, previous_name or "the previous certificate") if previous else None
 
     claims_meta = cert.get("claims") or {}
-    regimes = regime_ids(cert)
+    regimes = matrix_regimes(cert)
+    differences = paper_differences(cert, cs)
+    differs = {(d.claim, d.regime): f"{d.paper} → {d.status}" for rows in differences.values() for d in rows}
     views: dict[tuple[str, str], CellView] = {}
     for key, cell in cs.items():
         try:
             views[key] = cell_view(cell, conf, expected.get(key), lambda m, k=key: note(f"{k[0]} {m}"), with_plots,
-                                   flips.get(key))
+                                   flips.get(key), news.get(key), keystats.claim_key_stats(cert, key[0]))
+            views[key].differs = differs.get(key, "")
         except Exception as ex:  # noqa: BLE001
             note(f"{key[0]} {key[1]}: cell not drawn ({type(ex).__name__}: {ex})")
     claim_list = claim_ids(cert)
@@ -296,6 +326,8 @@ def render_report(cert: Mapping[str, Any], *, baseline: Mapping[str, Any] | None
         cert=cert, profile=cert.get("profile"), spec=cert.get("spec") or {}, env=cert.get("env") or {},
         run=cert.get("run") or {}, complete=bool(cert.get("complete")), reasons=cert.get("incomplete_reasons") or [],
         claims=claim_list, claims_meta=claims_meta, regimes=regimes, views=views, status_counts=status_counts,
+        user_regimes=user_regimes(cert),
+        differences=[describe_differences(r, rows) for r, rows in differences.items()],
         n_examples=len(cert.get("entries") or []), bdiff=bdiff, pdiff=pdiff,
         counterexamples=counterexamples(cert, cs), thresholds=_threshold_rows(cert),
         env_conflicts=env_conflicts(cert), notes=notes, confidence=conf,

@@ -1,10 +1,13 @@
 """The measured statistics a verdict turns on, each against its threshold, with its slack.
 
-A `KeyStat` names a statistic of `Verdict.stats` and the threshold(s) of
-`Verdict.thresholds` it is compared with. Names may contain `{d}`: the statistic is then
-read on every rung of a d-ladder (C2's `d64_T1_over_pred` against `t1_band`, or against
-the rung's own `d64_rate_band`) and the worst rung is shown. The first key statistic of a
-claim is the one the terminal summary prints; the report shows them all.
+Each claim names its own key statistics (`lemmas.report.KeyStat`, in `Claim.key_stats`);
+the certificate's `claims` section carries them (`claims[id]["key_stats"]`), and
+`claim_key_stats` reads them back from there. Names may contain `{d}`: the statistic is
+then read on every rung of a d-ladder (C2's `d64_T1_over_pred` against `t1_band`, or
+against the rung's own `d64_rate_band`) and the worst rung is shown. The first key
+statistic of a claim is the one the terminal summary prints; the report shows them all.
+A claim without any (or a certificate that does not carry them) falls back to the share
+of failing seeds.
 
 Slack is the signed distance to the threshold in units of the threshold (positive:
 inside, negative: violated): `(thr - v)/|thr|` for `≤`, `(v - thr)/|thr|` for `≥`, and
@@ -18,41 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .files import num
-
-
-@dataclass(frozen=True)
-class KeyStat:
-    label: str
-    stat: str  # key in Verdict.stats, may contain {d}
-    op: str  # "<=", "<", ">=", ">", "in"
-    threshold: str | tuple[str, str]  # key in Verdict.thresholds (a [lo, hi] pair for "in"), or two keys
-
-
-KEY_STATS: dict[str, tuple[KeyStat, ...]] = {
-    "C1": (KeyStat("max|h'+1| up to T1", "max_batch_dev_to_T1", "<=", "zeta"),
-           KeyStat("test max|h'+1| up to T1", "max_test_dev_to_T1", "<=", "zeta"),
-           KeyStat("proxy distance (snapshots)", "max_proxy_dist_snap_to_T1", "<=", "zeta"),
-           KeyStat("proxy distance (per step, lower bound)", "max_proxy_dist_step_lb_to_T1", "<=", "zeta")),
-    "C2": (KeyStat("T1 / linearized prediction", "d{d}_T1_over_pred", "in", "t1_band"),
-           KeyStat("growth rate / prediction", "d{d}_rate_ratio", "in", "d{d}_rate_band"),
-           KeyStat("share with w_sig grown, w_opp shrunk", "d{d}_share_grown", ">=", "d{d}_share_min")),
-    "C3": (KeyStat("min S_t after T1 (worst seed)", "min_S_after_T1", ">=", "S_min"),),
-    "C4": (KeyStat("max|f-f̃| / max|γ̃|", "max_gap_over_max_margin", "<=", "gap_over_max_margin_max"),
-           KeyStat("sign agreement", "min_sign_agree", ">=", "sign_agree_min")),
-    "C5": (KeyStat("R_T (worst seed)", "R_T_max", "<=", "R_T_max"),
-           KeyStat("largest rise of R after T2", "max_rise", "<=", "rise_max")),
-    "C6": (KeyStat("max_k|a²-‖w‖²| / max a²", "max_balance_ratio", "<=", "balance_max"),
-           KeyStat("identity residual", "max_identity_residual", "<=", "identity_rtol")),
-    "C7": (KeyStat("median noise/drift", "ratio_median", "<=", "ratio_max"),
-           KeyStat("batch gain (m=d vs regime)", "gain", ">=", "batch_gain")),
-    "C8": (KeyStat("Spearman(first heavy step, final |a|)", "spearman_median", "<=", "spearman_max"),
-           KeyStat("finders' mass share", "finder_share_median", ">=", "finder_share_min"),
-           KeyStat("finders' share, frozen a", "finder_share_frozen_median", "<", "finder_share_frozen_max")),
-    "C9": (KeyStat("upper 95% bound of the test error (worst seed)", "final_error_hi_max", "<", "eps"),),
-    "C10": (KeyStat("log-log slope of n*(d)", "slope", "in", ("slope_lo", "slope_hi")),),
-    "C11": (KeyStat("T1·η/log d, worst ratio to median", "q_worst_ratio_median", "<=", "factor"),),
-}
+from lemmas.plain import num
+from lemmas.report import KeyStat
 
 FALLBACK = KeyStat("share of failing seeds", "fail_rate", "<=", "delta")
 
@@ -161,13 +131,23 @@ def _rank(m: Measured) -> float:
     return math.inf if m.slack is None else m.slack
 
 
-def key_stats(claim: str) -> tuple[KeyStat, ...]:
-    return KEY_STATS.get(claim, (FALLBACK,))
+def claim_key_stats(cert: Mapping[str, Any], claim: str) -> tuple[KeyStat, ...]:
+    """The claim's key statistics as the certificate's `claims` section carries them (unreadable ones left
+    out); the fallback when there are none."""
+    meta = (cert.get("claims") or {}).get(claim)
+    raw = meta.get("key_stats") if isinstance(meta, Mapping) else None
+    out = []
+    for d in raw if isinstance(raw, list) else []:
+        try:
+            out.append(KeyStat.from_dict(d))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return tuple(out) or (FALLBACK,)
 
 
-def measure_all(claim: str, verdict: Mapping[str, Any]) -> list[Measured]:
-    """Every key statistic of the claim that the verdict measured."""
-    out = [measure(ks, verdict) for ks in key_stats(claim)]
+def measure_all(key_stats: Sequence[KeyStat], verdict: Mapping[str, Any]) -> list[Measured]:
+    """Every key statistic that the verdict measured (the fallback when it measured none)."""
+    out = [measure(ks, verdict) for ks in key_stats]
     present = [m for m in out if m.value is not None]
     if not present:
         fb = measure(FALLBACK, verdict)
@@ -175,9 +155,9 @@ def measure_all(claim: str, verdict: Mapping[str, Any]) -> list[Measured]:
     return present
 
 
-def worst(claim: str, verdicts: Sequence[Mapping[str, Any]]) -> Measured | None:
-    """The claim's first key statistic on the example where it is closest to (or furthest past) its threshold."""
-    ks = key_stats(claim)[0]
+def worst(key_stats: Sequence[KeyStat], verdicts: Sequence[Mapping[str, Any]]) -> Measured | None:
+    """The first key statistic on the example where it is closest to (or furthest past) its threshold."""
+    ks = key_stats[0] if key_stats else FALLBACK
     ms = [measure(ks, v) for v in verdicts]
     ms = [m for m in ms if m.value is not None]
     if not ms:

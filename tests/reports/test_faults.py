@@ -153,7 +153,7 @@ def test_a_read_only_folder_is_named_before_any_test(tmp_path: Path, monkeypatch
 
 @pytest.mark.parametrize(("args", "says"), [
     (("--hypothesis-profile", "nosuch"),
-     "ERROR: --hypothesis-profile 'nosuch' is not a profile of this suite; choose one of quick, certify, hunt"),
+     "ERROR: --hypothesis-profile 'nosuch' is not a profile of xorcert; choose one of quick, certify, certify-gpu, hunt"),
     (("--baseline", "{tmp}/bl.json"), "ERROR: --baseline: {tmp}/bl.json: baseline schema 99 is not supported; "
                                       "this version reads schemas 1, 2"),
 ], ids=["unknown hypothesis profile", "the certification's own gate, schema 99"])

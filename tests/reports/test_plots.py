@@ -1,11 +1,15 @@
-"""Every series shape the claim modules produce is drawn; odd shapes are logged and skipped."""
+"""Every panel is drawn by the one renderer, every kind of mark; malformed records are logged and skipped."""
 
 from __future__ import annotations
 
+import json
+import math
 import re
 
 import pytest
 
+from lemmas.plain import sanitize
+from lemmas.report import Band, Curve, ErrorBar, HLine, KeyStat, Panel, Scatter, VLine
 from reports.plots import clean_svg, plots_for
 from tests.reports import synthetic as S
 
@@ -23,22 +27,50 @@ def test_each_claim_series_is_drawn(claim: str) -> None:
         assert all(i.startswith(f"{claim}-") for i in ids)
 
 
-def test_claim_specific_plots() -> None:
-    titles = {c: [p.title for p in plots_for(c, S.verdict(c, "holds"))] for c in ("C2", "C7", "C8", "C10", "C11")}
-    assert any("norms over the neurons" in t for t in titles["C2"]), titles["C2"]  # w_sig/w_opp/w_perp spread
-    assert any("growth of ‖w_sig‖" in t for t in titles["C2"])  # the rate fit
-    assert any("noise/drift against the batch" in t for t in titles["C7"])  # C7 log-log
-    assert any("Spearman" in t for t in titles["C8"])  # the scatter
-    assert any("log-log slope 1.3" in t for t in titles["C10"])  # fitted slope with its CI
-    assert any("at each d" in t for t in titles["C10"])  # n(m) per rung, not swallowed by the ladder
-    assert not any(t.startswith("m tried") for t in titles["C10"]), titles["C10"]
-    assert any(t.startswith("T1 eta over logd") for t in titles["C11"])
+def test_panels_are_drawn_as_given() -> None:
+    """One plot per panel, in order, under the panel's title; scales as the panel says."""
+    verdict = S.verdict("C10", "holds")
+    plots = plots_for("C10", verdict)
+    assert [p.title for p in plots] == [d["title"] for d in verdict["series"].values()]
+    svg = plots[0].svg
+    assert "band slope 1" in svg and "fit: slope 1.3" in svg and "seeds" in svg  # legend: one entry for the seeds
+    assert svg.count(">seeds<") <= 1
+
+
+def test_every_mark_kind_round_trips_and_draws() -> None:
+    panel = Panel("all marks", (Band([1, 2, 3], [0.0, 0.5, 1], [2, 3, 4], "band"),
+                                Curve([1, 2, 3], [1, "inf", 3], "seed 0", "seed"), Curve([1, 2, 3], [1, 2, 3], "m", "median"),
+                                Scatter([1, 2], [3, 4], "pts"), ErrorBar(2, 2, 1, 3, "CI"), HLine(2.5, "thr"),
+                                HLine(1.5, "ref", "reference"), VLine(2, "T1"), VLine(math.inf, "never")),
+                  "x", "y", x_scale="log2", y_scale="log")
+    record = panel.to_dict()
+    assert record["kind"] == "panel" and [m["kind"] for m in record["marks"]] == [
+        "band", "curve", "curve", "scatter", "errorbar", "hline", "hline", "vline", "vline"]
+    assert Panel.from_dict(json.loads(json.dumps(sanitize(record)))) == panel
+    logs: list[str] = []
+    (plot,) = plots_for("any", {"series": {"p": record}}, logs.append)
+    assert not logs and "all marks" in plot.svg and ">T1<" in plot.svg and ">never<" not in plot.svg
+
+
+def test_contract_rejects_malformed_marks() -> None:
+    with pytest.raises(ValueError):
+        Curve([1, 2], [1], "short")
+    with pytest.raises(ValueError):
+        Curve([1], [1], "x", role="sparkle")
+    with pytest.raises(ValueError):
+        Panel("t", (), y_scale="cubic")
+    with pytest.raises(TypeError):
+        Panel("t", ({"kind": "curve"},))  # type: ignore[arg-type]
+    assert KeyStat.from_dict(KeyStat("s", "slope", "in", ("lo", "hi")).to_dict()).threshold == ("lo", "hi")
 
 
 def test_odd_series_are_skipped_not_fatal() -> None:
     logs: list[str] = []
-    plots_for("C1", {"series": S.odd_series(), "stats": {"x": "odd"}, "thresholds": None}, logs.append)
-    assert logs, "odd shapes should be reported"
+    assert plots_for("C1", {"series": S.odd_series(), "stats": {"x": "odd"}, "thresholds": None}, logs.append) == []
+    assert len(logs) == len(S.odd_series()), logs  # each odd record is named in the log
+    logs.clear()
+    assert plots_for("C3", {"series": {"S": {"x": [1, 2], "median": [1, 2]}, "d": [1, 2]}}, logs.append) == []
+    assert len(logs) == 1 and "older" in logs[0]  # an old certificate: one note per verdict, not one per series
     assert plots_for("C3", {"series": [1, 2, 3]}, logs.append) == []
     assert any("series of type list" in m for m in logs)
     assert plots_for("C3", {}, logs.append) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -59,7 +60,8 @@ def test_unrelated():
 
 # Stand-ins for the real `lemmas` and `simulator` (which import torch: seconds per run) that the
 # plugin reads the specification and the claim metadata from; the subprocess finds them first on
-# sys.path. One test (the interrupted run) runs against the real packages.
+# sys.path. The stub `lemmas` holds the real dependency-free modules that `reports` imports
+# (LEMMAS_COPIED). One test (the interrupted run) runs against the real packages.
 STUB_LEMMAS_BASE = '''
 from dataclasses import dataclass
 
@@ -81,6 +83,7 @@ class _Claim:
     statement: str = "A stub statement."
     decisions: str = ""
     needs: str = "run"
+    key_stats: tuple = ()
 
 
 def registry():
@@ -92,6 +95,8 @@ def registered_regimes():
     return dict.fromkeys(["paper", "small_batch", "gaussian", "first_layer_only", "large_init", "parity3",
                           "sparse_finders"])
 '''
+
+LEMMAS_COPIED = ("plain.py", "report.py")
 
 CELLS = [("C1", "paper", "holds"), ("C2", "paper", "holds"), ("C3", "paper", "holds"), ("C3", "gaussian", "holds"),
          ("C4", "paper", "holds"), ("C5", "gaussian", "fails"), ("C6", "paper", "holds"),
@@ -115,7 +120,9 @@ def make_fake(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyt
         monkeypatch.delenv(var, raising=False)
     pytester.makepyfile(test_fake=FAKE_MODULE)
     (pytester.path / "records.json").write_text(json.dumps(fake_records()))
-    for pkg, files in (("lemmas", {"__init__.py": "", "base.py": STUB_LEMMAS_BASE}),
+    real = Path(__file__).resolve().parents[2] / "lemmas"
+    copied = {name: (real / name).read_text(encoding="utf-8") for name in LEMMAS_COPIED}
+    for pkg, files in (("lemmas", {"__init__.py": "", "base.py": STUB_LEMMAS_BASE, **copied}),
                        ("simulator", {"__init__.py": STUB_SIMULATOR})):
         (pytester.path / pkg).mkdir()
         for name, text in files.items():

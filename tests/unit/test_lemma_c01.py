@@ -16,6 +16,7 @@ import pytest
 
 from lemmas.c01_phase1_linearization import CLAIM, check
 from simulator import RunConfig
+from tests.support import panels
 from tests.support.synthetic import make_trajectory
 from simulator import first_layer_only, paper, parity3
 
@@ -68,8 +69,10 @@ def test_linear_until_found_holds():
     assert v.stats["max_proxy_dist_snap_to_T1"] == 0.0
     assert v.thresholds["zeta"] == pytest.approx(Z)
     json.dumps(v.to_dict())
-    curve = v.series["batch_max_dev"]
-    assert len(curve["x"]) == T and len(curve["per_seed"]) == R and curve["hlines"]["ζ"] == pytest.approx(Z)
+    panel = v.series["batch_max_dev"]
+    assert len(panels.median(panel).x) == T and len(panels.curves(panel, "seed")) == R
+    assert panels.hlines(panel)["ζ"] == pytest.approx(Z) and panels.vlines(panel)["T1 (median)"] == 10
+    assert panels.round_trips(panel)
 
 
 def test_loss_leaves_linear_regime_first_fails():

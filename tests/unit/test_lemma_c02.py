@@ -17,6 +17,7 @@ import pytest
 from lemmas.base import THRESHOLDS
 from lemmas.c02_signal_finding import CLAIM, check, rate_ratios, t1_prediction
 from simulator import RunConfig
+from tests.support import panels
 from tests.support.synthetic import make_trajectory
 from simulator import paper, parity3
 
@@ -47,7 +48,11 @@ def test_exact_linearized_growth_holds():
         lo, hi = THRESHOLDS.c2_t1_band
         assert lo <= v.stats[f"d{d}_T1_over_pred"] <= hi
     json.dumps(v.to_dict())  # serialisable for the report
-    assert len(v.series["d16.t"]) <= 200 and "d32.w_sig_med" in v.series
+    assert set(v.series) == {"d16_norms", "d16_growth", "d32_norms", "d32_growth"}
+    norms = v.series["d16_norms"]
+    assert len(panels.bands(norms)) == 3 and all(len(b.x) <= 200 for b in panels.bands(norms)) and norms.y_scale == "log"
+    assert {c.role for c in v.series["d32_growth"].marks} == {"median", "fit", "reference"}
+    assert all(panels.round_trips(p) for p in v.series.values())
 
 
 def test_rate_ratios_exact():

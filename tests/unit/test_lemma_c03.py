@@ -16,6 +16,7 @@ import pytest
 
 from lemmas.c03_signal_heavy import CLAIM, check, signal_heavy_mass
 from simulator import RunConfig
+from tests.support import panels
 from tests.support.synthetic import make_trajectory
 from simulator import gaussian, parity3
 
@@ -52,9 +53,9 @@ def test_found_and_kept_holds():
     assert v.status == "holds", v.summary()
     assert v.stats["T1_median"] == 8 and v.stats["min_S_after_T1"] == 1.0
     json.dumps(v.to_dict())
-    curve = v.series["S"]
-    assert curve["x"][-1] == T and len(curve["x"]) == T + 1  # the final state T is included
-    assert curve["hlines"]["1-ζ"] == pytest.approx(1 - Z)
+    curve = panels.median(v.series["S"])
+    assert curve.x[-1] == T and len(curve.x) == T + 1  # the final state T is included
+    assert panels.hlines(v.series["S"])["1-ζ"] == pytest.approx(1 - Z)
 
 
 def test_lost_after_T1_fails():

@@ -16,6 +16,7 @@ import pytest
 
 from lemmas.c05_margin_balance import CLAIM, check, margin_ratio, rise_factor
 from simulator import RunConfig
+from tests.support import panels
 from tests.support.synthetic import make_trajectory
 from simulator import first_layer_only, parity3
 
@@ -86,7 +87,7 @@ def test_balancing_holds():
     assert v.stats["max_rise"] == pytest.approx(1.0)
     assert v.thresholds["R_T_max"] == pytest.approx(1 + Z)
     json.dumps(v.to_dict())
-    assert len(v.series["R"]["x"]) == T + 1 and v.series["R"]["x"][-1] == T
+    assert len(panels.median(v.series["R"]).x) == T + 1 and panels.median(v.series["R"]).x[-1] == T
 
 
 def test_unbalanced_at_T_fails():
@@ -162,7 +163,7 @@ def test_gaussian_data_reads_the_snapshots():
     balanced = np.array([[1, 1, 1, r] for r in (9, 8, 4, 2, 1.5, 1.3, 1.2, 1.1, 1.05)], dtype=float)
     v = check(build(settling(1.1), data="gaussian", snap_margins=balanced))
     assert v.status == "holds", v.summary()
-    assert v.series["R"]["x"] == [float(s) for s in SNAPS]
+    assert list(panels.median(v.series["R"]).x) == [float(s) for s in SNAPS]
     rising = balanced.copy()
     rising[6, 3] = 2.0  # snapshot step 30 ≥ T2
     assert check(build(settling(1.1), data="gaussian", snap_margins=rising)).status == "fails"

@@ -17,6 +17,7 @@ import pytest
 from lemmas.base import THRESHOLDS
 from lemmas.c06_layer_balance import CLAIM, balance_ratio, check, identity_residual
 from simulator import RunConfig
+from tests.support import panels
 from tests.support.synthetic import make_trajectory
 from simulator import first_layer_only, gaussian, paper, parity3
 
@@ -63,7 +64,7 @@ def test_exact_identity_and_balanced_layers_hold():
     assert balance_ratio(traj).shape == (T + 1, R)
     json.dumps(v.to_dict())
     assert set(v.series) == {"balance_ratio", "identity_residual"}
-    assert v.series["identity_residual"]["hlines"]["tolerance"] == THRESHOLDS.c6_identity_rtol["float64"]
+    assert panels.hlines(v.series["identity_residual"])["tolerance"] == THRESHOLDS.c6_identity_rtol["float64"]
 
 
 def test_perturbed_a_at_one_step_fails():

@@ -15,6 +15,7 @@ import pytest
 from lemmas.base import THRESHOLDS
 from lemmas.c07_gradient_concentration import CLAIM, check, per_sample_std
 from simulator import RunConfig
+from tests.support import panels
 from tests.support.synthetic import make_trajectory
 from simulator import paper, parity3, small_batch
 
@@ -144,4 +145,6 @@ def test_claim_record():
     v = check(runs(64, 1024))
     d = v.to_dict()
     assert d["status"] == "holds" and isinstance(d["stats"]["ratio_median"], float)
-    assert len(v.series["ratio_quantiles_regime"]) == len(v.series["quantile_levels"])
+    assert set(v.series) == {"noise_over_drift_by_batch", "noise_over_drift_quantiles"}
+    assert [len(c.y) for c in panels.curves(v.series["noise_over_drift_quantiles"], "line")] == [7, 7]
+    assert all(panels.round_trips(p) for p in v.series.values())

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from lemmas.c08_amplification import CLAIM, check, first_heavy_steps, rank_correlation
+from lemmas.report import Scatter
 from simulator import RunConfig
 from tests.support.synthetic import make_trajectory
 from simulator import first_layer_only, parity3
@@ -58,7 +59,8 @@ def test_early_finders_amplified_holds():
     assert v.status == "holds", v.summary()
     assert v.stats["spearman_median"] == pytest.approx(-1.0)
     json.dumps(v.to_dict())
-    assert len(v.series["first_heavy_step"]) == R * P
+    (scatter,) = [m for m in v.series["amplification"].marks if isinstance(m, Scatter)]
+    assert len(scatter.x) == R * P
 
 
 def test_late_finders_amplified_fails():

@@ -15,6 +15,7 @@ from lemmas.base import THRESHOLDS
 from lemmas.c09_main_theorem import CLAIM, check
 from simulator import RunConfig
 from simulator.population import clopper_pearson
+from tests.support import panels
 from tests.support.synthetic import make_trajectory
 from simulator import first_layer_only, gaussian, paper, parity3
 
@@ -40,9 +41,9 @@ def test_zero_errors_holds():
     assert v.stats["final_loss_median"] == pytest.approx(0.05)
     assert v.thresholds["eps"] == THRESHOLDS.eps
     json.dumps(v.to_dict())
-    curve = v.series["test_error"]
-    assert curve["x"] == [float(s) for s in SNAPS] and curve["median"][0] == 0.5
-    assert set(curve["per_seed_hi"]) == {str(s) for s in range(R)}
+    panel = v.series["test_error"]
+    assert list(panels.median(panel).x) == [float(s) for s in SNAPS] and panels.median(panel).y[0] == 0.5
+    assert len(panels.bands(panel)) == R and panels.hlines(panel)["ε"] == THRESHOLDS.eps
 
 
 def test_large_error_fails():

@@ -19,6 +19,7 @@ from lemmas.base import THRESHOLDS
 from lemmas.c10_sample_complexity import CLAIM, check, loglog_slope, samples_to_eps
 from simulator import RunConfig
 from simulator.trajectory import snapshot_steps
+from tests.support import panels
 from tests.support.synthetic import make_trajectory
 from simulator import paper, parity3
 
@@ -90,7 +91,8 @@ def test_healthy_d_polylog_d_holds():
         assert v.stats[f"argmin_m_median_d{d}"] == d // 4
         assert v.stats[f"n_star_over_dlog2d_d{d}"] == pytest.approx(1.0, rel=0.05)
         assert v.stats[f"m_min_d{d}"] == d // 16 and v.stats[f"m_max_d{d}"] == 2 * d
-        assert v.series[f"m_tried_d{d}"] == sorted(v.series[f"m_tried_d{d}"])
+    for c in panels.curves(v.series["n_by_m"], "line"):
+        assert list(c.x) == sorted(c.x)
     assert all(s["outcome"] == "pass" for s in v.per_seed)
 
 
@@ -217,4 +219,5 @@ def test_claim_record_and_serialisable_verdict():
     v = check(grid_from(lambda d: d_log2_d(d), lambda d: d // 4))
     out = v.to_dict()
     assert out["status"] == "holds"
-    assert len(out["series"]["n_star_median"]) == len(LADDER)
+    assert len(panels.median(v.series["n_star"]).x) == len(LADDER)
+    assert out["series"]["n_star"]["kind"] == "panel" and out["series"]["n_star"]["x_scale"] == "log2"
