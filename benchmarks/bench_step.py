@@ -133,15 +133,22 @@ class Naive:
             w, a = self.model.hidden.weight, self.model.out.weight[0]
             plus, minus = (w[:, 0] - w[:, 1]) / math.sqrt(2), (w[:, 0] + w[:, 1]) / math.sqrt(2)
             pos = a >= 0
-            self.log.append((torch.where(pos, plus, minus).abs().cpu(), torch.where(pos, minus, plus).abs().cpu(),
-                             w[:, 2:].norm(dim=1).cpu(), a.cpu(), loss.detach().cpu()))
+            self.log.append(
+                (
+                    torch.where(pos, plus, minus).abs().cpu(),
+                    torch.where(pos, minus, plus).abs().cpu(),
+                    w[:, 2:].norm(dim=1).cpu(),
+                    a.cpu(),
+                    loss.detach().cpu(),
+                )
+            )
 
     def sample(self) -> float:
         loader = iter(DataLoader(XorStream(self.cfg.m, self.cfg.d, seed=0), batch_size=None, num_workers=1))
         try:
             self.step(loader)
             self.step(loader)
-            t = timed(lambda: [self.step(loader) for _ in range(self.steps)]) / self.steps
+            t = timed(lambda: [self.step(loader) for _ in range(self.steps)]) / self.steps  # noqa: F821 - del below
         finally:
             del loader  # the last reference: the iterator shuts its worker down now
         self.log.clear()
@@ -168,8 +175,17 @@ class Snapshot:
 
     def __init__(self, cfg):
         self.cfg = cfg
-        self.W, self.a = data.init_params([cfg.seed], cfg.p, cfg.d, cfg.theta, cfg.init, cfg.finder_fraction,
-                                          cfg.pair, torch.float32, torch.device("cpu"))
+        self.W, self.a = data.init_params(
+            [cfg.seed],
+            cfg.p,
+            cfg.d,
+            cfg.theta,
+            cfg.init,
+            cfg.finder_fraction,
+            cfg.pair,
+            torch.float32,
+            torch.device("cpu"),
+        )
         self.rows = max(64, min(4096, engine.EVAL_ELEMENTS // cfg.d))
         self.sample()
 
@@ -275,8 +291,12 @@ def peak_memory(d: int, steps: int, mode: int) -> dict:
     Mode 2 keeps every per-step record and snapshot of the full horizon and the same
     workspace, but not the per-row block buffers of the real batch, R·m·(2V+3) floats.
     """
-    out = subprocess.run([sys.executable, "-c", _PEAK_CHILD, str(ROOT), str(d), str(steps), str(mode)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_CHILD, str(ROOT), str(d), str(steps), str(mode)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -291,9 +311,15 @@ def machine() -> dict:
                 model = line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "capability": torch.backends.cpu.get_cpu_capability(), "python": platform.python_version(),
-            "load": os.getloadavg()}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "python": platform.python_version(),
+        "load": os.getloadavg(),
+    }
 
 
 def main() -> None:
@@ -305,8 +331,11 @@ def main() -> None:
     ap.add_argument("--no-naive", action="store_true", help="skip the naive loop")
     ap.add_argument("--no-batched", action="store_true", help="skip the batched-seeds comparison")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
-    ap.add_argument("--full-horizon-memory", action="store_true",
-                    help="also measure the peak memory of a full-horizon run (T steps, batch cut to one chunk)")
+    ap.add_argument(
+        "--full-horizon-memory",
+        action="store_true",
+        help="also measure the peak memory of a full-horizon run (T steps, batch cut to one chunk)",
+    )
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own choice)")
     ap.add_argument("--json", type=str, default="", help="also write the figures to this file")
     args = ap.parse_args()
@@ -323,12 +352,18 @@ def main() -> None:
         return max(2, n // QUICK_DIV) if quick else n
 
     mach = machine()
-    print(f"# xorcert bench_step  {time.strftime('%Y-%m-%d %H:%M')}  {mach['cpu']}, {mach['cores']} cores, "
-          f"torch {mach['torch']} ({mach['capability']}), {mach['threads']} threads, "
-          f"load {mach['load'][0]:.2f}", flush=True)
+    print(
+        f"# xorcert bench_step  {time.strftime('%Y-%m-%d %H:%M')}  {mach['cpu']}, {mach['cores']} cores, "
+        f"torch {mach['torch']} ({mach['capability']}), {mach['threads']} threads, "
+        f"load {mach['load'][0]:.2f}",
+        flush=True,
+    )
     print(f"# command: {' '.join([Path(sys.executable).name] + sys.argv)}")
-    print(f"# paper regime, float32; each figure the minimum over {repeats} round-robin rounds; "
-          "GFLOP/s at 4·m·d·p flop/step", flush=True)
+    print(
+        f"# paper regime, float32; each figure the minimum over {repeats} round-robin rounds; "
+        "GFLOP/s at 4·m·d·p flop/step",
+        flush=True,
+    )
 
     # ---- set up every measurement, then sample them round-robin ----
     cfgs = {d: simulator.paper(d, device="cpu") for d in args.d}
@@ -360,18 +395,35 @@ def main() -> None:
         fl = flop_per_step(cfg)
         t_floor, t_eng, t_snap = best[(d, "floor(GEMMs)")], best[(d, "engine")], best[(d, "snapshot")]
         n_snap = len(snapshot_steps(cfg.steps, cfg.snapshots))
-        lines = {"naive": best.get((d, "naive"), math.nan), "engine": t_eng,
-                 "engine+snap": t_eng + n_snap * t_snap / cfg.steps, "floor(GEMMs)": t_floor,
-                 "gen": best[(d, "gen")], "gen(api)": best[(d, "gen(api)")]}
+        lines = {
+            "naive": best.get((d, "naive"), math.nan),
+            "engine": t_eng,
+            "engine+snap": t_eng + n_snap * t_snap / cfg.steps,
+            "floor(GEMMs)": t_floor,
+            "gen": best[(d, "gen")],
+            "gen(api)": best[(d, "gen(api)")],
+        }
         for name, t in lines.items():
-            print(f"{d:>5} {cfg.p:>3} {cfg.m:>6} {name:<12} {1 / t:>10.1f} {1e3 * t:>9.3f} {fl / t / 1e9:>8.1f} "
-                  f"{t / t_floor:>8.2f}x")
-        row = {"p": cfg.p, "m": cfg.m, "chunk_rows": engine.chunk_rows_for(cfg), **lines,
-               "snapshot_s": t_snap, "snapshots_full_run": n_snap, "T": cfg.steps,
-               "speedup_vs_naive": lines["naive"] / t_eng, "engine_over_floor": t_eng / t_floor}
-        print(f"      engine vs naive {row['speedup_vs_naive']:.1f}x, engine / floor {t_eng / t_floor:.2f}, "
-              f"gen / floor {lines['gen'] / t_floor:.2f}; one 20k-point snapshot {1e3 * t_snap:.1f} ms, "
-              f"{n_snap} of them over T = {cfg.steps} steps (+{100 * (lines['engine+snap'] / t_eng - 1):.1f}%)")
+            print(
+                f"{d:>5} {cfg.p:>3} {cfg.m:>6} {name:<12} {1 / t:>10.1f} {1e3 * t:>9.3f} {fl / t / 1e9:>8.1f} "
+                f"{t / t_floor:>8.2f}x"
+            )
+        row = {
+            "p": cfg.p,
+            "m": cfg.m,
+            "chunk_rows": engine.chunk_rows_for(cfg),
+            **lines,
+            "snapshot_s": t_snap,
+            "snapshots_full_run": n_snap,
+            "T": cfg.steps,
+            "speedup_vs_naive": lines["naive"] / t_eng,
+            "engine_over_floor": t_eng / t_floor,
+        }
+        print(
+            f"      engine vs naive {row['speedup_vs_naive']:.1f}x, engine / floor {t_eng / t_floor:.2f}, "
+            f"gen / floor {lines['gen'] / t_floor:.2f}; one 20k-point snapshot {1e3 * t_snap:.1f} ms, "
+            f"{n_snap} of them over T = {cfg.steps} steps (+{100 * (lines['engine+snap'] / t_eng - 1):.1f}%)"
+        )
         res["d"][d] = row
 
     if not args.no_batched:
@@ -393,15 +445,20 @@ def main() -> None:
         for label, mode in modes:
             pk = peak_memory(d_m, n_m, mode)
             steps_txt = f"{n_m} steps" if mode < 2 else f"T = {simulator.paper(d_m).steps} steps, m = one chunk"
-            print(f"  {label:<32} peak {pk['hwm_kib'] / 1024:7.1f} MiB  (after imports {pk['base_kib'] / 1024:6.1f} MiB), "
-                  f"{steps_txt}")
+            print(
+                f"  {label:<32} peak {pk['hwm_kib'] / 1024:7.1f} MiB  "
+                f"(after imports {pk['base_kib'] / 1024:6.1f} MiB), "
+                f"{steps_txt}"
+            )
             res["memory"][label] = pk
         cfg = simulator.paper(d_m)
         S = len(snapshot_steps(cfg.steps, cfg.snapshots))
         rec_mib = 4 * cfg.steps * cfg.p * 12 / 2**20  # the per-step records at the full horizon (float32)
         snap_mib = 4 * S * cfg.p * (cfg.d + 1) / 2**20
-        print(f"  (a full-horizon run holds ≈ {rec_mib:.1f} MiB of per-step records and {snap_mib:.1f} MiB of "
-              f"snapshots ({S}); ru_maxrss is not used: it keeps the parent's size across exec)")
+        print(
+            f"  (a full-horizon run holds ≈ {rec_mib:.1f} MiB of per-step records and {snap_mib:.1f} MiB of "
+            f"snapshots ({S}); ru_maxrss is not used: it keeps the parent's size across exec)"
+        )
 
     # ---- targets ----
     print("\n# targets")
@@ -409,7 +466,9 @@ def main() -> None:
     for d in (256, 1024):
         if d in res["d"] and not args.no_naive:
             v = res["d"][d]["speedup_vs_naive"]
-            checks.append((f"engine >= {TARGETS['speedup_naive']:.0f}x naive at d = {d}", v, v >= TARGETS["speedup_naive"]))
+            checks.append(
+                (f"engine >= {TARGETS['speedup_naive']:.0f}x naive at d = {d}", v, v >= TARGETS["speedup_naive"])
+            )
     for d, key in ((1024, "floor_1024"), (256, "floor_256")):
         if d in res["d"]:
             v = res["d"][d]["engine_over_floor"]
@@ -419,7 +478,9 @@ def main() -> None:
         checks.append((f"batched R = 64 >= {TARGETS['batched_64']:.0f}x sequential", v, v >= TARGETS["batched_64"]))
     if "memory" in res:
         v = max(pk["hwm_kib"] for pk in res["memory"].values()) / 1024
-        checks.append((f"peak memory at d = 1024 <= {TARGETS['peak_mib_1024']:.0f} MiB", v, v <= TARGETS["peak_mib_1024"]))
+        checks.append(
+            (f"peak memory at d = 1024 <= {TARGETS['peak_mib_1024']:.0f} MiB", v, v <= TARGETS["peak_mib_1024"])
+        )
     for name, val, ok in checks:
         print(f"  {'met   ' if ok else 'MISSED'}  {name:<42} {val:8.2f}")
     res["checks"] = [{"target": n, "value": v, "met": ok} for n, v, ok in checks]

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.stats import DegenerateDataWarning, binom, binomtest, bootstrap
@@ -149,10 +150,12 @@ class WhpOutcome:
     max_failures: int  # the most failures that still hold at this number of seeds
 
     def describe(self) -> str:
-        return (f"{self.failures}/{self.evaluated} seeds fail (rate {self.rate:.2f}, "
-                f"{int(THRESHOLDS.confidence * 100)}% CI [{self.rate_lo:.2f}, {self.rate_hi:.2f}]; "
-                f"at most {self.max_failures} allowed at δ={THRESHOLDS.delta})"
-                + (f"; {self.unevaluable} seed(s) unevaluable" if self.unevaluable else ""))
+        return (
+            f"{self.failures}/{self.evaluated} seeds fail (rate {self.rate:.2f}, "
+            f"{int(THRESHOLDS.confidence * 100)}% CI [{self.rate_lo:.2f}, {self.rate_hi:.2f}]; "
+            f"at most {self.max_failures} allowed at δ={THRESHOLDS.delta})"
+            + (f"; {self.unevaluable} seed(s) unevaluable" if self.unevaluable else "")
+        )
 
 
 def max_allowed_failures(n: int, delta: float = THRESHOLDS.delta, confidence: float = THRESHOLDS.confidence) -> int:
@@ -163,8 +166,12 @@ def max_allowed_failures(n: int, delta: float = THRESHOLDS.delta, confidence: fl
     return k
 
 
-def whp(outcomes: Sequence[str], delta: float = THRESHOLDS.delta, confidence: float = THRESHOLDS.confidence,
-        max_unevaluable: float = THRESHOLDS.max_unevaluable) -> WhpOutcome:
+def whp(
+    outcomes: Sequence[str],
+    delta: float = THRESHOLDS.delta,
+    confidence: float = THRESHOLDS.confidence,
+    max_unevaluable: float = THRESHOLDS.max_unevaluable,
+) -> WhpOutcome:
     """Verdict of a w.h.p. claim from per-seed outcomes 'pass' / 'fail' / 'na'.
 
     holds  when the failures are consistent with a failure rate ≤ δ at the given confidence
@@ -190,9 +197,13 @@ def whp(outcomes: Sequence[str], delta: float = THRESHOLDS.delta, confidence: fl
     return WhpOutcome(status, fails, n, na, fails / n, lo, hi, pval, max_allowed_failures(n, delta, confidence))
 
 
-def bootstrap_interval(statistic: Callable[[np.ndarray], Any], n: int, resamples: int,
-                       confidence: float = THRESHOLDS.confidence,
-                       seed: int = THRESHOLDS.bootstrap_seed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bootstrap_interval(
+    statistic: Callable[[np.ndarray], Any],
+    n: int,
+    resamples: int,
+    confidence: float = THRESHOLDS.confidence,
+    seed: int = THRESHOLDS.bootstrap_seed,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Percentile bootstrap interval(s) of `statistic(idx)` over n units (seeds) resampled with replacement.
 
     `statistic` takes an index array into the n units and returns a number or a vector of
@@ -200,6 +211,7 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], Any], n: int, resamples
     is over the resamples where the statistic is defined. Returns (lo, hi, share undefined),
     arrays of the statistic's shape; with n < 2 (nothing to resample) the statistic itself.
     """
+
     def stat(idx: np.ndarray) -> np.ndarray:
         return np.asarray(statistic(np.asarray(idx, dtype=np.int64)), dtype=np.float64)
 
@@ -208,8 +220,15 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], Any], n: int, resamples
         return point, point, np.isnan(point).astype(np.float64)
     with warnings.catch_warnings(), np.errstate(invalid="ignore"):  # ∞ statistics: ∞ - ∞ in scipy's spread
         warnings.simplefilter("ignore", DegenerateDataWarning)  # all resamples equal: a point interval
-        res = bootstrap((np.arange(n),), stat, vectorized=False, n_resamples=resamples, method="percentile",
-                        confidence_level=confidence, rng=np.random.default_rng(seed))
+        res = bootstrap(
+            (np.arange(n),),
+            stat,
+            vectorized=False,
+            n_resamples=resamples,
+            method="percentile",
+            confidence_level=confidence,
+            rng=np.random.default_rng(seed),
+        )
     dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)  # (..., resamples)
     undefined = np.isnan(dist).mean(axis=-1)
     if not undefined.any():
@@ -228,13 +247,25 @@ def seed_outcome(rec: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     return {**rec, "outcome": "pass"}
 
 
-def verdict_from_seeds(claim: str, per_seed: list[dict[str, Any]], stats: dict[str, float],
-                       thresholds: dict[str, Any], series: dict[str, Panel] | None = None,
-                       what: str = "") -> Verdict:
+def verdict_from_seeds(
+    claim: str,
+    per_seed: list[dict[str, Any]],
+    stats: dict[str, float],
+    thresholds: dict[str, Any],
+    series: dict[str, Panel] | None = None,
+    what: str = "",
+) -> Verdict:
     """Apply `whp` to per-seed records (each with an 'outcome' key) and build the Verdict."""
     w = whp([s["outcome"] for s in per_seed])
-    stats = {**stats, "fail_rate": w.rate, "fail_rate_lo": w.rate_lo, "fail_rate_hi": w.rate_hi,
-             "seeds_failing": w.failures, "seeds_evaluated": w.evaluated, "seeds_unevaluable": w.unevaluable}
+    stats = {
+        **stats,
+        "fail_rate": w.rate,
+        "fail_rate_lo": w.rate_lo,
+        "fail_rate_hi": w.rate_hi,
+        "seeds_failing": w.failures,
+        "seeds_evaluated": w.evaluated,
+        "seeds_unevaluable": w.unevaluable,
+    }
     thresholds = {**thresholds, "delta": THRESHOLDS.delta, "max_failures": w.max_failures}
     if w.status == INCONCLUSIVE:
         reasons = sorted({s.get("why", "") for s in per_seed if s["outcome"] == "na"} - {""})
@@ -273,8 +304,10 @@ class Claim:
             raise ValueError(f"Claim.needs = {self.needs!r}: must be one of {NEEDS}")
 
 
-XOR_PLANE = ("reads the XOR signal plane μ̂± (docs/SPEC.md §2), which is not the feature of a label on "
-             "three coordinates (parity-3)")
+XOR_PLANE = (
+    "reads the XOR signal plane μ̂± (docs/SPEC.md §2), which is not the feature of a label on "
+    "three coordinates (parity-3)"
+)
 
 
 def xor_plane_missing(cfg: Any) -> str | None:
@@ -315,8 +348,10 @@ def registry() -> dict[str, Claim]:
             raise ClaimRegistryError(f"claim id {obj.id} is registered twice: {origin[obj.id]} and {ep.value}")
         claims[obj.id], origin[obj.id] = obj, ep.value
     if not claims:
-        raise ClaimRegistryError(f"no claims are registered: the installed xorcert has no {CLAIM_GROUP!r} entry "
-                                 "points; install the package (./setup.sh, or pip install -e .)")
+        raise ClaimRegistryError(
+            f"no claims are registered: the installed xorcert has no {CLAIM_GROUP!r} entry "
+            "points; install the package (./setup.sh, or pip install -e .)"
+        )
     return {cid: claims[cid] for cid in sorted(claims, key=claim_sort_key)}
 
 

@@ -44,10 +44,10 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import (Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing)
-from simulator.config import VARIANTS, proxy_variant
+from lemmas.base import Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing
 from lemmas.report import KeyStat
 from lemmas.series import over_seeds
+from simulator.config import VARIANTS, proxy_variant
 from simulator.trajectory import Trajectory
 
 ID = "C1"
@@ -83,8 +83,17 @@ def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ the check
-def _seed_outcome(seed: int, t1: int, t2: int, batch_dev: np.ndarray, snap_steps: np.ndarray,
-                  test_dev: np.ndarray, dist_snap: np.ndarray, dist_step: np.ndarray, z: float) -> dict[str, Any]:
+def _seed_outcome(
+    seed: int,
+    t1: int,
+    t2: int,
+    batch_dev: np.ndarray,
+    snap_steps: np.ndarray,
+    test_dev: np.ndarray,
+    dist_snap: np.ndarray,
+    dist_step: np.ndarray,
+    z: float,
+) -> dict[str, Any]:
     """One seed's record. Arrays are this seed's: batch_dev/dist_step (T,), test_dev/dist_snap (S,)."""
     rec: dict[str, Any] = {"seed": seed, "T1": int(t1), "T2": int(t2)}
     if t1 < 0:
@@ -122,8 +131,11 @@ def check(traj: Trajectory) -> Verdict:
     main = cfg.variants[0]
     proxy = proxy_variant(main)
     if proxy not in cfg.variants:
-        return Verdict(ID, "inconclusive", f"the coupled proxy run '{proxy}' was not run with '{main}' "
-                                            f"(variants {list(cfg.variants)})")
+        return Verdict(
+            ID,
+            "inconclusive",
+            f"the coupled proxy run '{proxy}' was not run with '{main}' (variants {list(cfg.variants)})",
+        )
     z = traj.zeta
     t1s, t2s = traj.T1(main), traj.T2(main)
     batch_dev = traj.series("batch_max_dev", main).astype(np.float64)  # (T, R)
@@ -131,8 +143,20 @@ def check(traj: Trajectory) -> Verdict:
     snap_steps = traj.snap_steps
     dist_snap = proxy_distance_snapshots(traj, main, proxy)
     dist_step = proxy_distance_steps(traj, main, proxy)
-    per_seed = [_seed_outcome(s, int(t1s[r]), int(t2s[r]), batch_dev[:, r], snap_steps, test_dev[:, r],
-                              dist_snap[:, r], dist_step[:, r], z) for r, s in enumerate(traj.seeds)]
+    per_seed = [
+        _seed_outcome(
+            s,
+            int(t1s[r]),
+            int(t2s[r]),
+            batch_dev[:, r],
+            snap_steps,
+            test_dev[:, r],
+            dist_snap[:, r],
+            dist_step[:, r],
+            z,
+        )
+        for r, s in enumerate(traj.seeds)
+    ]
     ev = [p for p in per_seed if p["outcome"] != "na"]
     stats = {
         "T1_median": float(np.median([p["T1"] for p in ev])) if ev else math.nan,
@@ -142,23 +166,44 @@ def check(traj: Trajectory) -> Verdict:
         "max_proxy_dist_snap_to_T1": max((p["max_proxy_dist_snap"] for p in ev), default=math.nan),
         "max_proxy_dist_step_lb_to_T1": max((p["max_proxy_dist_step_lb"] for p in ev), default=math.nan),
     }
-    thresholds = {"zeta": z, "T1_le_T2": True, "proxy": proxy,
-                  "trained_layers": VARIANTS[main][1]}
+    thresholds = {"zeta": z, "T1_le_T2": True, "proxy": proxy, "trained_layers": VARIANTS[main][1]}
     steps = np.arange(traj.steps)
     t1 = {"T1 (median)": stats["T1_median"]}
     series = {
-        "batch_max_dev": over_seeds("batch max |h'+1| (phase one is linear while ≤ ζ)", steps, batch_dev,
-                                    traj.seeds, "step t", "max |h'(γ)+1| on the minibatch", {"ζ": z},
-                                    {**t1, "T2 (median)": stats["T2_median"]}),
-        "proxy_distance": over_seeds("distance to the proxy run, per step (lower bound)", steps, dist_step,
-                                     traj.seeds, "step t", "max_k ‖w_k - w_k^0‖/‖w_k^0‖ (per-step lower bound)",
-                                     {"ζ": z}, t1),
-        "proxy_distance_snapshots": over_seeds("distance to the proxy run at the snapshots (exact)", snap_steps,
-                                               dist_snap, traj.seeds, "snapshot step",
-                                               "max_k ‖w_k - w_k^0‖/‖w_k^0‖ (exact)", {"ζ": z}, t1),
+        "batch_max_dev": over_seeds(
+            "batch max |h'+1| (phase one is linear while ≤ ζ)",
+            steps,
+            batch_dev,
+            traj.seeds,
+            "step t",
+            "max |h'(γ)+1| on the minibatch",
+            {"ζ": z},
+            {**t1, "T2 (median)": stats["T2_median"]},
+        ),
+        "proxy_distance": over_seeds(
+            "distance to the proxy run, per step (lower bound)",
+            steps,
+            dist_step,
+            traj.seeds,
+            "step t",
+            "max_k ‖w_k - w_k^0‖/‖w_k^0‖ (per-step lower bound)",
+            {"ζ": z},
+            t1,
+        ),
+        "proxy_distance_snapshots": over_seeds(
+            "distance to the proxy run at the snapshots (exact)",
+            snap_steps,
+            dist_snap,
+            traj.seeds,
+            "snapshot step",
+            "max_k ‖w_k - w_k^0‖/‖w_k^0‖ (exact)",
+            {"ζ": z},
+            t1,
+        ),
     }
-    return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
-                              what="T1 ≤ T2, max|h'+1| ≤ ζ and proxy distance ≤ ζ up to T1")
+    return verdict_from_seeds(
+        ID, per_seed, stats, thresholds, series, what="T1 ≤ T2, max|h'+1| ≤ ζ and proxy distance ≤ ζ up to T1"
+    )
 
 
 CLAIM = Claim(
@@ -166,18 +211,24 @@ CLAIM = Claim(
     slug="phase1_linearization",
     title="Phase one is linear: features are found before the loss leaves its first-order proxy",
     anchor="Sec. 4.1, Lemma 4.1",
-    statement=("T1 ≤ T2, and for every t ≤ T1 max_x |h'(γ_t(x)) + 1| ≤ ζ (minibatch, every step; test set, "
-               "every snapshot); the coupled run with the proxy h0 (same init, same batches) stays close: "
-               "max_k ‖w_k - w_k^0‖ / ‖w_k^0‖ ≤ ζ for t ≤ T1."),
+    statement=(
+        "T1 ≤ T2, and for every t ≤ T1 max_x |h'(γ_t(x)) + 1| ≤ ζ (minibatch, every step; test set, "
+        "every snapshot); the coupled run with the proxy h0 (same init, same batches) stays close: "
+        "max_k ‖w_k - w_k^0‖ / ‖w_k^0‖ ≤ ζ for t ≤ T1."
+    ),
     check=check,
     needs="run",
-    key_stats=(KeyStat("max|h'+1| up to T1", "max_batch_dev_to_T1", "<=", "zeta"),
-               KeyStat("test max|h'+1| up to T1", "max_test_dev_to_T1", "<=", "zeta"),
-               KeyStat("proxy distance (snapshots)", "max_proxy_dist_snap_to_T1", "<=", "zeta"),
-               KeyStat("proxy distance (per step, lower bound)", "max_proxy_dist_step_lb_to_T1", "<=", "zeta")),
+    key_stats=(
+        KeyStat("max|h'+1| up to T1", "max_batch_dev_to_T1", "<=", "zeta"),
+        KeyStat("test max|h'+1| up to T1", "max_test_dev_to_T1", "<=", "zeta"),
+        KeyStat("proxy distance (snapshots)", "max_proxy_dist_snap_to_T1", "<=", "zeta"),
+        KeyStat("proxy distance (per step, lower bound)", "max_proxy_dist_step_lb_to_T1", "<=", "zeta"),
+    ),
     variants=("linear",),
-    decisions=("T2 never reached counts as ∞; T1 never reached -> na; proxy = proxy_variant(main) "
-               "(linear_frozen_a in first_layer_only); proxy distance exact on snapshots ≤ T1 and, per step, "
-               "a lower bound from the signal-plane coordinates and ‖w_perp‖ (counts in the verdict too)."),
+    decisions=(
+        "T2 never reached counts as ∞; T1 never reached -> na; proxy = proxy_variant(main) "
+        "(linear_frozen_a in first_layer_only); proxy distance exact on snapshots ≤ T1 and, per step, "
+        "a lower bound from the signal-plane coordinates and ‖w_perp‖ (counts in the verdict too)."
+    ),
     applies=applies,
 )

@@ -58,16 +58,16 @@ the paper regime |a| leaves the window before that (ratios ≈ 0.83-0.90 for d =
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
-
-from simulator.config import RunConfig
-from simulator.trajectory import Trajectory
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
 from lemmas.report import Band, Curve, KeyStat, Panel
 from lemmas.series import lines
+from simulator.config import RunConfig
+from simulator.trajectory import Trajectory
 
 SQRT_2PI = math.sqrt(2 * math.pi)
 SERIES_POINTS = 120
@@ -84,8 +84,16 @@ def grown_share(w_sig: np.ndarray, w_opp: np.ndarray, t1: int) -> float:
     return float(np.mean((w_sig[t1] > w_sig[0]) & (w_opp[t1] < w_opp[0])))
 
 
-def rate_ratios(w_sig: np.ndarray, w_perp: np.ndarray, a: np.ndarray, t1: int, theta: float, eta: float,
-                z: float, min_window: int = THRESHOLDS.c2_min_window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rate_ratios(
+    w_sig: np.ndarray,
+    w_perp: np.ndarray,
+    a: np.ndarray,
+    t1: int,
+    theta: float,
+    eta: float,
+    z: float,
+    min_window: int = THRESHOLDS.c2_min_window,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per neuron: (fitted slope, predicted slope, slope/prediction), NaN where the window is too short.
 
     Arrays (T, p) of one seed. The window of neuron k: steps t ≤ t1 with ||a_k| - θ| ≤ ζθ and
@@ -132,17 +140,24 @@ def _rung_seed(traj: Trajectory, r: int) -> dict[str, Any]:
     fitted = np.isfinite(ratio)
     med = float(np.median(ratio[fitted])) if fitted.any() else math.nan
     t1_ratio = t1 / pred_t1
-    out.update(share_grown=share, rate_ratio=med, fitted_neurons=int(fitted.sum()), T1_ratio=t1_ratio,
-               fit_slope=float(np.median(fit[fitted])) if fitted.any() else math.nan,
-               pred_slope=float(np.median(pred[fitted])) if fitted.any() else math.nan)
+    out.update(
+        share_grown=share,
+        rate_ratio=med,
+        fitted_neurons=int(fitted.sum()),
+        T1_ratio=t1_ratio,
+        fit_slope=float(np.median(fit[fitted])) if fitted.any() else math.nan,
+        pred_slope=float(np.median(pred[fitted])) if fitted.any() else math.nan,
+    )
     whys = []
     out["share"] = "pass" if share >= 1 - z else "fail"
     if out["share"] == "fail":
         whys.append(f"d={d}: only {share:.2f} of the neurons grew w_sig and shrank w_opp (< 1-ζ={1 - z:.2f})")
     if fitted.sum() < THRESHOLDS.c2_min_fit_share * a.shape[1]:
         out["rate"] = "na"
-        whys.append(f"d={d}: {int(fitted.sum())}/{a.shape[1]} neurons have ≥ {THRESHOLDS.c2_min_window} "
-                    "steps at initial size before T1")
+        whys.append(
+            f"d={d}: {int(fitted.sum())}/{a.shape[1]} neurons have ≥ {THRESHOLDS.c2_min_window} "
+            "steps at initial size before T1"
+        )
     elif abs(med - 1) <= z:
         out["rate"] = "pass"
     else:
@@ -164,8 +179,9 @@ def _combine(parts: list[str]) -> str:
 def _common_seeds(ladder: Mapping[int, Trajectory]) -> list[int]:
     seeds = [list(t.seeds) for t in ladder.values()]
     if any(s != seeds[0] for s in seeds):
-        raise ValueError(f"C2: the rungs of a ladder must hold the same seeds; got "
-                         f"{ {d: t.seeds for d, t in ladder.items()} }")
+        raise ValueError(
+            f"C2: the rungs of a ladder must hold the same seeds; got { {d: t.seeds for d, t in ladder.items()} }"
+        )
     return seeds[0]
 
 
@@ -194,13 +210,23 @@ def _rung_series(d: int, traj: Trajectory, rows: list[dict[str, Any]]) -> dict[s
     marks: list[Any] = []
     for name, arr in (("w_sig", traj.w_sig()), ("w_opp", traj.w_opp()), ("w_perp", traj.w_perp())):
         q10, med, q90 = _quantiles(arr, idx)
-        marks += [Band(t, q10, q90, f"‖{name}‖ 10–90%", NORM_GROUPS[name]),
-                  Curve(t, med, f"‖{name}‖", "line", NORM_GROUPS[name])]
+        marks += [
+            Band(t, q10, q90, f"‖{name}‖ 10–90%", NORM_GROUPS[name]),
+            Curve(t, med, f"‖{name}‖", "line", NORM_GROUPS[name]),
+        ]
     t2s = [int(x) for x in traj.T2() if x >= 0]
-    times = {"T1 (median)": _finite_median(reached), "T2 (median)": _finite_median(t2s),
-             "T1 predicted": rows[0]["T1_pred"]}
-    norms = Panel(f"d = {d}: norms over the neurons (median, 10–90%)", (*marks, *lines(vlines=times)),
-                  "step t", "norm", y_scale="log")
+    times = {
+        "T1 (median)": _finite_median(reached),
+        "T2 (median)": _finite_median(t2s),
+        "T1 predicted": rows[0]["T1_pred"],
+    }
+    norms = Panel(
+        f"d = {d}: norms over the neurons (median, 10–90%)",
+        (*marks, *lines(vlines=times)),
+        "step t",
+        "norm",
+        y_scale="log",
+    )
     # the rate fit: geometric lines from the median initial ‖w_sig‖ with the fitted and predicted slopes
     fit = _finite_median([r.get("fit_slope", math.nan) for r in rows])
     pred = _finite_median([r.get("pred_slope", math.nan) for r in rows])
@@ -212,10 +238,14 @@ def _rung_series(d: int, traj: Trajectory, rows: list[dict[str, Any]]) -> dict[s
     if np.isfinite(fit):
         growth.append(Curve(t_fit.astype(float).tolist(), (s0 * np.exp(fit * t_fit)).tolist(), "fitted rate", "fit"))
     if np.isfinite(pred):
-        growth.append(Curve(t_fit.astype(float).tolist(), (s0 * np.exp(pred * t_fit)).tolist(),
-                            "linearized prediction", "reference"))
+        growth.append(
+            Curve(
+                t_fit.astype(float).tolist(), (s0 * np.exp(pred * t_fit)).tolist(), "linearized prediction", "reference"
+            )
+        )
     title = f"d = {d}: growth of ‖w_sig‖ at initial size" + (
-        f" — fitted/predicted rate {ratio:.3g}" if math.isfinite(ratio) else "")
+        f" — fitted/predicted rate {ratio:.3g}" if math.isfinite(ratio) else ""
+    )
     return {f"d{d}_norms": norms, f"d{d}_growth": Panel(title, tuple(growth), "step t", "‖w_sig‖", y_scale="log")}
 
 
@@ -242,8 +272,11 @@ def check(ladder: Mapping[int, Trajectory]) -> Verdict:
             rec["why"] = "; ".join(whys)
         per_seed.append(rec)
     stats: dict[str, float] = {}
-    thresholds: dict[str, Any] = {"t1_band": list(THRESHOLDS.c2_t1_band), "min_window": THRESHOLDS.c2_min_window,
-                                  "min_fit_share": THRESHOLDS.c2_min_fit_share}
+    thresholds: dict[str, Any] = {
+        "t1_band": list(THRESHOLDS.c2_t1_band),
+        "min_window": THRESHOLDS.c2_min_window,
+        "min_fit_share": THRESHOLDS.c2_min_fit_share,
+    }
     series: dict[str, Panel] = {}
     for d, rows in rungs.items():
         stats[f"d{d}_rate_ratio"] = _finite_median([row.get("rate_ratio") for row in rows])
@@ -254,8 +287,9 @@ def check(ladder: Mapping[int, Trajectory]) -> Verdict:
         thresholds[f"d{d}_rate_band"] = [1 - THRESHOLDS.zeta(d), 1 + THRESHOLDS.zeta(d)]
         thresholds[f"d{d}_share_min"] = 1 - THRESHOLDS.zeta(d)
         series.update(_rung_series(d, ladder[d], rows))
-    return verdict_from_seeds("C2", per_seed, stats, thresholds, series,
-                              what="phase one: w_sig grows at the linearized rate, T1 in the band")
+    return verdict_from_seeds(
+        "C2", per_seed, stats, thresholds, series, what="phase one: w_sig grows at the linearized rate, T1 in the band"
+    )
 
 
 def applies(cfg: RunConfig) -> str | None:
@@ -269,19 +303,25 @@ CLAIM = Claim(
     slug="signal_finding",
     title="Signal finding: geometric growth of w_sig in phase one, T1 = Θ(log d / η)",
     anchor="Glasgow (2023), Sec. 4.1, Mechanism 1",
-    statement=("In phase one every neuron's ‖w_sig‖ grows geometrically and ‖w_opp‖ shrinks (all but a ζ share); "
-               "at initial size the fitted growth rate of ‖w_sig‖ matches η|a|/(√(2π)‖w_perp‖) within 1±ζ "
-               "(median over neurons); the measured T1 is within [0.5, 1.5] × √(2π)(½ log d + log(1/ζ))/η "
-               "on every rung of the d-ladder."),
+    statement=(
+        "In phase one every neuron's ‖w_sig‖ grows geometrically and ‖w_opp‖ shrinks (all but a ζ share); "
+        "at initial size the fitted growth rate of ‖w_sig‖ matches η|a|/(√(2π)‖w_perp‖) within 1±ζ "
+        "(median over neurons); the measured T1 is within [0.5, 1.5] × √(2π)(½ log d + log(1/ζ))/η "
+        "on every rung of the d-ladder."
+    ),
     check=check,
     needs="ladder",
-    key_stats=(KeyStat("T1 / linearized prediction", "d{d}_T1_over_pred", "in", "t1_band"),
-               KeyStat("growth rate / prediction", "d{d}_rate_ratio", "in", "d{d}_rate_band"),
-               KeyStat("share with w_sig grown, w_opp shrunk", "d{d}_share_grown", ">=", "d{d}_share_min")),
+    key_stats=(
+        KeyStat("T1 / linearized prediction", "d{d}_T1_over_pred", "in", "t1_band"),
+        KeyStat("growth rate / prediction", "d{d}_rate_ratio", "in", "d{d}_rate_band"),
+        KeyStat("share with w_sig grown, w_opp shrunk", "d{d}_share_grown", ">=", "d{d}_share_min"),
+    ),
     variants=(),
-    decisions=("'every neuron' = all but a ζ share; rate fit over steps t ≤ T1 with |a| within (1±ζ)θ, "
-               "≥ c2_min_window steps per neuron, ≥ c2_min_fit_share of the neurons fitted, prediction "
-               "log(1+η|a|/(√(2π)‖w_perp‖)); T1 not reached -> na, unless T > 1.5×prediction (then a "
-               "definite failure of the band); a seed must pass on every rung."),
+    decisions=(
+        "'every neuron' = all but a ζ share; rate fit over steps t ≤ T1 with |a| within (1±ζ)θ, "
+        "≥ c2_min_window steps per neuron, ≥ c2_min_fit_share of the neurons fitted, prediction "
+        "log(1+η|a|/(√(2π)‖w_perp‖)); T1 not reached -> na, unless T > 1.5×prediction (then a "
+        "definite failure of the band); a seed must pass on every rung."
+    ),
     applies=applies,
 )

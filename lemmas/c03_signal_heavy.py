@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import xor_plane_missing, Claim, Verdict, not_applicable, verdict_from_seeds
+from lemmas.base import Claim, Verdict, not_applicable, verdict_from_seeds, xor_plane_missing
 from lemmas.report import KeyStat
 from lemmas.series import over_seeds
 from simulator.trajectory import Trajectory
@@ -63,8 +63,9 @@ def s_with_final(traj: Trajectory, variant: str | int = 0) -> tuple[np.ndarray, 
     S = traj.S(variant)  # (T, R)
     steps = np.arange(traj.steps)
     if len(traj.snap_steps) and int(traj.snap_steps[-1]) == traj.steps:
-        S_T = signal_heavy_mass(traj.snap("snap_W", variant)[-1], traj.snap("snap_a", variant)[-1],
-                                traj.config.pair, traj.zeta)
+        S_T = signal_heavy_mass(
+            traj.snap("snap_W", variant)[-1], traj.snap("snap_a", variant)[-1], traj.config.pair, traj.zeta
+        )
         S = np.concatenate([S, S_T[None]], axis=0)
         steps = np.append(steps, traj.steps)
     return steps, S
@@ -75,18 +76,32 @@ def _seed_outcome(seed: int, steps: np.ndarray, S: np.ndarray, z: float) -> dict
     """One seed's record from its S series (len(steps),)."""
     reached = S >= 1 - z
     if not reached.any():
-        return {"seed": seed, "T1": -1, "outcome": "na", "why": "T1 not reached: S_t < 1-ζ at every recorded step",
-                "max_S": float(S.max())}
+        return {
+            "seed": seed,
+            "T1": -1,
+            "outcome": "na",
+            "why": "T1 not reached: S_t < 1-ζ at every recorded step",
+            "max_S": float(S.max()),
+        }
     k1 = int(np.argmax(reached))
     after = S[k1:]
-    rec: dict[str, Any] = {"seed": seed, "T1": int(steps[k1]), "min_S_after_T1": float(after.min()),
-                           "margin": float(after.min() - (1 - z)), "S_final": float(S[-1])}
+    rec: dict[str, Any] = {
+        "seed": seed,
+        "T1": int(steps[k1]),
+        "min_S_after_T1": float(after.min()),
+        "margin": float(after.min() - (1 - z)),
+        "S_final": float(S[-1]),
+    }
     below = after < 1 - z
     if below.any():
         k = k1 + int(np.argmax(below))
-        return {**rec, "outcome": "fail", "first_drop": int(steps[k]),
-                "why": f"S_t = {S[k]:.3g} < 1-ζ = {1 - z:.3g} at t = {int(steps[k])} > T1 = {int(steps[k1])} "
-                       f"(min {after.min():.3g}, {int(below.sum())} steps below)"}
+        return {
+            **rec,
+            "outcome": "fail",
+            "first_drop": int(steps[k]),
+            "why": f"S_t = {S[k]:.3g} < 1-ζ = {1 - z:.3g} at t = {int(steps[k])} > T1 = {int(steps[k1])} "
+            f"(min {after.min():.3g}, {int(below.sum())} steps below)",
+        }
     return {**rec, "outcome": "pass"}
 
 
@@ -107,10 +122,19 @@ def check(traj: Trajectory) -> Verdict:
         "S_final_median": float(np.median(S[-1])),
     }
     thresholds = {"S_min": 1 - z, "zeta": z}
-    series = {"S": over_seeds("signal-heavy mass S_t (stays ≥ 1-ζ from T1 on)", steps, S, traj.seeds, "step t",
-                              "signal-heavy mass S_t", {"1-ζ": 1 - z}, {"T1 (median)": stats["T1_median"]})}
-    return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
-                              what="S_t ≥ 1-ζ at every step from T1 to T")
+    series = {
+        "S": over_seeds(
+            "signal-heavy mass S_t (stays ≥ 1-ζ from T1 on)",
+            steps,
+            S,
+            traj.seeds,
+            "step t",
+            "signal-heavy mass S_t",
+            {"1-ζ": 1 - z},
+            {"T1 (median)": stats["T1_median"]},
+        )
+    }
+    return verdict_from_seeds(ID, per_seed, stats, thresholds, series, what="S_t ≥ 1-ζ at every step from T1 to T")
 
 
 CLAIM = Claim(

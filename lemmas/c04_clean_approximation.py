@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import xor_plane_missing, Claim, Verdict, not_applicable, verdict_from_seeds
+from lemmas.base import Claim, Verdict, not_applicable, verdict_from_seeds, xor_plane_missing
 from lemmas.report import KeyStat
 from lemmas.series import over_seeds
 from simulator.trajectory import Trajectory
@@ -63,25 +63,36 @@ def gap_ratios(traj: Trajectory, variant: str | int = 0) -> tuple[np.ndarray, np
 
 
 # ------------------------------------------------------------------------------ the check
-def _seed_outcome(seed: int, t1: int, snap_steps: np.ndarray, r_max: np.ndarray, r_min: np.ndarray,
-                  agree: np.ndarray, z: float) -> dict[str, Any]:
+def _seed_outcome(
+    seed: int, t1: int, snap_steps: np.ndarray, r_max: np.ndarray, r_min: np.ndarray, agree: np.ndarray, z: float
+) -> dict[str, Any]:
     """One seed's record; r_max, r_min, agree: this seed's values at the snapshots (S,)."""
     if t1 < 0:
         return {"seed": seed, "T1": -1, "outcome": "na", "why": "T1 not reached: S_t < 1-ζ at every recorded step"}
     sel = snap_steps >= t1
     if not sel.any():
         return {"seed": seed, "T1": t1, "outcome": "na", "why": f"no snapshot at or after T1 = {t1}"}
-    rec: dict[str, Any] = {"seed": seed, "T1": t1, "snapshots_checked": int(sel.sum()),
-                           "max_gap_over_max_margin": float(r_max[sel].max()),
-                           "max_gap_over_min_margin": float(r_min[sel].max()),
-                           "min_sign_agree": float(agree[sel].min())}
+    rec: dict[str, Any] = {
+        "seed": seed,
+        "T1": t1,
+        "snapshots_checked": int(sel.sum()),
+        "max_gap_over_max_margin": float(r_max[sel].max()),
+        "max_gap_over_min_margin": float(r_min[sel].max()),
+        "min_sign_agree": float(agree[sel].min()),
+    }
     bad = sel & ((r_max > z) | (agree < 1 - z))
     if bad.any():
         k = int(np.argmax(bad))
-        return {**rec, "outcome": "fail", "first_violation": int(snap_steps[k]),
-                "why": (f"at snapshot t = {int(snap_steps[k])} (T1 = {t1}): max|f-f̃|/max|γ̃| = {r_max[k]:.3g}, "
-                        f"sign agreement {agree[k]:.4g} (need ≤ ζ = {z:.3g} and ≥ 1-ζ); "
-                        f"{int(bad.sum())}/{int(sel.sum())} snapshots violate")}
+        return {
+            **rec,
+            "outcome": "fail",
+            "first_violation": int(snap_steps[k]),
+            "why": (
+                f"at snapshot t = {int(snap_steps[k])} (T1 = {t1}): max|f-f̃|/max|γ̃| = {r_max[k]:.3g}, "
+                f"sign agreement {agree[k]:.4g} (need ≤ ζ = {z:.3g} and ≥ 1-ζ); "
+                f"{int(bad.sum())}/{int(sel.sum())} snapshots violate"
+            ),
+        }
     return {**rec, "outcome": "pass"}
 
 
@@ -96,8 +107,10 @@ def check(traj: Trajectory) -> Verdict:
     snap_steps = traj.snap_steps
     r_max, r_min = gap_ratios(traj, 0)
     agree = traj.snap("test_sign_agree", 0).astype(np.float64)
-    per_seed = [_seed_outcome(s, int(t1s[r]), snap_steps, r_max[:, r], r_min[:, r], agree[:, r], z)
-                for r, s in enumerate(traj.seeds)]
+    per_seed = [
+        _seed_outcome(s, int(t1s[r]), snap_steps, r_max[:, r], r_min[:, r], agree[:, r], z)
+        for r, s in enumerate(traj.seeds)
+    ]
     ev = [p for p in per_seed if p["outcome"] != "na"]
     stats = {
         "T1_median": float(np.median([p["T1"] for p in ev])) if ev else math.nan,
@@ -109,17 +122,45 @@ def check(traj: Trajectory) -> Verdict:
     thresholds = {"gap_over_max_margin_max": z, "sign_agree_min": 1 - z, "zeta": z}
     vl = {"T1 (median)": stats["T1_median"]}
     series = {
-        "gap_over_max_margin": over_seeds("gap to the clean network over the largest clean margin", snap_steps,
-                                          r_max, traj.seeds, "snapshot step", "max|f - f̃| / max_c|γ̃_c|",
-                                          {"ζ": z}, vl),
-        "gap_over_min_margin": over_seeds("gap to the clean network over the smallest clean margin (reported)",
-                                          snap_steps, r_min, traj.seeds, "snapshot step",
-                                          "max|f - f̃| / min_c|γ̃_c| (reported)", {}, vl),
-        "sign_agree": over_seeds("sign agreement of f and f̃ on the test set", snap_steps, agree, traj.seeds,
-                                 "snapshot step", "share of test points with sign f = sign f̃", {"1-ζ": 1 - z}, vl),
+        "gap_over_max_margin": over_seeds(
+            "gap to the clean network over the largest clean margin",
+            snap_steps,
+            r_max,
+            traj.seeds,
+            "snapshot step",
+            "max|f - f̃| / max_c|γ̃_c|",
+            {"ζ": z},
+            vl,
+        ),
+        "gap_over_min_margin": over_seeds(
+            "gap to the clean network over the smallest clean margin (reported)",
+            snap_steps,
+            r_min,
+            traj.seeds,
+            "snapshot step",
+            "max|f - f̃| / min_c|γ̃_c| (reported)",
+            {},
+            vl,
+        ),
+        "sign_agree": over_seeds(
+            "sign agreement of f and f̃ on the test set",
+            snap_steps,
+            agree,
+            traj.seeds,
+            "snapshot step",
+            "share of test points with sign f = sign f̃",
+            {"1-ζ": 1 - z},
+            vl,
+        ),
     }
-    return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
-                              what="max|f-f̃| ≤ ζ·max|γ̃| and sign agreement ≥ 1-ζ at every snapshot from T1")
+    return verdict_from_seeds(
+        ID,
+        per_seed,
+        stats,
+        thresholds,
+        series,
+        what="max|f-f̃| ≤ ζ·max|γ̃| and sign agreement ≥ 1-ζ at every snapshot from T1",
+    )
 
 
 CLAIM = Claim(
@@ -127,12 +168,16 @@ CLAIM = Claim(
     slug="clean_approximation",
     title="From T1 on the network is close to its clean (signal-only) approximation",
     anchor="Sec. 4.1.1",
-    statement=("From T1 on, on the test set max_x |f(x) - f̃(x)| ≤ ζ · max_c |γ̃_c| and sign f = sign f̃ on at "
-               "least 1 - ζ of the points; the ratio to min_c |γ̃_c| is reported."),
+    statement=(
+        "From T1 on, on the test set max_x |f(x) - f̃(x)| ≤ ζ · max_c |γ̃_c| and sign f = sign f̃ on at "
+        "least 1 - ζ of the points; the ratio to min_c |γ̃_c| is reported."
+    ),
     check=check,
     needs="run",
-    key_stats=(KeyStat("max|f-f̃| / max|γ̃|", "max_gap_over_max_margin", "<=", "gap_over_max_margin_max"),
-               KeyStat("sign agreement", "min_sign_agree", ">=", "sign_agree_min")),
+    key_stats=(
+        KeyStat("max|f-f̃| / max|γ̃|", "max_gap_over_max_margin", "<=", "gap_over_max_margin_max"),
+        KeyStat("sign agreement", "min_sign_agree", ">=", "sign_agree_min"),
+    ),
     variants=(),
     decisions="every snapshot with step ≥ T1 is checked; T1 never reached -> na; 0/0 ratio = 0, x/0 = ∞.",
     applies=applies,

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import (Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing)
+from lemmas.base import Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing
 from lemmas.report import KeyStat
 from lemmas.series import over_seeds
 from simulator.trajectory import Trajectory
@@ -91,24 +91,38 @@ def _seed_outcome(seed: int, t2: int, steps: np.ndarray, R: np.ndarray, z: float
         r_T = float(R[-1])
         rec = {"seed": seed, "T2": -1, "R_T": r_T}
         if not r_T <= 1 + z:
-            return {**rec, "outcome": "fail",
-                    "why": f"R_T = {r_T:.4g} > 1+ζ = {1 + z:.3g} (T2 never reached: the clusters were never balanced)"}
-        return {**rec, "outcome": "na",
-                "why": "T2 not reached: the loss stayed linear (batch max|h'+1| < ζ) up to T, and R_T ≤ 1+ζ"}
+            return {
+                **rec,
+                "outcome": "fail",
+                "why": f"R_T = {r_T:.4g} > 1+ζ = {1 + z:.3g} (T2 never reached: the clusters were never balanced)",
+            }
+        return {
+            **rec,
+            "outcome": "na",
+            "why": "T2 not reached: the loss stayed linear (batch max|h'+1| < ζ) up to T, and R_T ≤ 1+ζ",
+        }
     sel = steps >= t2
     if not sel.any():
         return {"seed": seed, "T2": t2, "outcome": "na", "why": f"no clean-margin reading at or after T2 = {t2}"}
     after, t_after = R[sel], steps[sel]
     rise = rise_factor(after)
-    rec: dict[str, Any] = {"seed": seed, "T2": t2, "R_T": float(after[-1]), "R_at_T2": float(after[0]),
-                           "min_R_after_T2": float(after.min()), "max_rise": float(rise.max())}
+    rec: dict[str, Any] = {
+        "seed": seed,
+        "T2": t2,
+        "R_T": float(after[-1]),
+        "R_at_T2": float(after[0]),
+        "min_R_after_T2": float(after.min()),
+        "max_rise": float(rise.max()),
+    }
     problems = []
     if rise.max() > 1 + z:
         k = int(np.argmax(rise > 1 + z))
         rec["first_rise"] = int(t_after[k])
         prev = float(np.minimum.accumulate(after)[k])
-        problems.append(f"R rises by {rise[k]:.3g} > 1+ζ = {1 + z:.3g} at t = {int(t_after[k])} "
-                        f"(R = {after[k]:.4g} after a minimum of {prev:.4g} since T2 = {t2})")
+        problems.append(
+            f"R rises by {rise[k]:.3g} > 1+ζ = {1 + z:.3g} at t = {int(t_after[k])} "
+            f"(R = {after[k]:.4g} after a minimum of {prev:.4g} since T2 = {t2})"
+        )
     if not after[-1] <= 1 + z:
         problems.append(f"R_T = {after[-1]:.4g} > 1+ζ = {1 + z:.3g}")
     return seed_outcome(rec, problems)
@@ -134,12 +148,22 @@ def check(traj: Trajectory) -> Verdict:
         "max_rise": max((p["max_rise"] for p in per_seed if "max_rise" in p), default=math.nan),
     }
     thresholds = {"R_T_max": 1 + z, "rise_max": 1 + z, "zeta": z}
-    series = {"R": over_seeds("ratio of the clean cluster margins R_t", steps, R, traj.seeds,
-                              "step t" if cfg.data == "boolean" else "snapshot step",
-                              "R_t = max_c γ̃_c / min_c γ̃_c (∞ while min ≤ 0)", {"1+ζ": 1 + z},
-                              {"T2 (median)": stats["T2_median"]}, log_y=True)}
-    return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
-                              what="R_t never rises by more than 1+ζ after T2 and R_T ≤ 1+ζ")
+    series = {
+        "R": over_seeds(
+            "ratio of the clean cluster margins R_t",
+            steps,
+            R,
+            traj.seeds,
+            "step t" if cfg.data == "boolean" else "snapshot step",
+            "R_t = max_c γ̃_c / min_c γ̃_c (∞ while min ≤ 0)",
+            {"1+ζ": 1 + z},
+            {"T2 (median)": stats["T2_median"]},
+            log_y=True,
+        )
+    }
+    return verdict_from_seeds(
+        ID, per_seed, stats, thresholds, series, what="R_t never rises by more than 1+ζ after T2 and R_T ≤ 1+ζ"
+    )
 
 
 CLAIM = Claim(
@@ -147,16 +171,22 @@ CLAIM = Claim(
     slug="margin_balance",
     title="SGD balances the four clusters' clean margins after the loss leaves its linear phase",
     anchor="Sec. 4.1.1, Mechanism 3",
-    statement=("R_t = max_c γ̃_c / min_c γ̃_c never rises by more than a factor 1 + ζ after T2 "
-               "(R_t ≤ (1+ζ)·R_s for all T2 ≤ s ≤ t), and R_T ≤ 1 + ζ."),
+    statement=(
+        "R_t = max_c γ̃_c / min_c γ̃_c never rises by more than a factor 1 + ζ after T2 "
+        "(R_t ≤ (1+ζ)·R_s for all T2 ≤ s ≤ t), and R_T ≤ 1 + ζ."
+    ),
     check=check,
     needs="run",
-    key_stats=(KeyStat("R_T (worst seed)", "R_T_max", "<=", "R_T_max"),
-               KeyStat("largest rise of R after T2", "max_rise", "<=", "rise_max")),
+    key_stats=(
+        KeyStat("R_T (worst seed)", "R_T_max", "<=", "R_T_max"),
+        KeyStat("largest rise of R after T2", "max_rise", "<=", "rise_max"),
+    ),
     variants=(),
-    decisions=("cumulative reading of 'rise' (against the running minimum since T2); R = ∞ while min_c γ̃_c ≤ 0, "
-               "a rise from ∞ is none, a rise to ∞ is one; R_T from the last snapshot; T2 never reached: fail if "
-               "R_T > 1+ζ, else na; "
-               "Gaussian data: snapshots' quadrant-mean clean margins."),
+    decisions=(
+        "cumulative reading of 'rise' (against the running minimum since T2); R = ∞ while min_c γ̃_c ≤ 0, "
+        "a rise from ∞ is none, a rise to ∞ is one; R_T from the last snapshot; T2 never reached: fail if "
+        "R_T > 1+ζ, else na; "
+        "Gaussian data: snapshots' quadrant-mean clean margins."
+    ),
     applies=applies,
 )

@@ -99,8 +99,12 @@ def _seed_outcome(seed: int, res: np.ndarray, bal: np.ndarray, rtol: float, z: f
     """One seed's record: res (T', p) identity residuals, bal (T or T+1,) balance ratios."""
     if res.size == 0 and bal.size == 0:
         return {"seed": seed, "outcome": "na", "why": "no recorded step"}
-    rec: dict[str, Any] = {"seed": seed, "max_identity_residual": float(res.max()) if res.size else 0.0,
-                           "max_balance_ratio": float(bal.max()), "final_balance_ratio": float(bal[-1])}
+    rec: dict[str, Any] = {
+        "seed": seed,
+        "max_identity_residual": float(res.max()) if res.size else 0.0,
+        "max_balance_ratio": float(bal.max()),
+        "final_balance_ratio": float(bal[-1]),
+    }
     if not np.isfinite(res).all() or not np.isfinite(bal).all():
         return {**rec, "outcome": "fail", "why": "non-finite residual or balance ratio"}
     problems = []
@@ -108,8 +112,10 @@ def _seed_outcome(seed: int, res: np.ndarray, bal: np.ndarray, rtol: float, z: f
         t, k = np.unravel_index(int(np.argmax(res)), res.shape)
         bad_steps = int((res > rtol).any(-1).sum())
         rec["worst_step"], rec["worst_neuron"] = int(t), int(k)
-        problems.append(f"identity residual {res.max():.3g} > {rtol:g} (step {int(t)}, neuron {int(k)}; "
-                        f"{bad_steps}/{res.shape[0]} steps over tolerance)")
+        problems.append(
+            f"identity residual {res.max():.3g} > {rtol:g} (step {int(t)}, neuron {int(k)}; "
+            f"{bad_steps}/{res.shape[0]} steps over tolerance)"
+        )
     if bal.max() > z:
         t = int(np.argmax(bal > z))
         problems.append(f"max_k|a²-‖w‖²|/max a² = {bal.max():.3g} > ζ = {z:.3g} (first at state {t})")
@@ -133,14 +139,29 @@ def check(traj: Trajectory) -> Verdict:
     thresholds = {"identity_rtol": rtol, "dtype": cfg.dtype, "balance_max": z, "zeta": z}
     states_x = np.arange(bal.shape[0])
     series = {
-        "balance_ratio": over_seeds("layer balance |a_k| ≈ ‖w_k‖", states_x, bal, traj.seeds, "step t",
-                                    "max_k |a_k² - ‖w_k‖²| / max_k a_k²", {"ζ": z}),
-        "identity_residual": over_seeds("residual of the layer-balance identity", np.arange(res.shape[0]),
-                                        res.max(-1), traj.seeds, "step t",
-                                        "max_k relative residual of the identity", {"tolerance": rtol}, log_y=True),
+        "balance_ratio": over_seeds(
+            "layer balance |a_k| ≈ ‖w_k‖",
+            states_x,
+            bal,
+            traj.seeds,
+            "step t",
+            "max_k |a_k² - ‖w_k‖²| / max_k a_k²",
+            {"ζ": z},
+        ),
+        "identity_residual": over_seeds(
+            "residual of the layer-balance identity",
+            np.arange(res.shape[0]),
+            res.max(-1),
+            traj.seeds,
+            "step t",
+            "max_k relative residual of the identity",
+            {"tolerance": rtol},
+            log_y=True,
+        ),
     }
-    return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
-                              what="layer-balance identity to rounding and max_k|a²-‖w‖²| ≤ ζ·max a²")
+    return verdict_from_seeds(
+        ID, per_seed, stats, thresholds, series, what="layer-balance identity to rounding and max_k|a²-‖w‖²| ≤ ζ·max a²"
+    )
 
 
 CLAIM = Claim(
@@ -148,14 +169,20 @@ CLAIM = Claim(
     slug="layer_balance",
     title="Layer balance: a'² - ‖w'‖² moves only by η²(g_a² - ‖g_w‖²), so |a_k| ≈ ‖w_k‖",
     anchor="homogeneity of ReLU",
-    statement=("a'² - ‖w'‖² = a² - ‖w‖² + η²(g_a² - ‖g_w‖²) per neuron per step (floating-point tolerance), "
-               "and max_k |a_k² - ‖w_k‖²| ≤ ζ · max_k a_k² at every step up to T."),
+    statement=(
+        "a'² - ‖w'‖² = a² - ‖w‖² + η²(g_a² - ‖g_w‖²) per neuron per step (floating-point tolerance), "
+        "and max_k |a_k² - ‖w_k‖²| ≤ ζ · max_k a_k² at every step up to T."
+    ),
     check=check,
     needs="run",
-    key_stats=(KeyStat("max_k|a²-‖w‖²| / max a²", "max_balance_ratio", "<=", "balance_max"),
-               KeyStat("identity residual", "max_identity_residual", "<=", "identity_rtol")),
+    key_stats=(
+        KeyStat("max_k|a²-‖w‖²| / max a²", "max_balance_ratio", "<=", "balance_max"),
+        KeyStat("identity residual", "max_identity_residual", "<=", "identity_rtol"),
+    ),
     variants=(),
-    decisions=("residual normalised by a² + ‖w‖² + η²(g_a² + ‖g_w‖²); the state after the last step is the last "
-               "snapshot; defined in every regime (fails by design where a is frozen)."),
+    decisions=(
+        "residual normalised by a² + ‖w‖² + η²(g_a² + ‖g_w‖²); the state after the last step is the last "
+        "snapshot; defined in every regime (fails by design where a is frozen)."
+    ),
     applies=applies,
 )

@@ -62,7 +62,7 @@ Decisions where the specification (docs/SPEC.md) is silent:
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -83,30 +83,39 @@ QUANTILE_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 def _validate(runs: Mapping[str, Trajectory]) -> None:
     missing = [k for k in KEYS if k not in runs]
     if missing:
-        raise ValueError(f"C7 needs the trajectories {list(KEYS)}; missing {missing} "
-                         "(see the module docstring for the configs to build)")
+        raise ValueError(
+            f"C7 needs the trajectories {list(KEYS)}; missing {missing} "
+            "(see the module docstring for the configs to build)"
+        )
     reg, md, dr = (runs[k] for k in KEYS)
     c = reg.config
     for name, t in (("m_d", md), ("drift", dr)):
         o = t.config
         for f in ("d", "p", "seed", "seeds", "theta", "init", "data", "label_coords"):
             if getattr(o, f) != getattr(c, f):
-                raise ValueError(f"C7: run '{name}' has {f} = {getattr(o, f)!r}, the regime run "
-                                 f"{getattr(c, f)!r}; the three runs must share the initialization")
+                raise ValueError(
+                    f"C7: run '{name}' has {f} = {getattr(o, f)!r}, the regime run "
+                    f"{getattr(c, f)!r}; the three runs must share the initialization"
+                )
         if t.steps < 1:
             raise ValueError(f"C7: run '{name}' recorded no step")
     if md.config.m != c.d:
         raise ValueError(f"C7: run 'm_d' has m = {md.config.m}; it must have m = d = {c.d}")
     need = THRESHOLDS.c7_drift_batch_factor * c.m
     if dr.config.m < need:
-        raise ValueError(f"C7: the drift run has m = {dr.config.m}; it needs at least "
-                         f"{THRESHOLDS.c7_drift_batch_factor}·m = {need} samples")
+        raise ValueError(
+            f"C7: the drift run has m = {dr.config.m}; it needs at least "
+            f"{THRESHOLDS.c7_drift_batch_factor}·m = {need} samples"
+        )
     if dr.config.data_offset == c.data_offset:
         raise ValueError("C7: the drift run must draw an independent batch (a different data_offset)")
     a0 = reg.a()[0]
     for name, t in (("m_d", md), ("drift", dr)):
-        same = (np.array_equal(t.a()[0], a0) and np.array_equal(t.series("w_coords")[0], reg.series("w_coords")[0])
-                and np.allclose(t.w_perp()[0], reg.w_perp()[0], rtol=1e-6, atol=0))
+        same = (
+            np.array_equal(t.a()[0], a0)
+            and np.array_equal(t.series("w_coords")[0], reg.series("w_coords")[0])
+            and np.allclose(t.w_perp()[0], reg.w_perp()[0], rtol=1e-6, atol=0)
+        )
         if not same:
             raise ValueError(f"C7: run '{name}' does not start from the regime run's initial weights")
 
@@ -151,16 +160,22 @@ def _gain(med_d: float, med_reg: float) -> float:
     return med_d / med_reg
 
 
-def bootstrap_over_seeds(ratio_reg: np.ndarray, ratio_d: np.ndarray, resamples: int,
-                         confidence: float = THRESHOLDS.confidence) -> dict[str, float]:
+def bootstrap_over_seeds(
+    ratio_reg: np.ndarray, ratio_d: np.ndarray, resamples: int, confidence: float = THRESHOLDS.confidence
+) -> dict[str, float]:
     """Percentile intervals of the pooled median ratio and of the gain, seeds resampled; (R, p) inputs."""
+
     def stat(idx: np.ndarray) -> list[float]:
         med = _median(ratio_reg[idx])
         return [med, _gain(_median(ratio_d[idx]), med)]
 
     lo, hi, _ = bootstrap_interval(stat, ratio_reg.shape[0], resamples, confidence)
-    return {"ratio_median_lo": float(lo[0]), "ratio_median_hi": float(hi[0]),
-            "gain_lo": float(lo[1]), "gain_hi": float(hi[1])}
+    return {
+        "ratio_median_lo": float(lo[0]),
+        "ratio_median_hi": float(hi[0]),
+        "gain_lo": float(lo[1]),
+        "gain_hi": float(hi[1]),
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -200,12 +215,18 @@ def check(runs: Mapping[str, Trajectory]) -> Verdict:
     drift_se = noise_over_drift(s_drift / math.sqrt(m_drift), drift)
 
     stats = {
-        "d": float(d), "m_regime": float(m), "m_d": float(md.config.m), "m_drift": float(m_drift),
-        "ratio_median": med_reg, **{k: v for k, v in boot.items() if k.startswith("ratio")},
+        "d": float(d),
+        "m_regime": float(m),
+        "m_d": float(md.config.m),
+        "m_drift": float(m_drift),
+        "ratio_median": med_reg,
+        **{k: v for k, v in boot.items() if k.startswith("ratio")},
         "ratio_median_m_d": med_d,
-        "gain": gain, **{k: v for k, v in boot.items() if k.startswith("gain")},
+        "gain": gain,
+        **{k: v for k, v in boot.items() if k.startswith("gain")},
         "gain_theory": math.sqrt(m / d),
-        "noise_median": _median(noise_reg), "noise_median_m_d": _median(noise_d),
+        "noise_median": _median(noise_reg),
+        "noise_median_m_d": _median(noise_d),
         "drift_median": _median(drift),
         "per_sample_std_median": _median(s_reg),
         "s_from_drift_batch": float(s_from_drift),  # 1: m = 1, the per-sample std is the drift batch's
@@ -214,26 +235,45 @@ def check(runs: Mapping[str, Trajectory]) -> Verdict:
         "sign_agree_regime": sign_agree,
         "neurons": float(ratio_reg.size),
     }
-    thresholds = {"ratio_max": THRESHOLDS.c7_ratio_max, "batch_gain": THRESHOLDS.c7_batch_gain,
-                  "min_d": THRESHOLDS.c7_min_d, "drift_batch_factor": THRESHOLDS.c7_drift_batch_factor,
-                  "bootstrap_resamples": THRESHOLDS.c7_bootstrap}
+    thresholds = {
+        "ratio_max": THRESHOLDS.c7_ratio_max,
+        "batch_gain": THRESHOLDS.c7_batch_gain,
+        "min_d": THRESHOLDS.c7_min_d,
+        "drift_batch_factor": THRESHOLDS.c7_drift_batch_factor,
+        "bootstrap_resamples": THRESHOLDS.c7_bootstrap,
+    }
     series = _series(stats, _quantiles(ratio_reg), _quantiles(ratio_d), m, md.config.m)
     per_seed = _per_seed(reg, ratio_reg, ratio_d)
 
     ok_ratio = med_reg <= THRESHOLDS.c7_ratio_max
     ok_gain = bool(gain >= THRESHOLDS.c7_batch_gain)  # NaN compares False
-    parts = (f"median noise/drift at m = {m}: {med_reg:.3g} (95% CI over seeds [{boot['ratio_median_lo']:.3g}, "
-             f"{boot['ratio_median_hi']:.3g}]; needs ≤ {THRESHOLDS.c7_ratio_max:g}); at m = d = {d}: {med_d:.3g}, "
-             f"gain {gain:.3g} (CI [{boot['gain_lo']:.3g}, {boot['gain_hi']:.3g}]; needs ≥ "
-             f"{THRESHOLDS.c7_batch_gain:g}; theory √(m/d) = {math.sqrt(m / d):.3g})")
+    parts = (
+        f"median noise/drift at m = {m}: {med_reg:.3g} (95% CI over seeds [{boot['ratio_median_lo']:.3g}, "
+        f"{boot['ratio_median_hi']:.3g}]; needs ≤ {THRESHOLDS.c7_ratio_max:g}); at m = d = {d}: {med_d:.3g}, "
+        f"gain {gain:.3g} (CI [{boot['gain_lo']:.3g}, {boot['gain_hi']:.3g}]; needs ≥ "
+        f"{THRESHOLDS.c7_batch_gain:g}; theory √(m/d) = {math.sqrt(m / d):.3g})"
+    )
     if d < THRESHOLDS.c7_min_d:
         would = "would hold" if ok_ratio and ok_gain else "would fail"
-        return Verdict("C7", INCONCLUSIVE, f"the claim is stated for d ≥ {THRESHOLDS.c7_min_d}, here d = {d} "
-                       f"(measured anyway, it {would}): {parts}", stats, thresholds, per_seed, series)
+        return Verdict(
+            "C7",
+            INCONCLUSIVE,
+            f"the claim is stated for d ≥ {THRESHOLDS.c7_min_d}, here d = {d} (measured anyway, it {would}): {parts}",
+            stats,
+            thresholds,
+            per_seed,
+            series,
+        )
     if ok_ratio and ok_gain:
         return Verdict("C7", HOLDS, parts, stats, thresholds, per_seed, series)
-    failed = [w for w, ok in (("the noise does not concentrate at the regime's batch", ok_ratio),
-                              ("the batch gain is too small", ok_gain)) if not ok]
+    failed = [
+        w
+        for w, ok in (
+            ("the noise does not concentrate at the regime's batch", ok_ratio),
+            ("the batch gain is too small", ok_gain),
+        )
+        if not ok
+    ]
     return Verdict("C7", FAILS, "; ".join(failed) + ": " + parts, stats, thresholds, per_seed, series)
 
 
@@ -247,17 +287,36 @@ def _series(stats: dict[str, float], q_reg: list[float], q_d: list[float], m: in
         xs = np.geomspace(min(m_d, m), max(m_d, m), 20)
         out["noise_over_drift_by_batch"] = Panel(
             f"median noise/drift against the batch: measured slope {slope:.3g} (theory −0.5)",
-            (Curve([m_d, m], [r_d, r_r], "measured (median)", "median", markers=True),
-             Curve(xs.tolist(), (r_d * (xs / m_d) ** -0.5).tolist(), "theory ∝ √(d/m) through m = d", "fit"),
-             ErrorBar(m, r_r, stats["ratio_median_lo"], stats["ratio_median_hi"],
-                      f"{THRESHOLDS.confidence:.0%} bootstrap CI over seeds"), thr),
-            "batch size m", "median noise / drift", x_scale="log", y_scale="log")
+            (
+                Curve([m_d, m], [r_d, r_r], "measured (median)", "median", markers=True),
+                Curve(xs.tolist(), (r_d * (xs / m_d) ** -0.5).tolist(), "theory ∝ √(d/m) through m = d", "fit"),
+                ErrorBar(
+                    m,
+                    r_r,
+                    stats["ratio_median_lo"],
+                    stats["ratio_median_hi"],
+                    f"{THRESHOLDS.confidence:.0%} bootstrap CI over seeds",
+                ),
+                thr,
+            ),
+            "batch size m",
+            "median noise / drift",
+            x_scale="log",
+            y_scale="log",
+        )
     levels = list(QUANTILE_LEVELS)
     out["noise_over_drift_quantiles"] = Panel(
         "noise/drift: quantiles over neurons and seeds",
-        (Curve(levels, q_reg, f"at the regime's batch m = {m}", "line", 0, markers=True),
-         Curve(levels, q_d, f"at m = d = {m_d}", "line", 1, markers=True), thr, VLine(0.5, "median")),
-        "quantile level", "noise / drift", y_scale="auto")
+        (
+            Curve(levels, q_reg, f"at the regime's batch m = {m}", "line", 0, markers=True),
+            Curve(levels, q_d, f"at m = d = {m_d}", "line", 1, markers=True),
+            thr,
+            VLine(0.5, "median"),
+        ),
+        "quantile level",
+        "noise / drift",
+        y_scale="auto",
+    )
     return out
 
 
@@ -277,8 +336,13 @@ def _per_seed(reg: Trajectory, ratio_reg: np.ndarray, ratio_d: np.ndarray) -> li
         mr, mdd = _median(ratio_reg[r]), _median(ratio_d[r])
         g = _gain(mdd, mr)
         ok = mr <= THRESHOLDS.c7_ratio_max and g >= THRESHOLDS.c7_batch_gain
-        rec = {"seed": seed, "outcome": "pass" if ok else "fail", "ratio_median": mr, "ratio_median_m_d": mdd,
-               "gain": g}
+        rec = {
+            "seed": seed,
+            "outcome": "pass" if ok else "fail",
+            "ratio_median": mr,
+            "ratio_median_m_d": mdd,
+            "gain": g,
+        }
         if not ok:
             rec["why"] = f"median noise/drift {mr:.3g}, gain {g:.3g}"
         out.append(rec)
@@ -287,9 +351,11 @@ def _per_seed(reg: Trajectory, ratio_reg: np.ndarray, ratio_d: np.ndarray) -> li
 
 def applies(cfg: RunConfig) -> str | None:
     if len(cfg.label_coords) != 2:
-        return ("the signal direction μ̂± of docs/SPEC.md §2 is the XOR signal plane, not the feature of a label "
-                "on three coordinates; "
-                "its gradient coordinate is not the one eq. (4.5) concentrates")
+        return (
+            "the signal direction μ̂± of docs/SPEC.md §2 is the XOR signal plane, not the feature of a label "
+            "on three coordinates; "
+            "its gradient coordinate is not the one eq. (4.5) concentrates"
+        )
     return None
 
 
@@ -298,18 +364,24 @@ CLAIM = Claim(
     slug="gradient_concentration",
     title="The signal coordinate of the minibatch gradient concentrates",
     anchor="eq. (4.5)",
-    statement=("At t = 0, noise = per-sample std/√m of the signal-direction gradient, drift = its population "
-               "mean (independent batch of ≥ 64·m samples): the median over neurons and seeds of noise/drift is "
-               "≤ 1 in the paper regime for d ≥ 64, and at least 2× larger at m = d than at m = ⌈d/ψ⌉ "
-               "(theory: √(d/m))."),
+    statement=(
+        "At t = 0, noise = per-sample std/√m of the signal-direction gradient, drift = its population "
+        "mean (independent batch of ≥ 64·m samples): the median over neurons and seeds of noise/drift is "
+        "≤ 1 in the paper regime for d ≥ 64, and at least 2× larger at m = d than at m = ⌈d/ψ⌉ "
+        "(theory: √(d/m))."
+    ),
     check=check,
     needs="gradient",
-    key_stats=(KeyStat("median noise/drift", "ratio_median", "<=", "ratio_max"),
-               KeyStat("batch gain (m=d vs regime)", "gain", ">=", "batch_gain")),
-    decisions=("per-sample std from each run's own step-0 batch with Bessel's correction (from the drift batch "
-               "when m = 1); drift = |drift-run batch mean|, zero drift gives ratio +∞; one pooled median over "
-               "neurons and seeds (per-seed medians informational), bootstrap interval over seeds; below d = 64 "
-               "inconclusive with both parts reported; the three runs: regime (steps=1), m = d, and "
-               "m = 64·m with data_offset=1, all from the same init."),
+    key_stats=(
+        KeyStat("median noise/drift", "ratio_median", "<=", "ratio_max"),
+        KeyStat("batch gain (m=d vs regime)", "gain", ">=", "batch_gain"),
+    ),
+    decisions=(
+        "per-sample std from each run's own step-0 batch with Bessel's correction (from the drift batch "
+        "when m = 1); drift = |drift-run batch mean|, zero drift gives ratio +∞; one pooled median over "
+        "neurons and seeds (per-seed medians informational), bootstrap interval over seeds; below d = 64 "
+        "inconclusive with both parts reported; the three runs: regime (steps=1), m = d, and "
+        "m = 64·m with data_offset=1, all from the same init."
+    ),
     applies=applies,
 )

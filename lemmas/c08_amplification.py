@@ -48,11 +48,10 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
-from simulator.config import RunConfig
-from simulator.trajectory import Trajectory
-
 from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
 from lemmas.report import Curve, HLine, KeyStat, Panel, Scatter, VLine
+from simulator.config import RunConfig
+from simulator.trajectory import Trajectory
 
 FROZEN = "frozen_a"
 MAX_SCATTER = 200
@@ -105,7 +104,11 @@ def _part_a(t_heavy: np.ndarray, a_fin: np.ndarray) -> tuple[str, float, str]:
     if rho <= THRESHOLDS.c8_spearman_max:
         return "pass", rho, ""
     extra = " (final |a| constant: second layer frozen, no amplification)" if rho == 0.0 else ""
-    return "fail", rho, f"Spearman(first signal-heavy step, final |a|) = {rho:.2f} > {THRESHOLDS.c8_spearman_max}{extra}"
+    return (
+        "fail",
+        rho,
+        f"Spearman(first signal-heavy step, final |a|) = {rho:.2f} > {THRESHOLDS.c8_spearman_max}{extra}",
+    )
 
 
 def _part_b(err: float, share_main: float, share_frozen: float, u: float) -> tuple[str, str]:
@@ -118,8 +121,10 @@ def _part_b(err: float, share_main: float, share_frozen: float, u: float) -> tup
     if share_main < need_main:
         whys.append(f"finders hold {share_main:.2f} of the mass at T (< {need_main:.2f})")
     if share_frozen >= THRESHOLDS.c8_frozen_uniform_factor * u:
-        whys.append(f"in the frozen_a run the finders hold {share_frozen:.2f} "
-                    f"(≥ {THRESHOLDS.c8_frozen_uniform_factor}× uniform share {u:.2f})")
+        whys.append(
+            f"in the frozen_a run the finders hold {share_frozen:.2f} "
+            f"(≥ {THRESHOLDS.c8_frozen_uniform_factor}× uniform share {u:.2f})"
+        )
     return ("fail", "; ".join(whys)) if whys else ("pass", "")
 
 
@@ -132,7 +137,9 @@ def check(traj: Trajectory) -> Verdict:
     nf = n_finders(traj)
     u = nf / cfg.p
     if sparse:
-        share_main_t = finder_share(snapshot_mass(traj), nf) if len(traj.snap_steps) else np.full((0, cfg.seeds), np.nan)
+        share_main_t = (
+            finder_share(snapshot_mass(traj), nf) if len(traj.snap_steps) else np.full((0, cfg.seeds), np.nan)
+        )
         share_frozen_t = finder_share(snapshot_mass(traj, FROZEN), nf) if has_frozen else None
         err = traj.test_error()[-1] if len(traj.snap_steps) else np.full(cfg.seeds, np.nan)
     per_seed: list[dict[str, Any]] = []
@@ -166,40 +173,83 @@ def check(traj: Trajectory) -> Verdict:
         "amplification": Panel(
             "final |a| against the first signal-heavy step"
             + (f" — Spearman (median over seeds) {rho:.2f}" if math.isfinite(rho) else ""),
-            (Scatter(t_cat[::step].astype(float).tolist(), a_cat[::step].tolist(), "neurons"),
-             VLine(traj.steps, "T (never signal-heavy: censored here)")),
-            "first signal-heavy step", "final |a|", y_scale="auto")}
+            (
+                Scatter(t_cat[::step].astype(float).tolist(), a_cat[::step].tolist(), "neurons"),
+                VLine(traj.steps, "T (never signal-heavy: censored here)"),
+            ),
+            "first signal-heavy step",
+            "final |a|",
+            y_scale="auto",
+        )
+    }
     if rhos:
         series["spearman_per_seed"] = Panel(
             "Spearman ρ(first signal-heavy step, final |a|) per seed",
-            (Curve([float(s["seed"]) for s in per_seed[:8]], [s["spearman"] for s in per_seed[:8]], "ρ", "line", 0,
-                   markers=True), HLine(THRESHOLDS.c8_spearman_max, "spearman max")),
-            "seed", "Spearman ρ")
+            (
+                Curve(
+                    [float(s["seed"]) for s in per_seed[:8]],
+                    [s["spearman"] for s in per_seed[:8]],
+                    "ρ",
+                    "line",
+                    0,
+                    markers=True,
+                ),
+                HLine(THRESHOLDS.c8_spearman_max, "spearman max"),
+            ),
+            "seed",
+            "Spearman ρ",
+        )
     if sparse:
+
         def med(key: str) -> float:
             v = [s[key] for s in per_seed if math.isfinite(s[key])]
             return float(np.median(v)) if v else math.nan
 
-        stats.update(finder_share_median=med("finder_share"), finder_share_frozen_median=med("finder_share_frozen"),
-                     final_error_median=med("final_error"), uniform_share=u, finders=float(nf))
-        thresholds.update(eps=THRESHOLDS.eps,
-                          finder_share_min=max(THRESHOLDS.c8_finder_mass, THRESHOLDS.c8_finder_uniform_factor * u),
-                          finder_share_frozen_max=THRESHOLDS.c8_frozen_uniform_factor * u)
+        stats.update(
+            finder_share_median=med("finder_share"),
+            finder_share_frozen_median=med("finder_share_frozen"),
+            final_error_median=med("final_error"),
+            uniform_share=u,
+            finders=float(nf),
+        )
+        thresholds.update(
+            eps=THRESHOLDS.eps,
+            finder_share_min=max(THRESHOLDS.c8_finder_mass, THRESHOLDS.c8_finder_uniform_factor * u),
+            finder_share_frozen_max=THRESHOLDS.c8_frozen_uniform_factor * u,
+        )
         snaps = traj.snap_steps.astype(float).tolist()
         shares: list[Any] = []
         if len(share_main_t):
             shares.append(Curve(snaps, np.median(share_main_t, axis=1).tolist(), "finders' share (median)", "line", 0))
         if share_frozen_t is not None:
-            shares.append(Curve(snaps, np.median(share_frozen_t, axis=1).tolist(),
-                                "finders' share, frozen-a run (median)", "line", 1))
+            shares.append(
+                Curve(
+                    snaps,
+                    np.median(share_frozen_t, axis=1).tolist(),
+                    "finders' share, frozen-a run (median)",
+                    "line",
+                    1,
+                )
+            )
         if shares:
             series["finder_share"] = Panel(
                 "finders' share of the output mass |a|·‖w‖",
-                (*shares, HLine(thresholds["finder_share_min"], "finder share min"),
-                 HLine(thresholds["finder_share_frozen_max"], "finder share frozen max")),
-                "snapshot step", "share of the output mass")
-    return verdict_from_seeds("C8", per_seed, stats, thresholds, series,
-                              what="early finders are amplified" + (" and carry the sparse network" if sparse else ""))
+                (
+                    *shares,
+                    HLine(thresholds["finder_share_min"], "finder share min"),
+                    HLine(thresholds["finder_share_frozen_max"], "finder share frozen max"),
+                ),
+                "snapshot step",
+                "share of the output mass",
+            )
+    return verdict_from_seeds(
+        "C8",
+        per_seed,
+        stats,
+        thresholds,
+        series,
+        what="early finders are amplified" + (" and carry the sparse network" if sparse else ""),
+    )
 
 
 def applies(cfg: RunConfig) -> str | None:
@@ -213,20 +263,26 @@ CLAIM = Claim(
     slug="amplification",
     title="Amplification: joint training boosts the neurons that find the feature first",
     anchor="Glasgow (2023), abstract, Remark 4.3, Mechanism 2",
-    statement=("(a) The step at which a neuron becomes signal-heavy is negatively rank-correlated with its final |a| "
-               "(Spearman ≤ -0.5); (b) in sparse_finders the network reaches test error ≤ ε by T, the finders hold "
-               "≥ 1/2 of the output mass at T and ≥ 3× their uniform share, while in the coupled frozen-a run "
-               "they hold < 2× their uniform share."),
+    statement=(
+        "(a) The step at which a neuron becomes signal-heavy is negatively rank-correlated with its final |a| "
+        "(Spearman ≤ -0.5); (b) in sparse_finders the network reaches test error ≤ ε by T, the finders hold "
+        "≥ 1/2 of the output mass at T and ≥ 3× their uniform share, while in the coupled frozen-a run "
+        "they hold < 2× their uniform share."
+    ),
     check=check,
     needs="run",
-    key_stats=(KeyStat("Spearman(first heavy step, final |a|)", "spearman_median", "<=", "spearman_max"),
-               KeyStat("finders' mass share", "finder_share_median", ">=", "finder_share_min"),
-               KeyStat("finders' share, frozen a", "finder_share_frozen_median", "<", "finder_share_frozen_max")),
+    key_stats=(
+        KeyStat("Spearman(first heavy step, final |a|)", "spearman_median", "<=", "spearman_max"),
+        KeyStat("finders' mass share", "finder_share_median", ">=", "finder_share_min"),
+        KeyStat("finders' share, frozen a", "finder_share_frozen_median", "<", "finder_share_frozen_max"),
+    ),
     variants=(FROZEN,),
-    decisions=("never signal-heavy -> censored at T (ranked last); constant final |a| (frozen a) -> ρ = 0, fails; "
-               "all first-heavy steps tied -> na; final |a| and mass from the last snapshot; (b) only where "
-               "init = sparse_finders, plain final test error (not the CI: that is C9), finders = first "
-               "⌈p·finder_fraction⌉ neurons; the frozen comparison is the 'frozen_a' variant (the main run when "
-               "it is frozen_a)."),
+    decisions=(
+        "never signal-heavy -> censored at T (ranked last); constant final |a| (frozen a) -> ρ = 0, fails; "
+        "all first-heavy steps tied -> na; final |a| and mass from the last snapshot; (b) only where "
+        "init = sparse_finders, plain final test error (not the CI: that is C9), finders = first "
+        "⌈p·finder_fraction⌉ neurons; the frozen comparison is the 'frozen_a' variant (the main run when "
+        "it is frozen_a)."
+    ),
     applies=applies,
 )

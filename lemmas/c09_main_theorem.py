@@ -47,16 +47,18 @@ def _seed_outcome(seed: int, err: float, lo: float, hi: float, loss: float, eps:
     rec: dict[str, Any] = {"seed": seed, "error": err, "error_lo": lo, "error_hi": hi, "loss": loss}
     if hi < eps:
         return {**rec, "outcome": "pass"}
-    return {**rec, "outcome": "fail",
-            "why": f"test error {err:.4g} (95% CI [{lo:.4g}, {hi:.4g}]) at T: upper end ≥ ε = {eps:g}"}
+    return {
+        **rec,
+        "outcome": "fail",
+        "why": f"test error {err:.4g} (95% CI [{lo:.4g}, {hi:.4g}]) at T: upper end ≥ ε = {eps:g}",
+    }
 
 
 def check(traj: Trajectory) -> Verdict:
     """C9 on one trajectory (all seeds): see the module docstring."""
     cfg = traj.config
     eps = THRESHOLDS.eps
-    thresholds: dict[str, Any] = {"eps": eps, "min_test": THRESHOLDS.c9_min_test,
-                                  "confidence": THRESHOLDS.confidence}
+    thresholds: dict[str, Any] = {"eps": eps, "min_test": THRESHOLDS.c9_min_test, "confidence": THRESHOLDS.confidence}
     snap_steps = traj.snap_steps
     na_why = None
     if cfg.test_size < THRESHOLDS.c9_min_test:
@@ -71,8 +73,10 @@ def check(traj: Trajectory) -> Verdict:
     if na_why:
         per_seed = [{"seed": s, "outcome": "na", "why": na_why} for s in traj.seeds]
     else:
-        per_seed = [_seed_outcome(s, float(err[-1, r]), float(lo[-1, r]), float(hi[-1, r]), float(loss[-1, r]), eps)
-                    for r, s in enumerate(traj.seeds)]
+        per_seed = [
+            _seed_outcome(s, float(err[-1, r]), float(lo[-1, r]), float(hi[-1, r]), float(loss[-1, r]), eps)
+            for r, s in enumerate(traj.seeds)
+        ]
     ev = [p for p in per_seed if p["outcome"] != "na"]
     stats = {
         "final_error_median": float(np.median([p["error"] for p in ev])) if ev else math.nan,
@@ -82,14 +86,35 @@ def check(traj: Trajectory) -> Verdict:
         "samples": float(cfg.samples),
     }
     series = {
-        "test_error": over_seeds("test 0-1 error with its 95% Clopper–Pearson interval per seed", snap_steps, err,
-                                 traj.seeds, "snapshot step", "test 0-1 error (95% Clopper–Pearson)", {"ε": eps},
-                                 log_y=True, extra=seed_bands(snap_steps, lo, hi, traj.seeds)),
-        "test_loss": over_seeds("test loss (the population-loss estimate)", snap_steps, loss, traj.seeds,
-                                "snapshot step", "test loss h(γ)", log_y=True),
+        "test_error": over_seeds(
+            "test 0-1 error with its 95% Clopper–Pearson interval per seed",
+            snap_steps,
+            err,
+            traj.seeds,
+            "snapshot step",
+            "test 0-1 error (95% Clopper–Pearson)",
+            {"ε": eps},
+            log_y=True,
+            extra=seed_bands(snap_steps, lo, hi, traj.seeds),
+        ),
+        "test_loss": over_seeds(
+            "test loss (the population-loss estimate)",
+            snap_steps,
+            loss,
+            traj.seeds,
+            "snapshot step",
+            "test loss h(γ)",
+            log_y=True,
+        ),
     }
-    return verdict_from_seeds(ID, per_seed, stats, thresholds, series,
-                              what=f"upper 95% Clopper–Pearson bound of the test error at T < ε = {eps:g}")
+    return verdict_from_seeds(
+        ID,
+        per_seed,
+        stats,
+        thresholds,
+        series,
+        what=f"upper 95% Clopper–Pearson bound of the test error at T < ε = {eps:g}",
+    )
 
 
 CLAIM = Claim(
@@ -97,13 +122,17 @@ CLAIM = Claim(
     slug="main_theorem",
     title="Main theorem: population 0-1 error below ε at the horizon T",
     anchor="Theorem 3.1",
-    statement=("At T the population 0-1 error is below ε = 0.01: the upper end of a 95% Clopper–Pearson interval "
-               "on a test set of at least 20 000 points is below ε; the population loss at T is reported."),
+    statement=(
+        "At T the population 0-1 error is below ε = 0.01: the upper end of a 95% Clopper–Pearson interval "
+        "on a test set of at least 20 000 points is below ε; the population loss at T is reported."
+    ),
     check=check,
     needs="run",
     key_stats=(KeyStat("upper 95% bound of the test error (worst seed)", "final_error_hi_max", "<", "eps"),),
     variants=(),
-    decisions=("per seed, the last snapshot must be at the horizon (else na); test set < c9_min_test -> na; "
-               "defined in every regime."),
+    decisions=(
+        "per seed, the last snapshot must be at the horizon (else na); test set < c9_min_test -> na; "
+        "defined in every regime."
+    ),
     applies=applies,
 )

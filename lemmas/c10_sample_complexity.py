@@ -57,8 +57,8 @@ Decisions where the specification (docs/SPEC.md) is silent:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -87,8 +87,9 @@ class Cell:
     horizon: int
 
 
-def samples_to_eps(traj: Trajectory, eps: float = THRESHOLDS.eps,
-                   resolution: float = THRESHOLDS.c10_time_resolution) -> Cell:
+def samples_to_eps(
+    traj: Trajectory, eps: float = THRESHOLDS.eps, resolution: float = THRESHOLDS.c10_time_resolution
+) -> Cell:
     """m·T_ε per seed from the snapshots' main-variant test error; NaN where ε is not reached."""
     cfg = traj.config
     steps = np.asarray(traj.snap_steps, dtype=np.int64)
@@ -104,8 +105,14 @@ def samples_to_eps(traj: Trajectory, eps: float = THRESHOLDS.eps,
     allowed = max(1, math.ceil(resolution * cfg.steps))
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_gap = np.where(reached & (t_eps > 0), gap / t_eps, np.nan)
-    return Cell(m=cfg.m, n=np.where(reached, cfg.m * t_eps, np.nan), lower=float(cfg.m * steps[-1]),
-                coarse=reached & (gap > allowed), rel_gap=rel_gap, horizon=cfg.steps)
+    return Cell(
+        m=cfg.m,
+        n=np.where(reached, cfg.m * t_eps, np.nan),
+        lower=float(cfg.m * steps[-1]),
+        coarse=reached & (gap > allowed),
+        rel_gap=rel_gap,
+        horizon=cfg.steps,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -131,15 +138,27 @@ def seed_at_d(cells: list[Cell], r: int) -> SeedAtD:
         return SeedAtD("never", math.inf, 0, "", math.nan, "reaches ε at no batch size tried")
     coarse = [c.m for c in cells if bool(c.coarse[r])]
     if coarse:
-        return SeedAtD("na", math.nan, 0, "", math.nan,
-                       f"T_ε coarser than {THRESHOLDS.c10_time_resolution:.0%} of the horizon at m = {coarse}")
+        return SeedAtD(
+            "na",
+            math.nan,
+            0,
+            "",
+            math.nan,
+            f"T_ε coarser than {THRESHOLDS.c10_time_resolution:.0%} of the horizon at m = {coarse}",
+        )
     n_star, m_star, cell = min(reached, key=lambda t: (t[0], t[1]))
     if n_star <= 0:
         return SeedAtD("na", math.nan, 0, "", math.nan, "test error ≤ ε already at initialization")
     censored = [c.m for c in cells if math.isnan(c.n[r]) and c.lower < n_star]
     if censored:
-        return SeedAtD("na", math.nan, 0, "", math.nan,
-                       f"m = {censored} stopped before ε below n = {n_star:.4g} samples (censored)")
+        return SeedAtD(
+            "na",
+            math.nan,
+            0,
+            "",
+            math.nan,
+            f"m = {censored} stopped before ε below n = {n_star:.4g} samples (censored)",
+        )
     if m_star == max(ms):  # also when a single m was tried: nothing larger to compare with
         edge = "top"
     elif m_star == 1:
@@ -182,21 +201,33 @@ def median_n_star(values: np.ndarray) -> float:
     return float(np.median(v)) if v.size else math.nan
 
 
-def bootstrap_slope(ds: list[int], n_star: np.ndarray, resamples: int,
-                    confidence: float = THRESHOLDS.confidence) -> tuple[float, float, float]:
+def bootstrap_slope(
+    ds: list[int], n_star: np.ndarray, resamples: int, confidence: float = THRESHOLDS.confidence
+) -> tuple[float, float, float]:
     """(lo, hi, share undefined) of the slope with seeds resampled jointly; n_star is (D, R)."""
     lo, hi, undefined = bootstrap_interval(
-        lambda idx: loglog_slope(ds, [median_n_star(row[idx]) for row in n_star]), n_star.shape[1], resamples,
-        confidence)
+        lambda idx: loglog_slope(ds, [median_n_star(row[idx]) for row in n_star]),
+        n_star.shape[1],
+        resamples,
+        confidence,
+    )
     return float(lo), float(hi), float(undefined)
 
 
-def _series(ds: list[int], seeds: list[int], nstar: np.ndarray, medians: list[float], stats: dict[str, float],
-            per_d: dict[int, AtD]) -> dict[str, Panel]:
+def _series(
+    ds: list[int],
+    seeds: list[int],
+    nstar: np.ndarray,
+    medians: list[float],
+    stats: dict[str, float],
+    per_d: dict[int, AtD],
+) -> dict[str, Panel]:
     """n* against d (log-log, with the fitted slope and the band), n*/(d log² d), the arg-min m, and n(m) per d."""
     d = np.asarray(ds, dtype=np.float64)
-    seed_marks = [Curve(ds, [float(x) for x in nstar[:, r]], f"seed {seed}", "seed", markers=True)
-                  for r, seed in enumerate(seeds[:MAX_SEED_SERIES])]
+    seed_marks = [
+        Curve(ds, [float(x) for x in nstar[:, r]], f"seed {seed}", "seed", markers=True)
+        for r, seed in enumerate(seeds[:MAX_SEED_SERIES])
+    ]
     marks: list[Curve] = [*seed_marks, Curve(ds, medians, "median over seeds", "median", markers=True)]
     title = "n* against d"
     y = np.asarray(medians, dtype=np.float64)
@@ -209,27 +240,68 @@ def _series(ds: list[int], seeds: list[int], nstar: np.ndarray, medians: list[fl
         xs = np.exp(np.linspace(ld.min(), ld.max(), 20))
         lo, hi = stats["slope_lo"], stats["slope_hi"]
         ci = f", 95% CI [{lo:.3g}, {hi:.3g}]" if math.isfinite(lo) and math.isfinite(hi) else ""
-        marks.append(Curve(xs.tolist(), (np.exp(ly.mean() - slope * ld.mean()) * xs**slope).tolist(),
-                           f"fit: slope {slope:.3g}{ci}", "fit"))
+        marks.append(
+            Curve(
+                xs.tolist(),
+                (np.exp(ly.mean() - slope * ld.mean()) * xs**slope).tolist(),
+                f"fit: slope {slope:.3g}{ci}",
+                "fit",
+            )
+        )
         for b in THRESHOLDS.c10_slope:
-            marks.append(Curve(xs.tolist(), (np.exp(ly.mean() - b * ld.mean()) * xs**b).tolist(),
-                               f"band slope {b:g}", "threshold"))
-        title += (f" — slope of the plotted medians {slope:.3g} (the verdict measured none)" if own
-                  else f" — log-log slope {slope:.3g}{ci}")
+            marks.append(
+                Curve(
+                    xs.tolist(), (np.exp(ly.mean() - b * ld.mean()) * xs**b).tolist(), f"band slope {b:g}", "threshold"
+                )
+            )
+        title += (
+            f" — slope of the plotted medians {slope:.3g} (the verdict measured none)"
+            if own
+            else f" — log-log slope {slope:.3g}{ci}"
+        )
     out = {"n_star": Panel(title, tuple(marks), "d", "n* (samples to ε)", x_scale="log2", y_scale="log")}
     out["n_star_over_d_log2_d"] = Panel(
-        "n*/(d log² d) against d", (Curve(ds, [n / (x * math.log(x) ** 2) for n, x in zip(medians, ds)],
-                                          "median over seeds", "median", markers=True),),
-        "d", "n* / (d log² d)", x_scale="log2", y_scale="auto")
+        "n*/(d log² d) against d",
+        (
+            Curve(
+                ds,
+                [n / (x * math.log(x) ** 2) for n, x in zip(medians, ds)],
+                "median over seeds",
+                "median",
+                markers=True,
+            ),
+        ),
+        "d",
+        "n* / (d log² d)",
+        x_scale="log2",
+        y_scale="auto",
+    )
     out["argmin_m"] = Panel(
-        "arg-min batch size against d", (Curve(ds, [stats[f"argmin_m_median_d{x}"] for x in ds],
-                                               "median over seeds", "median", markers=True),),
-        "d", "arg-min batch size m", x_scale="log2", y_scale="auto")
+        "arg-min batch size against d",
+        (Curve(ds, [stats[f"argmin_m_median_d{x}"] for x in ds], "median over seeds", "median", markers=True),),
+        "d",
+        "arg-min batch size m",
+        x_scale="log2",
+        y_scale="auto",
+    )
     out["n_by_m"] = Panel(
         "n(m) = m·T_ε (median over seeds) at each d",
-        tuple(Curve(per_d[x].series[f"m_tried_d{x}"], per_d[x].series[f"n_median_by_m_d{x}"], f"d = {x}", "line", i,
-                    markers=True) for i, x in enumerate(ds)),
-        "batch size m", "n(m) (median over seeds)", x_scale="log2", y_scale="auto")
+        tuple(
+            Curve(
+                per_d[x].series[f"m_tried_d{x}"],
+                per_d[x].series[f"n_median_by_m_d{x}"],
+                f"d = {x}",
+                "line",
+                i,
+                markers=True,
+            )
+            for i, x in enumerate(ds)
+        ),
+        "batch size m",
+        "n(m) (median over seeds)",
+        x_scale="log2",
+        y_scale="auto",
+    )
     return out
 
 
@@ -253,8 +325,10 @@ def _validate(grid: Mapping[int, Mapping[int, Trajectory]]) -> tuple[int, int, s
             if ref is None:
                 ref = key
             elif key != ref:
-                raise ValueError(f"C10: grid[{d}][{m}] has (seed, seeds, regime) = {key}, another run {ref}; "
-                                 "the whole grid must come from one regime and the same seeds")
+                raise ValueError(
+                    f"C10: grid[{d}][{m}] has (seed, seeds, regime) = {key}, another run {ref}; "
+                    "the whole grid must come from one regime and the same seeds"
+                )
     assert ref is not None
     return ref
 
@@ -289,29 +363,41 @@ def at_d(d: int, row: Mapping[int, Trajectory], R: int) -> AtD:
         f"n_star_d{d}": med,
         f"n_star_over_dlog2d_d{d}": med / (d * math.log(d) ** 2),
         f"argmin_m_median_d{d}": float(np.median(argmins)) if argmins else math.nan,
-        f"m_min_d{d}": float(min(ms)), f"m_max_d{d}": float(max(ms)), f"m_count_d{d}": float(len(ms)),
+        f"m_min_d{d}": float(min(ms)),
+        f"m_max_d{d}": float(max(ms)),
+        f"m_count_d{d}": float(len(ms)),
         f"m_paper_d{d}": float(mp),
-        f"seeds_never_d{d}": float(never), f"seeds_unevaluable_d{d}": float(na),
-        f"seeds_unbracketed_d{d}": float(len(unbr)), f"argmin_at_m1_seeds_d{d}": float(at_m1),
+        f"seeds_never_d{d}": float(never),
+        f"seeds_unevaluable_d{d}": float(na),
+        f"seeds_unbracketed_d{d}": float(len(unbr)),
+        f"argmin_at_m1_seeds_d{d}": float(at_m1),
     }
-    series = {f"m_tried_d{d}": [float(m) for m in ms],
-              f"n_median_by_m_d{d}": [_median_inf(c) for c in cells],
-              f"argmin_m_d{d}": [float(s.argmin) if s.status == "ok" else math.nan for s in rows]}
+    series = {
+        f"m_tried_d{d}": [float(m) for m in ms],
+        f"n_median_by_m_d{d}": [_median_inf(c) for c in cells],
+        f"argmin_m_d{d}": [float(s.argmin) if s.status == "ok" else math.nan for s in rows],
+    }
     blocker, notes = "", []
     if na > THRESHOLDS.max_unevaluable * R:
         whys = sorted({s.why for s in rows if s.status == "na"})
         blocker = f"d = {d}: {na}/{R} seeds unevaluable ({'; '.join(whys)})"
     elif math.isinf(med):
         paper_like = [c for c in cells if c.m >= mp and c.lower >= c.m * tp]
-        blocker = (f"d = {d}: {never}/{R - na} seeds reach ε at no batch size tried (m ∈ {ms}, horizons "
-                   f"{[c.horizon for c in cells]} steps): n* cannot be measured")
+        blocker = (
+            f"d = {d}: {never}/{R - na} seeds reach ε at no batch size tried (m ∈ {ms}, horizons "
+            f"{[c.horizon for c in cells]} steps): n* cannot be measured"
+        )
         if paper_like and all(np.mean(np.isnan(c.n)) > 0.5 for c in paper_like):
-            blocker += (f"; runs with the paper's batch or larger (m ≥ ⌈d/ψ⌉ = {mp}) for at least its horizon "
-                        f"T = {tp} do not reach ε either: the paper regime itself fails at this d (cf. C9)")
+            blocker += (
+                f"; runs with the paper's batch or larger (m ≥ ⌈d/ψ⌉ = {mp}) for at least its horizon "
+                f"T = {tp} do not reach ε either: the paper regime itself fails at this d (cf. C9)"
+            )
     elif len(unbr) > 0.5 * len(ok):
         where = sorted({s.edge for s in unbr})
-        blocker = (f"d = {d}: the arg-min is at the {'/'.join(where)} edge of the grid tried (m ∈ {ms}) "
-                   f"for {len(unbr)}/{len(ok)} seeds — n* is not bracketed; extend the grid")
+        blocker = (
+            f"d = {d}: the arg-min is at the {'/'.join(where)} edge of the grid tried (m ∈ {ms}) "
+            f"for {len(unbr)}/{len(ok)} seeds — n* is not bracketed; extend the grid"
+        )
     elif unbr:
         notes.append(f"d = {d}: {len(unbr)}/{len(ok)} seeds' arg-min at an edge of the grid")
     if at_m1:
@@ -338,27 +424,52 @@ def check(grid: Mapping[int, Mapping[int, Trajectory]]) -> Verdict:
     span = ds[-1] / ds[0]
     band = THRESHOLDS.c10_slope
     gaps = [s.rel_gap for rows in table.values() for s in rows if s.status == "ok" and not math.isnan(s.rel_gap)]
-    stats.update({"slope": slope, "slope_lo": lo, "slope_hi": hi, "slope_bootstrap_undefined": undefined,
-                  "span": float(span), "ladder_size": float(len(ds)),
-                  "t_eps_rel_gap_max": float(max(gaps)) if gaps else math.nan})
+    stats.update(
+        {
+            "slope": slope,
+            "slope_lo": lo,
+            "slope_hi": hi,
+            "slope_bootstrap_undefined": undefined,
+            "span": float(span),
+            "ladder_size": float(len(ds)),
+            "t_eps_rel_gap_max": float(max(gaps)) if gaps else math.nan,
+        }
+    )
     series = _series(ds, seeds, nstar, medians, stats, per_d)
     n_over = [n / (d * math.log(d) ** 2) for n, d in zip(medians, ds)]
-    thresholds = {"slope_lo": band[0], "slope_hi": band[1], "min_span": THRESHOLDS.c10_min_span,
-                  "eps": THRESHOLDS.eps, "time_resolution": THRESHOLDS.c10_time_resolution,
-                  "max_unevaluable": THRESHOLDS.max_unevaluable, "bootstrap_resamples": THRESHOLDS.c10_bootstrap}
+    thresholds = {
+        "slope_lo": band[0],
+        "slope_hi": band[1],
+        "min_span": THRESHOLDS.c10_min_span,
+        "eps": THRESHOLDS.eps,
+        "time_resolution": THRESHOLDS.c10_time_resolution,
+        "max_unevaluable": THRESHOLDS.max_unevaluable,
+        "bootstrap_resamples": THRESHOLDS.c10_bootstrap,
+    }
     per_seed = _per_seed(ds, seeds, table)
 
-    measured = (f"slope of log n* on log d = {slope:.3g} (95% bootstrap CI [{lo:.3g}, {hi:.3g}]; band "
-                f"[{band[0]:g}, {band[1]:g}]) over d ∈ {ds}; n* = "
-                + ", ".join(f"{n:.3g}" for n in medians)
-                + "; n*/(d log² d) = " + ", ".join(f"{x:.3g}" for x in n_over)
-                + "; arg-min m = " + ", ".join(f"{stats[f'argmin_m_median_d{d}']:g}" for d in ds))
+    measured = (
+        f"slope of log n* on log d = {slope:.3g} (95% bootstrap CI [{lo:.3g}, {hi:.3g}]; band "
+        f"[{band[0]:g}, {band[1]:g}]) over d ∈ {ds}; n* = "
+        + ", ".join(f"{n:.3g}" for n in medians)
+        + "; n*/(d log² d) = "
+        + ", ".join(f"{x:.3g}" for x in n_over)
+        + "; arg-min m = "
+        + ", ".join(f"{stats[f'argmin_m_median_d{d}']:g}" for d in ds)
+    )
     tail = ("; " + "; ".join(notes)) if notes else ""
     if span < THRESHOLDS.c10_min_span:
         blockers.insert(0, f"the ladder spans {span:g}× < {THRESHOLDS.c10_min_span:g}×")
     if blockers:
-        return Verdict("C10", INCONCLUSIVE, "; ".join(blockers) + " — measured: " + measured + tail,
-                       stats, thresholds, per_seed, series)
+        return Verdict(
+            "C10",
+            INCONCLUSIVE,
+            "; ".join(blockers) + " — measured: " + measured + tail,
+            stats,
+            thresholds,
+            per_seed,
+            series,
+        )
     if band[0] <= slope <= band[1]:
         return Verdict("C10", HOLDS, measured + tail, stats, thresholds, per_seed, series)
     side = "faster than d·polylog d allows here" if slope > band[1] else "slower than linear in d"
@@ -376,8 +487,12 @@ def _per_seed(ds: list[int], seeds: list[int], table: dict[int, list[SeedAtD]]) 
     out = []
     for r, seed in enumerate(seeds):
         rows = [table[d][r] for d in ds]
-        rec = {"seed": seed, "n_star": [s.n_star for s in rows], "argmin_m": [s.argmin for s in rows],
-               "edge": [s.edge for s in rows]}
+        rec = {
+            "seed": seed,
+            "n_star": [s.n_star for s in rows],
+            "argmin_m": [s.argmin for s in rows],
+            "edge": [s.edge for s in rows],
+        }
         bad = [(d, s) for d, s in zip(ds, rows) if s.status != "ok"]
         if bad:
             rec.update(outcome="na", why="; ".join(f"d = {d}: {s.why}" for d, s in bad))
@@ -396,17 +511,21 @@ CLAIM = Claim(
     slug="sample_complexity",
     title="Sample complexity grows like d·polylog(d), not d²",
     anchor='Theorem 3.1, "near-optimal"',
-    statement=("For each d of a ladder spanning ≥ 16×, n*(d) = least m·T_ε over the geometric batch grid "
-               "{1, 2, 4, …, 2⌈d/ψ⌉} (η, p, θ of the paper regime; T_ε to 1% of the horizon): the log-log slope "
-               "of n* against d lies in [1.0, 1.7]; reported with a bootstrap interval over seeds, the arg-min "
-               "batch sizes and n*/(d log² d)."),
+    statement=(
+        "For each d of a ladder spanning ≥ 16×, n*(d) = least m·T_ε over the geometric batch grid "
+        "{1, 2, 4, …, 2⌈d/ψ⌉} (η, p, θ of the paper regime; T_ε to 1% of the horizon): the log-log slope "
+        "of n* against d lies in [1.0, 1.7]; reported with a bootstrap interval over seeds, the arg-min "
+        "batch sizes and n*/(d log² d)."
+    ),
     check=check,
     needs="batch_grid",
     key_stats=(KeyStat("log-log slope of n*(d)", "slope", "in", ("slope_lo", "slope_hi")),),
-    decisions=("n* per seed = least reached m·T_ε; unreached runs give the lower bound m·(last snapshot) and a seed "
-               "whose bound undercuts its n* is unevaluable; never-reached seeds count as +∞ in the median over seeds; "
-               "slope = least squares on the medians, point estimate against the band, bootstrap CI reported; "
-               "inconclusive for span < 16×, an unmeasurable d (median n* = +∞, naming a paper-regime failure), "
-               "too many unevaluable seeds, or an arg-min at the largest m tried / the smallest m > 1 tried for a "
-               "majority of seeds (m = 1 counts as bracketed)."),
+    decisions=(
+        "n* per seed = least reached m·T_ε; unreached runs give the lower bound m·(last snapshot) and a seed "
+        "whose bound undercuts its n* is unevaluable; never-reached seeds count as +∞ in the median over seeds; "
+        "slope = least squares on the medians, point estimate against the band, bootstrap CI reported; "
+        "inconclusive for span < 16×, an unmeasurable d (median n* = +∞, naming a paper-regime failure), "
+        "too many unevaluable seeds, or an arg-min at the largest m tried / the smallest m > 1 tried for a "
+        "majority of seeds (m = 1 counts as bracketed)."
+    ),
 )

@@ -32,15 +32,15 @@ Decisions (the specification, docs/SPEC.md, is silent):
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from simulator.config import RunConfig
-from simulator.trajectory import Trajectory
-
 from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
 from lemmas.report import Curve, HLine, KeyStat, Panel
+from simulator.config import RunConfig
+from simulator.trajectory import Trajectory
 
 MAX_SEED_SERIES = 8
 
@@ -75,10 +75,14 @@ def _rung_values(d: int, traj: Trajectory) -> dict[str, np.ndarray]:
     eta = float(traj.config.eta)
     t1, te, tl = traj.T1(), t_eps(traj), t_loss(traj)
     nan = np.nan
-    return {"T1": t1, "T_eps": te, "T_L": tl,
-            "q": np.where(t1 >= 0, t1 * eta / math.log(d), nan),
-            "phase2_eps": np.where((t1 >= 0) & (te >= 0), (te - t1) * eta, nan),
-            "phase2_loss": np.where((t1 >= 0) & (tl >= 0), (tl - t1) * eta / math.log(math.log(d)), nan)}
+    return {
+        "T1": t1,
+        "T_eps": te,
+        "T_L": tl,
+        "q": np.where(t1 >= 0, t1 * eta / math.log(d), nan),
+        "phase2_eps": np.where((t1 >= 0) & (te >= 0), (te - t1) * eta, nan),
+        "phase2_loss": np.where((t1 >= 0) & (tl >= 0), (tl - t1) * eta / math.log(math.log(d)), nan),
+    }
 
 
 def _seed_outcome(r: int, rungs: dict[int, dict[str, np.ndarray]], verdict_phase2: bool) -> dict[str, Any]:
@@ -98,8 +102,10 @@ def _seed_outcome(r: int, rungs: dict[int, dict[str, np.ndarray]], verdict_phase
     for key in keys:
         vals = {d: float(v[key][r]) for d, v in rungs.items()}
         if any(not math.isfinite(x) for x in vals.values()):
-            na.append(f"{labels[key]} missing (target not reached) at d = "
-                      f"{[d for d, x in vals.items() if not math.isfinite(x)]}")
+            na.append(
+                f"{labels[key]} missing (target not reached) at d = "
+                f"{[d for d, x in vals.items() if not math.isfinite(x)]}"
+            )
             continue
         ok, med, worst = within_factor(vals, factor)
         rec[f"{key}_median"], rec[f"{key}_worst_ratio"] = med, worst
@@ -116,8 +122,9 @@ def _seed_outcome(r: int, rungs: dict[int, dict[str, np.ndarray]], verdict_phase
 def _common_seeds(ladder: Mapping[int, Trajectory]) -> list[int]:
     seeds = [list(t.seeds) for t in ladder.values()]
     if any(s != seeds[0] for s in seeds):
-        raise ValueError(f"C11: the rungs of a ladder must hold the same seeds; got "
-                         f"{ {d: t.seeds for d, t in ladder.items()} }")
+        raise ValueError(
+            f"C11: the rungs of a ladder must hold the same seeds; got { {d: t.seeds for d, t in ladder.items()} }"
+        )
     return seeds[0]
 
 
@@ -137,29 +144,47 @@ def check(ladder: Mapping[int, Trajectory]) -> Verdict:
     stats: dict[str, float] = {}
     ds = [float(d) for d in ladder]
     series: dict[str, Panel] = {}
-    for key, name, label in (("q", "T1_eta_over_logd", "T1·η/log d"), ("phase2_eps", "phase2_eps_eta", "(T_ε−T1)·η"),
-                             ("phase2_loss", "phase2_loss_eta_over_loglogd", "(T_L−T1)·η/log log d")):
+    for key, name, label in (
+        ("q", "T1_eta_over_logd", "T1·η/log d"),
+        ("phase2_eps", "phase2_eps_eta", "(T_ε−T1)·η"),
+        ("phase2_loss", "phase2_loss_eta_over_loglogd", "(T_L−T1)·η/log log d"),
+    ):
         meds = [_nanmedian(v[key]) for v in rungs.values()]
         for d, m in zip(ladder, meds):
             stats[f"d{d}_{name}"] = m
         marks: list[Any] = [Curve(ds, meds, "median over seeds", "median", markers=True)]
         if key == "q":
-            marks[:0] = [Curve(ds, [float(v["q"][i]) for v in rungs.values()], f"seed {s}", "seed", markers=True)
-                         for i, s in enumerate(seeds[:MAX_SEED_SERIES])]
+            marks[:0] = [
+                Curve(ds, [float(v["q"][i]) for v in rungs.values()], f"seed {s}", "seed", markers=True)
+                for i, s in enumerate(seeds[:MAX_SEED_SERIES])
+            ]
             med = _nanmedian(np.asarray(meds, dtype=float))
             if math.isfinite(med):
                 f = THRESHOLDS.c11_factor
-                marks += [HLine(med, "median over the ladder", "reference"), HLine(med * f, f"×{f:g} band"),
-                          HLine(med / f)]
-        title = f"{label} against d" + (f" (within a factor {THRESHOLDS.c11_factor:g} of its median)" if key == "q"
-                                        else "" if verdict_phase2 else " (reported)")
-        series[name] = Panel(title, tuple(marks), "d", label, x_scale="log2",
-                             y_scale="linear" if key == "q" else "auto")
+                marks += [
+                    HLine(med, "median over the ladder", "reference"),
+                    HLine(med * f, f"×{f:g} band"),
+                    HLine(med / f),
+                ]
+        title = f"{label} against d" + (
+            f" (within a factor {THRESHOLDS.c11_factor:g} of its median)"
+            if key == "q"
+            else ""
+            if verdict_phase2
+            else " (reported)"
+        )
+        series[name] = Panel(
+            title, tuple(marks), "d", label, x_scale="log2", y_scale="linear" if key == "q" else "auto"
+        )
     worst = [s["q_worst_ratio"] for s in per_seed if "q_worst_ratio" in s]
     stats["q_worst_ratio_median"] = float(np.median(worst)) if worst else math.nan
     stats["phase2_in_verdict"] = float(verdict_phase2)
-    thresholds = {"factor": THRESHOLDS.c11_factor, "verdict_min_d": THRESHOLDS.c11_verdict_min_d,
-                  "eps": THRESHOLDS.eps, **{f"d{d}_zeta": THRESHOLDS.zeta(d) for d in ladder}}
+    thresholds = {
+        "factor": THRESHOLDS.c11_factor,
+        "verdict_min_d": THRESHOLDS.c11_verdict_min_d,
+        "eps": THRESHOLDS.eps,
+        **{f"d{d}_zeta": THRESHOLDS.zeta(d) for d in ladder},
+    }
     what = "T1·η/log d within a factor 2 of its median over the ladder"
     if verdict_phase2:
         what += ", and the phase-two lengths too"
@@ -168,8 +193,10 @@ def check(ladder: Mapping[int, Trajectory]) -> Verdict:
 
 def applies(cfg: RunConfig) -> str | None:
     if len(cfg.label_coords) != 2:
-        return ("T1 reads the XOR signal plane μ̂± (signal-heavy mass), which is not the feature of a label on "
-                "three coordinates")
+        return (
+            "T1 reads the XOR signal plane μ̂± (signal-heavy mass), which is not the feature of a label on "
+            "three coordinates"
+        )
     return None
 
 
@@ -178,14 +205,18 @@ CLAIM = Claim(
     slug="phase_lengths",
     title="Phase lengths: phase one Θ(log d/η), phase two Θ(log log d/η)",
     anchor="Glasgow (2023), proof of Theorem 3.1",
-    statement=("Across the d-ladder, T1·η/log d stays within a factor 2 of its median. Reported without a verdict "
-               "below d = 1024: (T_ε − T1)·η and (T_L − T1)·η/log log d, T_L the first snapshot with test loss ≤ ζ."),
+    statement=(
+        "Across the d-ladder, T1·η/log d stays within a factor 2 of its median. Reported without a verdict "
+        "below d = 1024: (T_ε − T1)·η and (T_L − T1)·η/log log d, T_L the first snapshot with test loss ≤ ζ."
+    ),
     check=check,
     needs="ladder",
     key_stats=(KeyStat("T1·η/log d, worst ratio to median", "q_worst_ratio_median", "<=", "factor"),),
     variants=(),
-    decisions=("T1 missing on a rung -> na; the rung's own η; normalized length ≤ 0 fails; one rung -> na; "
-               "phase-two lengths on the snapshot grid, in the verdict (same factor 2) only when every rung has "
-               "d ≥ 1024."),
+    decisions=(
+        "T1 missing on a rung -> na; the rung's own η; normalized length ≤ 0 fails; one rung -> na; "
+        "phase-two lengths on the snapshot grid, in the verdict (same factor 2) only when every rung has "
+        "d ≥ 1024."
+    ),
     applies=applies,
 )

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, note, seed, settings
@@ -39,7 +40,8 @@ from hypothesis import strategies as st
 
 from lemmas.base import FAILS, registry
 from lemmas.plan import Example, Profile, evaluate, regime_imports, with_ladder
-from reports.baseline import expected_for, load as load_baseline
+from reports.baseline import expected_for
+from reports.baseline import load as load_baseline
 
 VERDICT_PROPERTY = "xorcert_verdict"
 
@@ -76,10 +78,15 @@ def examples(needs: str, regime: str, prof: Profile) -> st.SearchStrategy[Exampl
     """Small values only, cheapest first; simulation happens in the test body."""
     batches = prof.batches_for(regime)
     batch = st.sampled_from(batches) if batches else st.just("")
-    base = st.builds(Example, regime=st.just(regime), d=st.sampled_from(prof.ds_for(regime)),
-                     width=st.sampled_from(prof.widths), seed=st.integers(0, prof.max_seed),
-                     seeds=st.just(prof.seeds), batch=batch
-                     ).filter(lambda e: e.width == 1 or e.d <= prof.wide_max_d)
+    base = st.builds(
+        Example,
+        regime=st.just(regime),
+        d=st.sampled_from(prof.ds_for(regime)),
+        width=st.sampled_from(prof.widths),
+        seed=st.integers(0, prof.max_seed),
+        seeds=st.just(prof.seeds),
+        batch=batch,
+    ).filter(lambda e: e.width == 1 or e.d <= prof.wide_max_d)
     if needs == "ladder":  # a run per rung over the full horizon: at m = d where the regime draws m
         ladders = prof.ladders_for(regime)
         rung = base.map(lambda e: replace(e, seeds=prof.ladder_seeds, batch="d" if e.batch else ""))
@@ -91,8 +98,14 @@ def examples(needs: str, regime: str, prof: Profile) -> st.SearchStrategy[Exampl
     return st.tuples(rung, st.sampled_from(ladders)).map(lambda t: with_ladder(*t))
 
 
-def test_claim(cid: str, regime: str, xorcert_profile: Profile, trajectories: Any, record_property: Any,
-               pytestconfig: pytest.Config) -> None:
+def test_claim(
+    cid: str,
+    regime: str,
+    xorcert_profile: Profile,
+    trajectories: Any,
+    record_property: Any,
+    pytestconfig: pytest.Config,
+) -> None:
     """One (claim, regime) cell of the certification: every drawn example against the baseline."""
     prof = xorcert_profile
     cell = expected_table(pytestconfig).get(prof.name, {}).get(cid, {}).get(regime)
@@ -107,9 +120,16 @@ def test_claim(cid: str, regime: str, xorcert_profile: Profile, trajectories: An
         t0 = time.perf_counter()
         expected = expected_for(cell, ex.d)
         verdict = evaluate(claim, ex, trajectories)
-        record = {"claim": cid, "regime": regime, "profile": prof.name, "example": ex.to_dict(),
-                  "expected": expected, "seconds": time.perf_counter() - t0, "verdict": verdict.to_dict(),
-                  "reproduce": ex.command(cid, imports)}
+        record = {
+            "claim": cid,
+            "regime": regime,
+            "profile": prof.name,
+            "example": ex.to_dict(),
+            "expected": expected,
+            "seconds": time.perf_counter() - t0,
+            "verdict": verdict.to_dict(),
+            "reproduce": ex.command(cid, imports),
+        }
         if not verdicts or verdicts[-1]["example"] != record["example"]:  # hypothesis replays a failing example
             verdicts.append(record)
             record_property(VERDICT_PROPERTY, record)
@@ -117,19 +137,27 @@ def test_claim(cid: str, regime: str, xorcert_profile: Profile, trajectories: An
                 unexpected.append(record)
         note(verdict.summary())
         if expected is not None and verdict.status != expected:
-            raise VerdictFlip(f"{cid} in {regime} flipped: expected {expected}, measured {verdict.status} on "
-                              f"{ex.describe()}\n  {verdict.summary()}\n  reproduce: {record['reproduce']}")
+            raise VerdictFlip(
+                f"{cid} in {regime} flipped: expected {expected}, measured {verdict.status} on "
+                f"{ex.describe()}\n  {verdict.summary()}\n  reproduce: {record['reproduce']}"
+            )
 
     choose_examples(check_example, prof, claim.needs, regime)()
     if unexpected and strict:  # every example was run and recorded; the baseline has to say what to expect
-        measured = "; ".join(f"{r['verdict']['status']} on d={r['example']['d']} seed={r['example']['seed']}"
-                             for r in unexpected)
-        raise VerdictFlip(f"{cid} in {regime}: no expected verdict in the baseline for profile '{prof.name}'"
-                          + (f" ({cell})" if cell is not None else "") + f"; measured: {measured} "
-                          "(--strict-baseline; record it with --update-baseline)")
+        measured = "; ".join(
+            f"{r['verdict']['status']} on d={r['example']['d']} seed={r['example']['seed']}" for r in unexpected
+        )
+        raise VerdictFlip(
+            f"{cid} in {regime}: no expected verdict in the baseline for profile '{prof.name}'"
+            + (f" ({cell})" if cell is not None else "")
+            + f"; measured: {measured} "
+            "(--strict-baseline; record it with --update-baseline)"
+        )
     if cell == FAILS:
-        raise KnownFailure(f"{cid} fails in {regime} as recorded ({len(verdicts)} example(s)); "
-                           + (verdicts[-1]["verdict"]["reason"] if verdicts else ""))
+        raise KnownFailure(
+            f"{cid} fails in {regime} as recorded ({len(verdicts)} example(s)); "
+            + (verdicts[-1]["verdict"]["reason"] if verdicts else "")
+        )
 
 
 test_claim.xorcert_certification = True  # type: ignore[attr-defined]  # parametrized by lemmas.pytest_plugin

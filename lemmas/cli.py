@@ -18,8 +18,9 @@ import importlib.util
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 EXIT = {"holds": 0, "fails": 1, "inconclusive": 3}
 
@@ -30,41 +31,75 @@ class UsageError(ValueError):
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="python -m lemmas", description=__doc__.split("\n\n")[0] if __doc__ else None,
+        prog="python -m lemmas",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="The claims, regimes and the verdict rule are specified in docs/SPEC.md. A regime of your own: "
-               "register it with @simulator.regime('name') in a file and pass that file with --import.")
+        "register it with @simulator.regime('name') in a file and pass that file with --import.",
+    )
     sub = ap.add_subparsers(dest="command", required=True, metavar="{check,list}")
 
     ls = sub.add_parser("list", help="the registered claims (what each reads), regimes and profiles")
-    ls.add_argument("--import", dest="imports", action="append", default=[], metavar="FILE|MODULE",
-                    help="load this Python file or module first (it registers regimes); repeatable")
+    ls.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="FILE|MODULE",
+        help="load this Python file or module first (it registers regimes); repeatable",
+    )
     ls.add_argument("--json", action="store_true", help="print the listing as JSON")
 
     ck = sub.add_parser(
-        "check", help="certify one claim on one example and print the verdict",
+        "check",
+        help="certify one claim on one example and print the verdict",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Simulate what CLAIM reads for one example, through the trajectory cache, and print the "
-                    "verdict with its statistics against their thresholds.\n"
-                    "Exit status: 0 holds, 1 fails, 3 inconclusive, 2 bad input.")
+        "verdict with its statistics against their thresholds.\n"
+        "Exit status: 0 holds, 1 fails, 3 inconclusive, 2 bad input.",
+    )
     ck.add_argument("claim", metavar="CLAIM", help="claim id, e.g. C4 (python -m lemmas list shows them)")
     ck.add_argument("--regime", default="paper", help="registered regime (default: paper)")
-    ck.add_argument("--d", type=int, default=None,
-                    help="input dimension of a per-run claim (default: the profile's smallest d)")
+    ck.add_argument(
+        "--d", type=int, default=None, help="input dimension of a per-run claim (default: the profile's smallest d)"
+    )
     ck.add_argument("--width", type=int, default=1, help="p = width · ⌈1/ψ⌉ (default 1)")
     ck.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    ck.add_argument("--seeds", type=int, default=None,
-                    help="number of seeds, the binomial rule's n (default: the profile's, for this kind of claim)")
-    ck.add_argument("--batch", default="", metavar="m",
-                    help="batch size passed to the regime as m: 'd' or an integer (regimes that take m)")
-    ck.add_argument("--ladder", default=None, metavar="D1,D2,…",
-                    help="d-ladder of a ladder or batch-grid claim (C2, C10, C11; default: the profile's)")
-    ck.add_argument("--profile", default="quick",
-                    help="where the defaults of --d, --seeds and --ladder come from (default: quick)")
-    ck.add_argument("--cache-dir", default=None, metavar="DIR",
-                    help="trajectory cache (default: $XORCERT_CACHE, else ./.xorcert-cache)")
-    ck.add_argument("--import", dest="imports", action="append", default=[], metavar="FILE|MODULE",
-                    help="load this Python file or module first (it registers regimes); repeatable")
+    ck.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="number of seeds, the binomial rule's n (default: the profile's, for this kind of claim)",
+    )
+    ck.add_argument(
+        "--batch",
+        default="",
+        metavar="m",
+        help="batch size passed to the regime as m: 'd' or an integer (regimes that take m)",
+    )
+    ck.add_argument(
+        "--ladder",
+        default=None,
+        metavar="D1,D2,…",
+        help="d-ladder of a ladder or batch-grid claim (C2, C10, C11; default: the profile's)",
+    )
+    ck.add_argument(
+        "--profile", default="quick", help="where the defaults of --d, --seeds and --ladder come from (default: quick)"
+    )
+    ck.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="trajectory cache (default: $XORCERT_CACHE, else ./.xorcert-cache)",
+    )
+    ck.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="FILE|MODULE",
+        help="load this Python file or module first (it registers regimes); repeatable",
+    )
     ck.add_argument("--json", action="store_true", help="print the verdict as JSON")
     return ap
 
@@ -112,8 +147,10 @@ def example_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
         raise UsageError(f"claim {args.claim!r} is not registered; the claims are {', '.join(claims)}")
     regimes = registered_regimes()
     if args.regime not in regimes:
-        raise UsageError(f"--regime {args.regime!r} is not registered; the regimes are {', '.join(regimes)} "
-                         "(a regime of your own: --import the file that registers it)")
+        raise UsageError(
+            f"--regime {args.regime!r} is not registered; the regimes are {', '.join(regimes)} "
+            "(a regime of your own: --import the file that registers it)"
+        )
     if args.profile not in PROFILES:
         raise UsageError(f"--profile {args.profile!r}: choose one of {', '.join(PROFILES)}")
     claim, prof = claims[args.claim], PROFILES[args.profile]
@@ -124,15 +161,22 @@ def example_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
                 raise ValueError
         except ValueError:
             raise UsageError(f"--batch {args.batch!r}: must be 'd' or an integer ≥ 1") from None
-    for name, value, lo in (("--width", args.width, 1), ("--seed", args.seed, 0), ("--seeds", args.seeds, 1),
-                            ("--d", args.d, 3)):
+    for name, value, lo in (
+        ("--width", args.width, 1),
+        ("--seed", args.seed, 0),
+        ("--seeds", args.seeds, 1),
+        ("--d", args.d, 3),
+    ):
         if value is not None and value < lo:
             raise UsageError(f"{name} = {value}: must be an integer ≥ {lo}")
     if family:
         if args.d is not None and args.ladder is None:
             raise UsageError(f"{args.claim} reads a d-ladder: give --ladder D1,D2,… instead of --d")
-        ladder = (_ints(args.ladder, "--ladder") if args.ladder is not None else
-                  (prof.c10_ladders if claim.needs == "batch_grid" else prof.ladders_for(args.regime))[0])
+        ladder = (
+            _ints(args.ladder, "--ladder")
+            if args.ladder is not None
+            else (prof.c10_ladders if claim.needs == "batch_grid" else prof.ladders_for(args.regime))[0]
+        )
         if len(ladder) < 2 or any(a >= b for a, b in zip(ladder, ladder[1:])):
             raise UsageError(f"--ladder {list(ladder)}: needs at least two increasing dimensions")
         seeds = args.seeds or (prof.c10_seeds if claim.needs == "batch_grid" else prof.ladder_seeds)
@@ -157,6 +201,7 @@ def _recording_getter(cache: Any, used: list[tuple[Any, str]]) -> Any:
         how = f"simulated in {time.perf_counter() - t0:.1f} s" if fetched.computed else "read from the cache"
         used.append((cfg, f"{fetched.path or 'not stored'} ({how})"))
         return fetched.trajectory
+
     return get
 
 
@@ -171,8 +216,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{claim.id} {claim.title} — {ex.describe()}", file=sys.stderr)
     verdict = evaluate(claim, ex, _recording_getter(cache, used))
     if args.json:
-        print(json.dumps({"example": ex.to_dict(), "verdict": verdict.to_dict(),
-                          "trajectories": [where for _, where in used]}, indent=1))
+        print(
+            json.dumps(
+                {"example": ex.to_dict(), "verdict": verdict.to_dict(), "trajectories": [where for _, where in used]},
+                indent=1,
+            )
+        )
         return EXIT[verdict.status]
     print(f"{claim.id} {verdict.status.upper()}: {verdict.reason}")
     names = sorted(set(verdict.stats) | set(verdict.thresholds))
@@ -184,8 +233,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             thr = _fmt(verdict.thresholds[n]) if n in verdict.thresholds else ""
             print(f"  {n:<{width}}  {measured:>12}  {thr}")
     for cfg, where in used:
-        print(f"  trajectory d={cfg.d} m={cfg.m} steps={cfg.steps} seeds={cfg.seed}..{cfg.seed + cfg.seeds - 1}: "
-              f"{where}")
+        print(
+            f"  trajectory d={cfg.d} m={cfg.m} steps={cfg.steps} seeds={cfg.seed}..{cfg.seed + cfg.seeds - 1}: {where}"
+        )
     return EXIT[verdict.status]
 
 
@@ -204,14 +254,26 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     load_imports(args.imports)
     claims, regimes = registry(), registered_regimes()
-    reads = {"run": "one run (all seeds of one example)", "ladder": "one run per d of a ladder",
-             "gradient": "three one-step runs (batch sizes m, d, 64·m)", "batch_grid": "a grid of batch sizes per d"}
+    reads = {
+        "run": "one run (all seeds of one example)",
+        "ladder": "one run per d of a ladder",
+        "gradient": "three one-step runs (batch sizes m, d, 64·m)",
+        "batch_grid": "a grid of batch sizes per d",
+    }
     if args.json:
-        print(json.dumps({
-            "claims": {c.id: {"title": c.title, "anchor": c.anchor, "needs": c.needs, "variants": list(c.variants)}
-                       for c in claims.values()},
-            "regimes": {r.name: {"description": r.description, "origin": r.origin} for r in regimes.values()},
-            "profiles": list(PROFILES)}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "claims": {
+                        c.id: {"title": c.title, "anchor": c.anchor, "needs": c.needs, "variants": list(c.variants)}
+                        for c in claims.values()
+                    },
+                    "regimes": {r.name: {"description": r.description, "origin": r.origin} for r in regimes.values()},
+                    "profiles": list(PROFILES),
+                },
+                indent=1,
+            )
+        )
         return 0
     print("claims (id, title, paper anchor; what each reads):")
     for c in claims.values():

@@ -10,8 +10,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-NON_FINITE = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf,
-              "infinity": math.inf, "-infinity": -math.inf}
+NON_FINITE = {
+    "nan": math.nan,
+    "inf": math.inf,
+    "+inf": math.inf,
+    "-inf": -math.inf,
+    "infinity": math.inf,
+    "-infinity": -math.inf,
+}
 
 
 def sanitize(x: Any) -> Any:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import shlex
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -77,24 +78,68 @@ def _profiles() -> dict[str, Profile]:
     # ladders stop at 256. small_batch runs at m = d only in certify: at m = 4 its horizon is n/4 ≥ 2.4·10⁵
     # steps from d = 64 on, and the O(T·seeds·p) per-step records of 16 seeds no longer fit in 24 GiB
     # (quick covers m = 4 at d = 32).
-    quick = Profile("quick", ds=(32, 64), widths=(1,), wide_max_d=64, seeds=8, max_seed=0,
-                    ladders=((16, 32, 64),), ladder_seeds=8, ladder_examples=1,
-                    c10_ladders=((8, 16, 32, 64, 128),), c10_seeds=4, max_examples=1, derandomize=True,
-                    regime_ds={"small_batch": (32,)}, regime_batches={"small_batch": ("d", "4")})
-    certify = Profile("certify", ds=(64, 128), widths=(1, 2), wide_max_d=128, seeds=16, max_seed=10_000,
-                      ladders=((64, 128, 256),), ladder_seeds=4, ladder_examples=1,
-                      c10_ladders=((16, 32, 64, 128, 256),), c10_seeds=4, max_examples=2, derandomize=True,
-                      regime_ds={"small_batch": (64, 128)},
-                      regime_ladders={"paper": ((64, 128, 256, 512, 1024),)},
-                      regime_batches={"small_batch": ("d",)})
+    quick = Profile(
+        "quick",
+        ds=(32, 64),
+        widths=(1,),
+        wide_max_d=64,
+        seeds=8,
+        max_seed=0,
+        ladders=((16, 32, 64),),
+        ladder_seeds=8,
+        ladder_examples=1,
+        c10_ladders=((8, 16, 32, 64, 128),),
+        c10_seeds=4,
+        max_examples=1,
+        derandomize=True,
+        regime_ds={"small_batch": (32,)},
+        regime_batches={"small_batch": ("d", "4")},
+    )
+    certify = Profile(
+        "certify",
+        ds=(64, 128),
+        widths=(1, 2),
+        wide_max_d=128,
+        seeds=16,
+        max_seed=10_000,
+        ladders=((64, 128, 256),),
+        ladder_seeds=4,
+        ladder_examples=1,
+        c10_ladders=((16, 32, 64, 128, 256),),
+        c10_seeds=4,
+        max_examples=2,
+        derandomize=True,
+        regime_ds={"small_batch": (64, 128)},
+        regime_ladders={"paper": ((64, 128, 256, 512, 1024),)},
+        regime_batches={"small_batch": ("d",)},
+    )
     # certify's draws enlarged for a GPU: a profile of its own, with its own baseline cells.
-    certify_gpu = replace(certify, name="certify-gpu", ds=(64, 128, 256, 512, 1024), wide_max_d=1024,
-                          ladders=((64, 128, 256, 512, 1024),),
-                          regime_ladders={"paper": ((64, 128, 256, 512, 1024, 2048, 4096),)})
-    hunt = Profile("hunt", ds=(16, 32, 64, 128), widths=(1, 2, 4), wide_max_d=128, seeds=8, max_seed=1_000_000,
-                   ladders=((16, 32, 64), (32, 64, 128)), ladder_seeds=8, ladder_examples=40,
-                   c10_ladders=((8, 16, 32, 64, 128),), c10_seeds=4, max_examples=40, derandomize=False,
-                   search=True, regime_ds={"small_batch": (16, 32)}, regime_batches={"small_batch": ("d", "4")})
+    certify_gpu = replace(
+        certify,
+        name="certify-gpu",
+        ds=(64, 128, 256, 512, 1024),
+        wide_max_d=1024,
+        ladders=((64, 128, 256, 512, 1024),),
+        regime_ladders={"paper": ((64, 128, 256, 512, 1024, 2048, 4096),)},
+    )
+    hunt = Profile(
+        "hunt",
+        ds=(16, 32, 64, 128),
+        widths=(1, 2, 4),
+        wide_max_d=128,
+        seeds=8,
+        max_seed=1_000_000,
+        ladders=((16, 32, 64), (32, 64, 128)),
+        ladder_seeds=8,
+        ladder_examples=40,
+        c10_ladders=((8, 16, 32, 64, 128),),
+        c10_seeds=4,
+        max_examples=40,
+        derandomize=False,
+        search=True,
+        regime_ds={"small_batch": (16, 32)},
+        regime_batches={"small_batch": ("d", "4")},
+    )
     return {p.name: p for p in (quick, certify, certify_gpu, hunt)}
 
 
@@ -124,8 +169,13 @@ class Example:
     ladder: tuple[int, ...] = ()  # ladder claims: the d-ladder (d is then its first rung)
 
     def describe(self) -> str:
-        parts = [f"regime={self.regime}", f"d={self.d}", f"width={self.width}", f"seed={self.seed}",
-                 f"seeds={self.seeds}"]
+        parts = [
+            f"regime={self.regime}",
+            f"d={self.d}",
+            f"width={self.width}",
+            f"seed={self.seed}",
+            f"seeds={self.seeds}",
+        ]
         if self.batch:
             parts.append(f"m={self.batch}")
         if self.ladder:
@@ -133,19 +183,47 @@ class Example:
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"regime": self.regime, "d": self.d, "width": self.width, "seed": self.seed, "seeds": self.seeds,
-                "batch": self.batch, "ladder": list(self.ladder)}
+        return {
+            "regime": self.regime,
+            "d": self.d,
+            "width": self.width,
+            "seed": self.seed,
+            "seeds": self.seeds,
+            "batch": self.batch,
+            "ladder": list(self.ladder),
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Example":
-        return cls(regime=str(data["regime"]), d=int(data["d"]), width=int(data.get("width", 1)),
-                   seed=int(data.get("seed", 0)), seeds=int(data.get("seeds", 8)), batch=str(data.get("batch") or ""),
-                   ladder=tuple(int(x) for x in data.get("ladder") or ()))
+    def from_dict(cls, data: Mapping[str, Any]) -> Example:
+        return cls(
+            regime=str(data["regime"]),
+            d=int(data["d"]),
+            width=int(data.get("width", 1)),
+            seed=int(data.get("seed", 0)),
+            seeds=int(data.get("seeds", 8)),
+            batch=str(data.get("batch") or ""),
+            ladder=tuple(int(x) for x in data.get("ladder") or ()),
+        )
 
     def command(self, claim_id: str, imports: tuple[str, ...] = ()) -> str:
         """The shell command that recomputes this example's verdict with the installed package."""
-        args = ["python", "-m", "lemmas", "check", claim_id, "--regime", self.regime, "--d", str(self.d),
-                "--width", str(self.width), "--seed", str(self.seed), "--seeds", str(self.seeds)]
+        args = [
+            "python",
+            "-m",
+            "lemmas",
+            "check",
+            claim_id,
+            "--regime",
+            self.regime,
+            "--d",
+            str(self.d),
+            "--width",
+            str(self.width),
+            "--seed",
+            str(self.seed),
+            "--seeds",
+            str(self.seeds),
+        ]
         if self.batch:
             args += ["--batch", self.batch]
         if self.ladder:
@@ -199,8 +277,11 @@ def proxy_run(ex: Example) -> RunConfig:
 def gradient_configs(ex: Example) -> dict[str, RunConfig]:
     """C7: one step at the regime's m, at m = d, and the drift run (64·m, an independent batch)."""
     cfg = base_config(ex).replace(steps=1, snapshots=2)
-    return {"regime": cfg, "m_d": cfg.replace(m=cfg.d),
-            "drift": cfg.replace(m=THRESHOLDS.c7_drift_batch_factor * cfg.m, data_offset=1)}
+    return {
+        "regime": cfg,
+        "m_d": cfg.replace(m=cfg.d),
+        "drift": cfg.replace(m=THRESHOLDS.c7_drift_batch_factor * cfg.m, data_offset=1),
+    }
 
 
 def batch_grid(d: int) -> list[int]:
@@ -246,8 +327,9 @@ def c10_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
             found = best[np.isfinite(best)]
             cap = min(budget, 2 * float(found.max())) if found.size else budget
             steps = min(math.ceil(cap / m), THRESHOLDS.c10_max_horizon * paper_hyper(d).steps)
-            run_cfg = cfg.replace(m=m, steps=max(steps, 1), snapshots=101,
-                                  stop_error=THRESHOLDS.eps, test_size=THRESHOLDS.c10_test_size)
+            run_cfg = cfg.replace(
+                m=m, steps=max(steps, 1), snapshots=101, stop_error=THRESHOLDS.eps, test_size=THRESHOLDS.c10_test_size
+            )
             rows[m] = traj = get(run_cfg)
             n = samples_to_eps(traj)
             improved = n < best

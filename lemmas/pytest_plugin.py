@@ -26,8 +26,9 @@ torch until a certification test asks for a trajectory.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -36,25 +37,43 @@ from lemmas.plan import DEFAULT_PROFILE, PROFILES, Profile
 
 pytest_plugins = ["reports.plugin"]  # certificate, HTML report and the baseline gate
 
-_COMMON: dict[str, Any] = dict(deadline=None, database=None, print_blob=True,
-                               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                      HealthCheck.filter_too_much])
+_COMMON: dict[str, Any] = dict(
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 for _p in PROFILES.values():
     _phases = (Phase.explicit, Phase.reuse, Phase.generate) + ((Phase.target, Phase.shrink) if _p.search else ())
-    settings.register_profile(_p.name, max_examples=_p.max_examples, derandomize=_p.derandomize,
-                              phases=_phases, **_COMMON)
+    settings.register_profile(
+        _p.name, max_examples=_p.max_examples, derandomize=_p.derandomize, phases=_phases, **_COMMON
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("xorcert-certification", "xorcert certification: which claims and regimes")
-    group.addoption("--xorcert", dest="xorcert_collect", action="store_true", default=False,
-                    help="also collect the certification (every claim × regime) from the installed package")
-    group.addoption("--regimes", dest="xorcert_regimes", default=None, metavar="A,B",
-                    help="certify only these registered regimes (python -m lemmas list shows them)")
-    group.addoption("--claims", dest="xorcert_claims", default=None, metavar="C1,C9",
-                    help="certify only these claims")
-    group.addoption("--strict-baseline", dest="xorcert_strict_baseline", action="store_true", default=False,
-                    help="fail on a verdict the baseline does not know (default: report it as new)")
+    group.addoption(
+        "--xorcert",
+        dest="xorcert_collect",
+        action="store_true",
+        default=False,
+        help="also collect the certification (every claim × regime) from the installed package",
+    )
+    group.addoption(
+        "--regimes",
+        dest="xorcert_regimes",
+        default=None,
+        metavar="A,B",
+        help="certify only these registered regimes (python -m lemmas list shows them)",
+    )
+    group.addoption("--claims", dest="xorcert_claims", default=None, metavar="C1,C9", help="certify only these claims")
+    group.addoption(
+        "--strict-baseline",
+        dest="xorcert_strict_baseline",
+        action="store_true",
+        default=False,
+        help="fail on a verdict the baseline does not know (default: report it as new)",
+    )
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -86,10 +105,13 @@ def pytest_configure(config: pytest.Config) -> None:
     """Refuse a bad profile, regime or claim name before any test runs; add the certification module."""
     name = config.getoption("hypothesis_profile", default=None)
     if name is not None and name not in PROFILES:
-        raise pytest.UsageError(f"--hypothesis-profile {name!r} is not a profile of xorcert; "
-                                f"choose one of {', '.join(PROFILES)}")
-    for option, known_fn, what in (("xorcert_regimes", _known_regimes, "regime"),
-                                   ("xorcert_claims", _known_claims, "claim")):
+        raise pytest.UsageError(
+            f"--hypothesis-profile {name!r} is not a profile of xorcert; choose one of {', '.join(PROFILES)}"
+        )
+    for option, known_fn, what in (
+        ("xorcert_regimes", _known_regimes, "regime"),
+        ("xorcert_claims", _known_claims, "claim"),
+    ):
         asked = _names(config.getoption(option, default=None))
         if asked is None:
             continue
@@ -98,8 +120,9 @@ def pytest_configure(config: pytest.Config) -> None:
         known = known_fn()
         unknown = [a for a in asked if a not in known]
         if unknown:
-            raise pytest.UsageError(f"--{what}s: unknown {what}(s) {', '.join(unknown)}; registered: "
-                                    f"{', '.join(known)}")
+            raise pytest.UsageError(
+                f"--{what}s: unknown {what}(s) {', '.join(unknown)}; registered: {', '.join(known)}"
+            )
     if config.getoption("xorcert_collect", default=False):
         from lemmas import certification
 
@@ -141,8 +164,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for regime in selected_regimes(metafunc.config):
             marks = []
             if table.get(cid, {}).get(regime) == FAILS:
-                marks.append(pytest.mark.xfail(raises=KnownFailure, strict=True,
-                                               reason=f"{cid} fails in {regime} (baseline, profile {prof.name})"))
+                marks.append(
+                    pytest.mark.xfail(
+                        raises=KnownFailure,
+                        strict=True,
+                        reason=f"{cid} fails in {regime} (baseline, profile {prof.name})",
+                    )
+                )
             params.append(pytest.param(cid, regime, marks=marks, id=f"{cid}-{regime}"))
     metafunc.parametrize(("cid", "regime"), params)
 

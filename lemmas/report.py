@@ -29,8 +29,9 @@ the certificate's `claims` section carries them (`KeyStat.to_dict`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Mapping, Sequence, Union
+from typing import Any
 
 from lemmas.plain import num
 
@@ -147,9 +148,15 @@ class VLine:
         _choice(self.role, LINE_ROLES, "VLine.role")
 
 
-Mark = Union[Curve, Band, Scatter, ErrorBar, HLine, VLine]
-MARKS: dict[str, type] = {"curve": Curve, "band": Band, "scatter": Scatter, "errorbar": ErrorBar,
-                          "hline": HLine, "vline": VLine}
+Mark = Curve | Band | Scatter | ErrorBar | HLine | VLine
+MARKS: dict[str, type] = {
+    "curve": Curve,
+    "band": Band,
+    "scatter": Scatter,
+    "errorbar": ErrorBar,
+    "hline": HLine,
+    "vline": VLine,
+}
 KIND = {cls: kind for kind, cls in MARKS.items()}
 
 
@@ -192,20 +199,32 @@ class Panel:
             raise TypeError(f"Panel {self.title!r}: not marks: {bad}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "panel", "title": self.title, "x_label": self.x_label, "y_label": self.y_label,
-                "x_scale": self.x_scale, "y_scale": self.y_scale, "marks": [mark_to_dict(m) for m in self.marks]}
+        return {
+            "kind": "panel",
+            "title": self.title,
+            "x_label": self.x_label,
+            "y_label": self.y_label,
+            "x_scale": self.x_scale,
+            "y_scale": self.y_scale,
+            "marks": [mark_to_dict(m) for m in self.marks],
+        }
 
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> Panel:
         """The panel of a `to_dict` record; TypeError/ValueError for anything else."""
         if not isinstance(d, Mapping) or d.get("kind") != "panel":
-            raise ValueError("not a panel record (a mapping with \"kind\": \"panel\")")
+            raise ValueError('not a panel record (a mapping with "kind": "panel")')
         marks = d.get("marks") or []
         if not isinstance(marks, list):
             raise TypeError(f"panel marks: a list expected, got {type(marks).__name__}")
-        return Panel(title=str(d.get("title", "")), marks=tuple(mark_from_dict(m) for m in marks),
-                     x_label=str(d.get("x_label", "")), y_label=str(d.get("y_label", "")),
-                     x_scale=str(d.get("x_scale", "linear")), y_scale=str(d.get("y_scale", "linear")))
+        return Panel(
+            title=str(d.get("title", "")),
+            marks=tuple(mark_from_dict(m) for m in marks),
+            x_label=str(d.get("x_label", "")),
+            y_label=str(d.get("y_label", "")),
+            x_scale=str(d.get("x_scale", "linear")),
+            y_scale=str(d.get("y_scale", "linear")),
+        )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,21 +36,38 @@ def seed_bands(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, seeds: Sequence[in
     """Per-seed intervals (≤ 8 seeds), thinned like `seed_curves`; lo, hi: (len(x), R)."""
     idx = thin(len(x))
     xs = np.asarray(x, dtype=float)[idx].tolist()
-    return [Band(xs, np.asarray(lo, dtype=float)[idx, r].tolist(), np.asarray(hi, dtype=float)[idx, r].tolist(),
-                 f"seed {s}") for r, s in enumerate(seeds[:MAX_SEED_CURVES])]
+    return [
+        Band(
+            xs, np.asarray(lo, dtype=float)[idx, r].tolist(), np.asarray(hi, dtype=float)[idx, r].tolist(), f"seed {s}"
+        )
+        for r, s in enumerate(seeds[:MAX_SEED_CURVES])
+    ]
 
 
-def lines(hlines: Mapping[str, float] | None = None, vlines: Mapping[str, float] | None = None
-          ) -> list[HLine | VLine]:
+def lines(hlines: Mapping[str, float] | None = None, vlines: Mapping[str, float] | None = None) -> list[HLine | VLine]:
     """Threshold levels and marked times (a non-finite time, e.g. a median T2 = ∞, is left out)."""
     out: list[HLine | VLine] = [HLine(float(y), label) for label, y in (hlines or {}).items()]
     out += [VLine(float(x), label) for label, x in (vlines or {}).items() if math.isfinite(float(x))]
     return out
 
 
-def over_seeds(title: str, x: np.ndarray, values: np.ndarray, seeds: Sequence[int], x_label: str, y_label: str,
-               hlines: Mapping[str, float] | None = None, vlines: Mapping[str, float] | None = None,
-               log_y: bool = False, extra: Iterable[Any] = ()) -> Panel:
+def over_seeds(
+    title: str,
+    x: np.ndarray,
+    values: np.ndarray,
+    seeds: Sequence[int],
+    x_label: str,
+    y_label: str,
+    hlines: Mapping[str, float] | None = None,
+    vlines: Mapping[str, float] | None = None,
+    log_y: bool = False,
+    extra: Iterable[Any] = (),
+) -> Panel:
     """The usual panel of a quantity over time: seed curves, their median, thresholds and marked times."""
-    return Panel(title, (*extra, *seed_curves(x, values, seeds), *lines(hlines, vlines)), x_label, y_label,
-                 y_scale="log" if log_y else "linear")
+    return Panel(
+        title,
+        (*extra, *seed_curves(x, values, seeds), *lines(hlines, vlines)),
+        x_label,
+        y_label,
+        y_scale="log" if log_y else "linear",
+    )

@@ -15,8 +15,9 @@ status per example is what the certification test compares with.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .certificate import STATUSES, cells, claim_order, describe_example
 from .files import read_json
@@ -61,11 +62,15 @@ def validate(data: Any, where: str = "baseline") -> dict[str, Any]:
     """Return data if it is a baseline of a readable schema whose every cell is a known status or a
     per-d table of them; else raise BaselineError naming `where` and the offending cell."""
     if not isinstance(data, dict):
-        raise BaselineError(f"{where}: not a baseline (a JSON object {{'schema': {BASELINE_SCHEMA}, "
-                            f"'profiles': {{…}}}} expected, found {type(data).__name__})")
+        raise BaselineError(
+            f"{where}: not a baseline (a JSON object {{'schema': {BASELINE_SCHEMA}, "
+            f"'profiles': {{…}}}} expected, found {type(data).__name__})"
+        )
     if data.get("schema") not in READABLE_SCHEMAS:
-        raise BaselineError(f"{where}: baseline schema {data.get('schema')!r} is not supported; this version "
-                            f"reads schemas {', '.join(map(str, READABLE_SCHEMAS))}")
+        raise BaselineError(
+            f"{where}: baseline schema {data.get('schema')!r} is not supported; this version "
+            f"reads schemas {', '.join(map(str, READABLE_SCHEMAS))}"
+        )
     profiles = data.get("profiles")
     if not isinstance(profiles, dict):
         raise BaselineError(f"{where}: 'profiles' missing or not a mapping")
@@ -137,10 +142,17 @@ def updated(baseline: Mapping[str, Any] | None, cert: Mapping[str, Any]) -> tupl
         for e, st in zip(cell.entries, cell.statuses):
             by_d.setdefault(int((e.get("example") or {}).get("d") or 0), set()).add(st)
         if any(len(s) != 1 for s in by_d.values()):
-            lines = [f"    example {e.get('index')}: {describe_example(e.get('example') or {})} -> "
-                     f"{(e.get('verdict') or {}).get('status')}" for e in cell.entries]
-            conflicts.append(f"  {cid} in {regime} ({cell.nodeid}): " + ", ".join(
-                f"{n} {k}" for k, n in cell.counts.items()) + " at the same d\n" + "\n".join(lines))
+            lines = [
+                f"    example {e.get('index')}: {describe_example(e.get('example') or {})} -> "
+                f"{(e.get('verdict') or {}).get('status')}"
+                for e in cell.entries
+            ]
+            conflicts.append(
+                f"  {cid} in {regime} ({cell.nodeid}): "
+                + ", ".join(f"{n} {k}" for k, n in cell.counts.items())
+                + " at the same d\n"
+                + "\n".join(lines)
+            )
             continue
         per_d = {d_key(d): next(iter(s)) for d, s in sorted(by_d.items())}
         for status in per_d.values():
@@ -149,13 +161,18 @@ def updated(baseline: Mapping[str, Any] | None, cert: Mapping[str, Any]) -> tupl
         distinct = set(per_d.values())
         statuses[(cid, regime)] = distinct.pop() if len(distinct) == 1 else per_d
     if conflicts:
-        raise BaselineConflict("refusing to update the baseline: examples of these cells disagree at the same d "
-                               "(other seeds or width), so no expected verdict can be recorded for that d (fix "
-                               "the claim or narrow the profile):\n"
-                               + "\n".join(conflicts))
-    out = {**{k: v for k, v in (baseline or {}).items() if k not in ("schema", "profiles")},
-           "schema": BASELINE_SCHEMA, "profiles": {p: {c: dict(r) for c, r in t.items()}
-                                                   for p, t in ((baseline or {}).get("profiles") or {}).items()}}
+        raise BaselineConflict(
+            "refusing to update the baseline: examples of these cells disagree at the same d "
+            "(other seeds or width), so no expected verdict can be recorded for that d (fix "
+            "the claim or narrow the profile):\n" + "\n".join(conflicts)
+        )
+    out = {
+        **{k: v for k, v in (baseline or {}).items() if k not in ("schema", "profiles")},
+        "schema": BASELINE_SCHEMA,
+        "profiles": {
+            p: {c: dict(r) for c, r in t.items()} for p, t in ((baseline or {}).get("profiles") or {}).items()
+        },
+    }
     table = out["profiles"].setdefault(profile, {})
     for (cid, regime), status in statuses.items():
         table.setdefault(cid, {})[regime] = status

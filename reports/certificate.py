@@ -42,9 +42,10 @@ import importlib.metadata
 import platform
 import re
 import subprocess
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from lemmas.plain import num, sanitize
 
@@ -53,8 +54,15 @@ from .files import read_json
 SCHEMA = "xorcert-certificate"
 SCHEMA_VERSION = 1
 STATUSES = ("holds", "fails", "inconclusive")
-BUILTIN_REGIMES = ("paper", "small_batch", "gaussian", "first_layer_only", "large_init", "parity3",
-                   "sparse_finders")  # the regimes that ship with xorcert; others are users'
+BUILTIN_REGIMES = (
+    "paper",
+    "small_batch",
+    "gaussian",
+    "first_layer_only",
+    "large_init",
+    "parity3",
+    "sparse_finders",
+)  # the regimes that ship with xorcert; others are users'
 VOLATILE = ("run",)  # top-level keys that differ between executions of one sweep
 ENTRY_IDENTITY = ("claim", "regime", "profile", "nodeid", "index", "example", "expected", "verdict")
 
@@ -84,8 +92,13 @@ def git_commit(root: str | Path | None = None) -> tuple[str, bool | None]:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if head.returncode != 0 or not head.stdout.strip():
             return "unknown", None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return head.stdout.strip(), (bool(dirty.stdout.strip()) if dirty.returncode == 0 else None)
     except (OSError, subprocess.SubprocessError):
         return "unknown", None
@@ -101,10 +114,17 @@ def _dist_version(name: str) -> str:
 def environment(root: str | Path | None = None) -> dict[str, Any]:
     """Where the run happened: git commit, interpreter, platform, library versions."""
     commit, dirty = git_commit(root)
-    return {"git_commit": commit, "git_dirty": dirty, "python": platform.python_version(),
-            "platform": platform.platform(), "torch": _dist_version("torch"), "numpy": _dist_version("numpy"),
-            "hypothesis": _dist_version("hypothesis"), "pytest": _dist_version("pytest"),
-            "scipy": _dist_version("scipy")}
+    return {
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": _dist_version("torch"),
+        "numpy": _dist_version("numpy"),
+        "hypothesis": _dist_version("hypothesis"),
+        "pytest": _dist_version("pytest"),
+        "scipy": _dist_version("scipy"),
+    }
 
 
 def current_spec() -> dict[str, Any]:
@@ -119,9 +139,18 @@ def current_claims() -> dict[str, dict[str, Any]]:
     """Claim metadata from the registry (what the report prints above each claim's evidence)."""
     from lemmas.base import registry
 
-    return {cid: {"slug": c.slug, "title": c.title, "anchor": c.anchor, "statement": c.statement,
-                  "decisions": c.decisions, "needs": c.needs, "key_stats": [k.to_dict() for k in c.key_stats]}
-            for cid, c in registry().items()}
+    return {
+        cid: {
+            "slug": c.slug,
+            "title": c.title,
+            "anchor": c.anchor,
+            "statement": c.statement,
+            "decisions": c.decisions,
+            "needs": c.needs,
+            "key_stats": [k.to_dict() for k in c.key_stats],
+        }
+        for cid, c in registry().items()
+    }
 
 
 def current_regimes() -> list[str]:
@@ -134,38 +163,73 @@ def current_regimes() -> list[str]:
 def entry_from_record(record: Mapping[str, Any], nodeid: str, index: int, device: str = "unknown") -> dict[str, Any]:
     """One certificate entry from the `xorcert_verdict` record a test attached (builtin types)."""
     verdict = dict(record.get("verdict") or {})
-    entry = {"claim": record.get("claim") or verdict.get("claim"), "regime": record.get("regime"),
-             "profile": record.get("profile"), "nodeid": nodeid, "index": index,
-             "example": record.get("example") or {}, "expected": record.get("expected"),
-             "seconds": record.get("seconds"), "device": record.get("device", device), "verdict": verdict}
+    entry = {
+        "claim": record.get("claim") or verdict.get("claim"),
+        "regime": record.get("regime"),
+        "profile": record.get("profile"),
+        "nodeid": nodeid,
+        "index": index,
+        "example": record.get("example") or {},
+        "expected": record.get("expected"),
+        "seconds": record.get("seconds"),
+        "device": record.get("device", device),
+        "verdict": verdict,
+    }
     if record.get("reproduce"):
         entry["reproduce"] = str(record["reproduce"])
     return sanitize(entry)
 
 
-def build(entries: Iterable[Mapping[str, Any]], *, spec: Mapping[str, Any], env: Mapping[str, Any],
-          run: Mapping[str, Any], items: Mapping[str, Mapping[str, Any]] | None = None,
-          claims: Mapping[str, Any] | None = None, regimes: Sequence[str] = (), profile: str | None = None,
-          complete: bool = True, incomplete_reasons: Sequence[str] = (),
-          builtin_regimes: Sequence[str] = BUILTIN_REGIMES) -> dict[str, Any]:
+def build(
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    spec: Mapping[str, Any],
+    env: Mapping[str, Any],
+    run: Mapping[str, Any],
+    items: Mapping[str, Mapping[str, Any]] | None = None,
+    claims: Mapping[str, Any] | None = None,
+    regimes: Sequence[str] = (),
+    profile: str | None = None,
+    complete: bool = True,
+    incomplete_reasons: Sequence[str] = (),
+    builtin_regimes: Sequence[str] = BUILTIN_REGIMES,
+) -> dict[str, Any]:
     """Assemble a certificate; entries are put in canonical order."""
     entries = [dict(e) for e in entries]
     profiles = sorted({e["profile"] for e in entries if e.get("profile")})
     if profile is None:
         profile = profiles[0] if len(profiles) == 1 else (None if not profiles else "+".join(profiles))
     regime_list = list(dict.fromkeys([*regimes, *(e["regime"] for e in entries if e.get("regime"))]))
-    cert = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "spec": dict(spec), "profile": profile,
-            "env": dict(env), "complete": bool(complete), "incomplete_reasons": list(incomplete_reasons),
-            "claims": dict(claims or {}), "regimes": regime_list, "builtin_regimes": list(builtin_regimes),
-            "items": dict(items or {}),
-            "entries": sort_entries(entries, regime_list), "run": dict(run)}
+    cert = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "spec": dict(spec),
+        "profile": profile,
+        "env": dict(env),
+        "complete": bool(complete),
+        "incomplete_reasons": list(incomplete_reasons),
+        "claims": dict(claims or {}),
+        "regimes": regime_list,
+        "builtin_regimes": list(builtin_regimes),
+        "items": dict(items or {}),
+        "entries": sort_entries(entries, regime_list),
+        "run": dict(run),
+    }
     return sanitize(cert)
 
 
 def sort_entries(entries: list[dict[str, Any]], regimes: Sequence[str]) -> list[dict[str, Any]]:
     rank = {r: i for i, r in enumerate(regimes)}
-    return sorted(entries, key=lambda e: (claim_order(e.get("claim") or ""), rank.get(e.get("regime"), len(rank)),
-                                          e.get("regime") or "", e.get("nodeid") or "", int(e.get("index") or 0)))
+    return sorted(
+        entries,
+        key=lambda e: (
+            claim_order(e.get("claim") or ""),
+            rank.get(e.get("regime"), len(rank)),
+            e.get("regime") or "",
+            e.get("nodeid") or "",
+            int(e.get("index") or 0),
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------ reading
@@ -239,17 +303,23 @@ def merge(certs: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None
     for i, (c, n) in enumerate(zip(certs, names)):
         twin = next((m for d, m in zip(certs[:i], names) if d.get("run") == c.get("run")), None)
         if twin is not None:
-            raise MergeError(f"refusing to merge: {twin} and {n} are the same shard (the run of "
-                             f"{(c.get('run') or {}).get('date', '?')}); give each shard once")
+            raise MergeError(
+                f"refusing to merge: {twin} and {n} are the same shard (the run of "
+                f"{(c.get('run') or {}).get('date', '?')}); give each shard once"
+            )
     first, fname = certs[0], names[0]
     for c, n in zip(certs[1:], names[1:]):
         diff = _spec_difference(first["spec"], c["spec"])
         if diff:
-            raise MergeError(f"refusing to merge certificates of different specifications: {fname} and {n} differ "
-                             f"in " + "; ".join(diff) + ". Rerun both shards on one checkout.")
+            raise MergeError(
+                f"refusing to merge certificates of different specifications: {fname} and {n} differ "
+                f"in " + "; ".join(diff) + ". Rerun both shards on one checkout."
+            )
         if c.get("profile") != first.get("profile"):
-            raise MergeError(f"refusing to merge certificates of different profiles: {fname} is "
-                             f"{first.get('profile')!r}, {n} is {c.get('profile')!r} (not shards of one sweep)")
+            raise MergeError(
+                f"refusing to merge certificates of different profiles: {fname} is "
+                f"{first.get('profile')!r}, {n} is {c.get('profile')!r} (not shards of one sweep)"
+            )
 
     by_item: dict[str, tuple[str, list[dict[str, Any]]]] = {}
     items: dict[str, dict[str, Any]] = {}
@@ -261,10 +331,13 @@ def merge(certs: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None
             rows = grouped.get(nodeid, [])
             if nodeid in by_item:
                 seen_in, seen = by_item[nodeid]
-                if [_identity(e) for e in seen] != [_identity(e) for e in rows] or \
-                        items.get(nodeid, {}).get("outcome") != c["items"].get(nodeid, {}).get("outcome"):
-                    raise MergeError(f"refusing to merge: {seen_in} and {n} both ran {nodeid} with different "
-                                     f"results; shards of one sweep must not overlap")
+                if [_identity(e) for e in seen] != [_identity(e) for e in rows] or items.get(nodeid, {}).get(
+                    "outcome"
+                ) != c["items"].get(nodeid, {}).get("outcome"):
+                    raise MergeError(
+                        f"refusing to merge: {seen_in} and {n} both ran {nodeid} with different "
+                        f"results; shards of one sweep must not overlap"
+                    )
                 continue
             by_item[nodeid] = (n, rows)
             if nodeid in c["items"]:
@@ -280,10 +353,19 @@ def merge(certs: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None
     run = {"date": now_iso(), "merged_from": [{"name": n, **(c.get("run") or {})} for c, n in zip(certs, names)]}
     entries = [e for _, rows in by_item.values() for e in rows]
     items = {k: items[k] for k in sorted(items)}
-    return build(entries, spec=first["spec"], env=env, run=run, items=items, claims=dict(sorted(
-        claims.items(), key=lambda kv: claim_order(kv[0]))), regimes=regimes, profile=first.get("profile"),
-        complete=all(bool(c.get("complete")) for c in certs), incomplete_reasons=reasons,
-        builtin_regimes=list(dict.fromkeys(r for c in certs for r in builtin_regimes(c))))
+    return build(
+        entries,
+        spec=first["spec"],
+        env=env,
+        run=run,
+        items=items,
+        claims=dict(sorted(claims.items(), key=lambda kv: claim_order(kv[0]))),
+        regimes=regimes,
+        profile=first.get("profile"),
+        complete=all(bool(c.get("complete")) for c in certs),
+        incomplete_reasons=reasons,
+        builtin_regimes=list(dict.fromkeys(r for c in certs for r in builtin_regimes(c))),
+    )
 
 
 def _merge_env(envs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -343,9 +425,10 @@ class Cell:
 
     @property
     def seeds(self) -> int:
-        return sum(len((e.get("verdict") or {}).get("per_seed") or []) or int(num((e.get("example") or {})
-                                                                             .get("seeds")) or 0)
-                   for e in self.entries)
+        return sum(
+            len((e.get("verdict") or {}).get("per_seed") or []) or int(num((e.get("example") or {}).get("seeds")) or 0)
+            for e in self.entries
+        )
 
     def seed_outcomes(self) -> tuple[int, int, int]:
         """(failing, evaluated, unevaluable) seeds, pooled over the examples."""
@@ -414,8 +497,9 @@ class Difference:
         return f"{self.claim} ({self.paper} → {self.status})"
 
 
-def paper_differences(cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell] | None = None
-                      ) -> dict[str, list[Difference]]:
+def paper_differences(
+    cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell] | None = None
+) -> dict[str, list[Difference]]:
     """User regime -> the claims whose verdict there differs from the one in `paper` (both cells run)."""
     cs = cells(cert) if cs is None else cs
     out: dict[str, list[Difference]] = {}
@@ -444,8 +528,11 @@ def claim_ids(cert: Mapping[str, Any]) -> list[str]:
 
 
 def regime_ids(cert: Mapping[str, Any]) -> list[str]:
-    return list(dict.fromkeys([*(cert.get("regimes") or []), *(e.get("regime") for e in cert.get("entries", [])
-                                                                 if e.get("regime"))]))
+    return list(
+        dict.fromkeys(
+            [*(cert.get("regimes") or []), *(e.get("regime") for e in cert.get("entries", []) if e.get("regime"))]
+        )
+    )
 
 
 def builtin_regimes(cert: Mapping[str, Any]) -> list[str]:

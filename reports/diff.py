@@ -13,8 +13,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from lemmas.plain import num
 
@@ -95,7 +96,7 @@ def _order(c: CellChange) -> tuple:
 def expected_table(baseline: Mapping[str, Any] | None, profile: str | None) -> dict[str, dict[str, Any]]:
     if not baseline:
         return {}
-    return dict(((baseline.get("profiles") or {}).get(profile or "") or {}))
+    return dict((baseline.get("profiles") or {}).get(profile or "") or {})
 
 
 def baseline_diff(cert: Mapping[str, Any], baseline: Mapping[str, Any] | None, against: str = "") -> Diff:
@@ -113,8 +114,13 @@ def baseline_diff(cert: Mapping[str, Any], baseline: Mapping[str, Any] | None, a
             kind = "same" if got == exp else "flip"
         else:  # a per-d cell: each example against the status of its d
             wanted = [expected_for(exp, (e.get("example") or {}).get("d")) for e in cell.entries]
-            kind = ("flip" if any(w is not None and w != s for w, s in zip(wanted, cell.statuses))
-                    else "new" if None in wanted else "same")
+            kind = (
+                "flip"
+                if any(w is not None and w != s for w, s in zip(wanted, cell.statuses))
+                else "new"
+                if None in wanted
+                else "same"
+            )
         out.append(CellChange(cid, regime, describe_cell(exp), got, kind, cell.counts, cell.nodeid))
     for cid, row in table.items():
         for regime, exp in (row or {}).items():
@@ -141,8 +147,11 @@ def certificate_diff(old: Mapping[str, Any], new: Mapping[str, Any], against: st
             kind = "missing"
         else:
             kind = "same" if before == after else "flip"
-        changes.append(CellChange(key[0], key[1], before, after, kind, b.counts if b else {},
-                                  (b or a).nodeid if (b or a) else None))
+        changes.append(
+            CellChange(
+                key[0], key[1], before, after, kind, b.counts if b else {}, (b or a).nodeid if (b or a) else None
+            )
+        )
     moves: list[StatMove] = []
     old_ex = {(e.get("claim"), e.get("regime"), example_key(e)): e for e in old.get("entries", [])}
     for e in new.get("entries", []):
@@ -157,8 +166,9 @@ def certificate_diff(old: Mapping[str, Any], new: Mapping[str, Any], against: st
                 continue
             tol = tolerance(stat)
             if _moved(x, y, tol):
-                moves.append(StatMove(key[0] or "?", key[1] or "?", describe_example(e.get("example") or {}),
-                                      stat, x, y, tol))
+                moves.append(
+                    StatMove(key[0] or "?", key[1] or "?", describe_example(e.get("example") or {}), stat, x, y, tol)
+                )
     moves.sort(key=lambda m: (claim_order(m.claim), m.regime, -min(m.relative, 1e300)))
     return Diff(sorted(changes, key=_order), moves, against, ("before", "after"))
 
@@ -173,8 +183,10 @@ def _moved(x: float, y: float, tol: float) -> bool:
 def format_diff(diff: Diff, *, show_same: bool = False, limit: int | None = 50) -> list[str]:
     """The regression table as text lines: every flip first, then new cells (at most `limit`), then moved
     statistics. Cells the run did not cover are only counted, unless `show_same` (then every cell is listed)."""
-    lines = [f"verdicts against {diff.against or 'the reference'}: {diff.count('flip')} flipped, "
-             f"{diff.count('new')} new, {diff.count('missing')} not run, {diff.count('same')} unchanged"]
+    lines = [
+        f"verdicts against {diff.against or 'the reference'}: {diff.count('flip')} flipped, "
+        f"{diff.count('new')} new, {diff.count('missing')} not run, {diff.count('same')} unchanged"
+    ]
     tag = {"flip": "FLIP", "new": "new ", "missing": "gone", "same": "same"}
     listed = [c for c in diff.cells if c.kind in ("flip", "new") or show_same]
     others = 0
@@ -184,14 +196,18 @@ def format_diff(diff: Diff, *, show_same: bool = False, limit: int | None = 50) 
             break
         others += c.kind != "flip"
         counts = ", ".join(f"{n} {k}" for k, n in c.counts.items())
-        lines.append(f"  {tag[c.kind]} {c.claim:<4} {c.regime:<17} {diff.labels[0]} {c.before or '—':<12} "
-                     f"{diff.labels[1]} {c.after or '—':<12}{' (' + counts + ')' if counts else ''}")
+        lines.append(
+            f"  {tag[c.kind]} {c.claim:<4} {c.regime:<17} {diff.labels[0]} {c.before or '—':<12} "
+            f"{diff.labels[1]} {c.after or '—':<12}{' (' + counts + ')' if counts else ''}"
+        )
     if diff.moves:
         lines.append(f"statistics moved beyond their tolerance: {len(diff.moves)}")
         for m in diff.moves[: limit or len(diff.moves)]:
             rel = "∞" if math.isinf(m.relative) else f"{m.relative:.0%}"
-            lines.append(f"  {m.claim:<4} {m.regime:<17} {m.stat}: {m.before:.4g} -> {m.after:.4g} "
-                         f"({rel} > {m.tolerance:.0%}) [{m.example}]")
+            lines.append(
+                f"  {m.claim:<4} {m.regime:<17} {m.stat}: {m.before:.4g} -> {m.after:.4g} "
+                f"({rel} > {m.tolerance:.0%}) [{m.example}]"
+            )
         if limit is not None and len(diff.moves) > limit:
             lines.append(f"  … {len(diff.moves) - limit} more")
     return lines

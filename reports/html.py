@@ -21,16 +21,26 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from lemmas.plain import NON_FINITE, num
 from lemmas.report import KeyStat
 
 from . import keystats
-from .certificate import (Cell, cells, claim_ids, confidence, describe_differences, env_conflicts, matrix_regimes,
-                          paper_differences, user_regimes)
+from .certificate import (
+    Cell,
+    cells,
+    claim_ids,
+    confidence,
+    describe_differences,
+    env_conflicts,
+    matrix_regimes,
+    paper_differences,
+    user_regimes,
+)
 from .diff import baseline_diff, certificate_diff, describe_example, tolerance
 from .plots import Plot, plots_for
 
@@ -38,8 +48,14 @@ LOG = logging.getLogger("xorcert.reports")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
 MAX_SEED_ROWS = 32  # per-seed rows shown per example
-STATUS_CLASS = {"holds": "holds", "fails": "fails", "inconclusive": "inconclusive", "mixed": "mixed",
-                "error": "error", "not run": "notrun"}
+STATUS_CLASS = {
+    "holds": "holds",
+    "fails": "fails",
+    "inconclusive": "inconclusive",
+    "mixed": "mixed",
+    "error": "error",
+    "not run": "notrun",
+}
 
 
 # ------------------------------------------------------------------------------ view models
@@ -144,10 +160,12 @@ def repro_commands(entry: Mapping[str, Any] | None, nodeid: str | None, profile:
     claim = (entry or {}).get("claim")
     if ex and claim and not own:
         args = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in ex.items())
-        out.append(".venv/bin/python -c 'from lemmas.base import registry; "
-                   "from tests.claims.harness import Example, evaluate; from simulator.cache import TrajectoryCache; "
-                   f"print(evaluate(registry()[\"{claim}\"], Example({args}), TrajectoryCache().get_or_run)"
-                   ".summary())'")
+        out.append(
+            ".venv/bin/python -c 'from lemmas.base import registry; "
+            "from tests.claims.harness import Example, evaluate; from simulator.cache import TrajectoryCache; "
+            f'print(evaluate(registry()["{claim}"], Example({args}), TrajectoryCache().get_or_run)'
+            ".summary())'"
+        )
     return out
 
 
@@ -170,29 +188,47 @@ def example_view(e: Mapping[str, Any], key_stats: tuple[KeyStat, ...] = (keystat
     stats = v.get("stats") if isinstance(v.get("stats"), dict) else {}
     thr = v.get("thresholds") if isinstance(v.get("thresholds"), dict) else {}
     return ExampleView(
-        index=int(num(e.get("index")) or 0), example=describe_example(e.get("example") or {}),
-        status=str(v.get("status", "inconclusive")), expected=e.get("expected"), reason=str(v.get("reason", "")),
-        seconds=num(e.get("seconds")), device=str(e.get("device", "")),
-        measured=keystats.measure_all(key_stats, v), per_seed_columns=cols, per_seed_rows=rows,
-        per_seed_hidden=hidden, stats=[(k, _fmt(x)) for k, x in stats.items()],
-        thresholds=[(k, _fmt(x)) for k, x in thr.items()], reproduce=str(e.get("reproduce") or ""))
+        index=int(num(e.get("index")) or 0),
+        example=describe_example(e.get("example") or {}),
+        status=str(v.get("status", "inconclusive")),
+        expected=e.get("expected"),
+        reason=str(v.get("reason", "")),
+        seconds=num(e.get("seconds")),
+        device=str(e.get("device", "")),
+        measured=keystats.measure_all(key_stats, v),
+        per_seed_columns=cols,
+        per_seed_rows=rows,
+        per_seed_hidden=hidden,
+        stats=[(k, _fmt(x)) for k, x in stats.items()],
+        thresholds=[(k, _fmt(x)) for k, x in thr.items()],
+        reproduce=str(e.get("reproduce") or ""),
+    )
 
 
 def _representative(cell: Cell) -> int | None:
     """The example whose series are drawn: the first flip, else the first failure, else the first."""
     if not cell.entries:
         return None
-    for pred in (lambda e: e.get("expected") is not None and (e.get("verdict") or {}).get("status") != e["expected"],
-                 lambda e: (e.get("verdict") or {}).get("status") == "fails"):
+    for pred in (
+        lambda e: e.get("expected") is not None and (e.get("verdict") or {}).get("status") != e["expected"],
+        lambda e: (e.get("verdict") or {}).get("status") == "fails",
+    ):
         for i, e in enumerate(cell.entries):
             if pred(e):
                 return i
     return 0
 
 
-def cell_view(cell: Cell, conf: float, expected: str | None, log: Callable[[str], None],
-              with_plots: bool = True, flip: bool | None = None, new: bool | None = None,
-              key_stats: tuple[KeyStat, ...] = (keystats.FALLBACK,)) -> CellView:
+def cell_view(
+    cell: Cell,
+    conf: float,
+    expected: str | None,
+    log: Callable[[str], None],
+    with_plots: bool = True,
+    flip: bool | None = None,
+    new: bool | None = None,
+    key_stats: tuple[KeyStat, ...] = (keystats.FALLBACK,),
+) -> CellView:
     """`expected`: the cell's expectation as text; `flip`: whether the run departs from it (default: the
     examples' own recorded expectations, else status ≠ expected); `new`: whether the baseline knows no
     verdict for it (default: some example recorded no expectation)."""
@@ -205,12 +241,25 @@ def cell_view(cell: Cell, conf: float, expected: str | None, log: Callable[[str]
     status = cell.status
     if flip is None:
         recorded = [e.get("expected") for e in cell.entries]
-        flip = (any(x is not None and x != st for x, st in zip(recorded, cell.statuses)) if cell.entries
-                else expected is not None and status != expected)
-    view = CellView(cell.claim, cell.regime, status, STATUS_CLASS.get(status, "notrun"), counts, rate_s, expected,
-                    flip, anchor(cell.claim, cell.regime), cell.nodeid,
-                    message=str((cell.item or {}).get("message", ""))[:2000],
-                    new=(cell.new if new is None else new) and not flip)
+        flip = (
+            any(x is not None and x != st for x, st in zip(recorded, cell.statuses))
+            if cell.entries
+            else expected is not None and status != expected
+        )
+    view = CellView(
+        cell.claim,
+        cell.regime,
+        status,
+        STATUS_CLASS.get(status, "notrun"),
+        counts,
+        rate_s,
+        expected,
+        flip,
+        anchor(cell.claim, cell.regime),
+        cell.nodeid,
+        message=str((cell.item or {}).get("message", ""))[:2000],
+        new=(cell.new if new is None else new) and not flip,
+    )
     if view.new:  # its verdict is shown, in the colour of a cell the baseline does not know (never red)
         view.css = "newcell"
     for e in cell.entries:
@@ -222,12 +271,15 @@ def cell_view(cell: Cell, conf: float, expected: str | None, log: Callable[[str]
     if with_plots and rep is not None:
         e = cell.entries[rep]
         view.plot_example = int(num(e.get("index")) or 0)
-        view.plots = plots_for(cell.claim, e.get("verdict") or {},
-                               lambda msg: log(f"{cell.regime}: {msg}"), id_prefix=f"{view.anchor}-")
+        view.plots = plots_for(
+            cell.claim, e.get("verdict") or {}, lambda msg: log(f"{cell.regime}: {msg}"), id_prefix=f"{view.anchor}-"
+        )
     if cell.entries and (cell.item or {}).get("outcome") == "failed":
-        view.message = ("The test failed at the last example shown (a verdict that differs from the expected one "
-                        "stops hypothesis there): later examples of the profile were not run."
-                        + (f"\n{view.message}" if view.message else ""))
+        view.message = (
+            "The test failed at the last example shown (a verdict that differs from the expected one "
+            "stops hypothesis there): later examples of the profile were not run."
+            + (f"\n{view.message}" if view.message else "")
+        )
     view.open = flip or status in ("fails", "mixed", "error") or cell.regime == "paper"
     return view
 
@@ -249,22 +301,52 @@ def counterexamples(cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell])
         if chosen is None:
             for e in cell.entries:
                 if (e.get("verdict") or {}).get("status") == "fails":
-                    chosen = (e, "known failure" if e.get("expected") == "fails" else
-                              "new failure" if e.get("expected") is None else "failure")
+                    chosen = (
+                        e,
+                        "known failure"
+                        if e.get("expected") == "fails"
+                        else "new failure"
+                        if e.get("expected") is None
+                        else "failure",
+                    )
                     break
         if chosen is None:
             if not cell.entries and item.get("outcome") in ("failed", "error"):
-                out.append(Counterexample("error", cid, regime, "", "error", None, str(item.get("message", ""))[:2000],
-                                          "", repro_commands(None, cell.nodeid, profile), hyp, anchor(cid, regime)))
+                out.append(
+                    Counterexample(
+                        "error",
+                        cid,
+                        regime,
+                        "",
+                        "error",
+                        None,
+                        str(item.get("message", ""))[:2000],
+                        "",
+                        repro_commands(None, cell.nodeid, profile),
+                        hyp,
+                        anchor(cid, regime),
+                    )
+                )
             continue
         e, kind = chosen
         v = e.get("verdict") or {}
         bad = next((s for s in v.get("per_seed") or [] if isinstance(s, dict) and s.get("outcome") == "fail"), None)
         seed_line = f"seed {bad.get('seed')}: {bad.get('why', '')}" if bad else ""
-        out.append(Counterexample(kind, cid, regime, describe_example(e.get("example") or {}), str(v.get("status")),
-                                  e.get("expected"), str(v.get("reason", "")), seed_line,
-                                  repro_commands(e, cell.nodeid or e.get("nodeid"), profile), hyp,
-                                  anchor(cid, regime)))
+        out.append(
+            Counterexample(
+                kind,
+                cid,
+                regime,
+                describe_example(e.get("example") or {}),
+                str(v.get("status")),
+                e.get("expected"),
+                str(v.get("reason", "")),
+                seed_line,
+                repro_commands(e, cell.nodeid or e.get("nodeid"), profile),
+                hyp,
+                anchor(cid, regime),
+            )
+        )
     rank = {"flip": 0, "failure": 1, "error": 2, "new failure": 3, "known failure": 4}
     return sorted(out, key=lambda c: rank.get(c.kind, 9))
 
@@ -275,10 +357,16 @@ def _threshold_rows(cert: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 # ------------------------------------------------------------------------------ rendering
-def render_report(cert: Mapping[str, Any], *, baseline: Mapping[str, Any] | None = None,
-                  previous: Mapping[str, Any] | None = None, baseline_name: str = "",
-                  previous_name: str = "", with_plots: bool = True,
-                  log: Callable[[str], None] | None = None) -> str:
+def render_report(
+    cert: Mapping[str, Any],
+    *,
+    baseline: Mapping[str, Any] | None = None,
+    previous: Mapping[str, Any] | None = None,
+    baseline_name: str = "",
+    previous_name: str = "",
+    with_plots: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> str:
     """The report's HTML text. `baseline`/`previous` add the regression sections."""
     import jinja2
     from markupsafe import Markup
@@ -306,8 +394,16 @@ def render_report(cert: Mapping[str, Any], *, baseline: Mapping[str, Any] | None
     views: dict[tuple[str, str], CellView] = {}
     for key, cell in cs.items():
         try:
-            views[key] = cell_view(cell, conf, expected.get(key), lambda m, k=key: note(f"{k[0]} {m}"), with_plots,
-                                   flips.get(key), news.get(key), keystats.claim_key_stats(cert, key[0]))
+            views[key] = cell_view(
+                cell,
+                conf,
+                expected.get(key),
+                lambda m, k=key: note(f"{k[0]} {m}"),
+                with_plots,
+                flips.get(key),
+                news.get(key),
+                keystats.claim_key_stats(cert, key[0]),
+            )
             views[key].differs = differs.get(key, "")
         except Exception as ex:  # noqa: BLE001
             note(f"{key[0]} {key[1]}: cell not drawn ({type(ex).__name__}: {ex})")
@@ -316,19 +412,39 @@ def render_report(cert: Mapping[str, Any], *, baseline: Mapping[str, Any] | None
     for v in views.values():
         status_counts[v.status] = status_counts.get(v.status, 0) + 1
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                             undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["fmt"] = _fmt
     env.filters["pct"] = _pct
     env.globals["tolerance"] = tolerance
     template = env.get_template(TEMPLATE)
     return template.render(
-        cert=cert, profile=cert.get("profile"), spec=cert.get("spec") or {}, env=cert.get("env") or {},
-        run=cert.get("run") or {}, complete=bool(cert.get("complete")), reasons=cert.get("incomplete_reasons") or [],
-        claims=claim_list, claims_meta=claims_meta, regimes=regimes, views=views, status_counts=status_counts,
+        cert=cert,
+        profile=cert.get("profile"),
+        spec=cert.get("spec") or {},
+        env=cert.get("env") or {},
+        run=cert.get("run") or {},
+        complete=bool(cert.get("complete")),
+        reasons=cert.get("incomplete_reasons") or [],
+        claims=claim_list,
+        claims_meta=claims_meta,
+        regimes=regimes,
+        views=views,
+        status_counts=status_counts,
         user_regimes=user_regimes(cert),
         differences=[describe_differences(r, rows) for r, rows in differences.items()],
-        n_examples=len(cert.get("entries") or []), bdiff=bdiff, pdiff=pdiff,
-        counterexamples=counterexamples(cert, cs), thresholds=_threshold_rows(cert),
-        env_conflicts=env_conflicts(cert), notes=notes, confidence=conf,
-        markup=Markup)
+        n_examples=len(cert.get("entries") or []),
+        bdiff=bdiff,
+        pdiff=pdiff,
+        counterexamples=counterexamples(cert, cs),
+        thresholds=_threshold_rows(cert),
+        env_conflicts=env_conflicts(cert),
+        notes=notes,
+        confidence=conf,
+        markup=Markup,
+    )

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from lemmas.plain import num
 from lemmas.report import KeyStat
@@ -89,8 +90,9 @@ def slack(value: float | None, op: str, thr: float | tuple[float, float] | None)
     return (value - t) / scale
 
 
-def _threshold(thresholds: Mapping[str, Any], key: str | tuple[str, str], d: str | None
-               ) -> float | tuple[float, float] | None:
+def _threshold(
+    thresholds: Mapping[str, Any], key: str | tuple[str, str], d: str | None
+) -> float | tuple[float, float] | None:
     def get(k: str) -> Any:
         return thresholds.get(k.replace("{d}", d) if d is not None else k)
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -24,13 +25,17 @@ from lemmas.report import Band, Curve, ErrorBar, HLine, Panel, Scatter, VLine
 Log = Callable[[str], None]
 
 SIZE = (6.4, 3.0)
-COLOURS = {"median": "#1f3b73", "seed": "#7f9cc9", "threshold": "#c0392b", "reference": "#555555",
-           "fit": "#e08214"}
+COLOURS = {"median": "#1f3b73", "seed": "#7f9cc9", "threshold": "#c0392b", "reference": "#555555", "fit": "#e08214"}
 CYCLE = ("#1f3b73", "#e08214", "#1b7837", "#7b3294", "#c0392b", "#008b8b", "#8c564b", "#555555")
 # curve role -> (colour, line style, line width, alpha)
-ROLE_STYLE = {"median": (COLOURS["median"], "-", 1.6, 1.0), "seed": (COLOURS["seed"], "-", 0.7, 0.7),
-              "fit": (COLOURS["fit"], "--", 1.2, 1.0), "reference": (COLOURS["median"], ":", 1.2, 1.0),
-              "threshold": (COLOURS["threshold"], ":", 1.0, 1.0), "line": (None, "-", 1.3, 1.0)}
+ROLE_STYLE = {
+    "median": (COLOURS["median"], "-", 1.6, 1.0),
+    "seed": (COLOURS["seed"], "-", 0.7, 0.7),
+    "fit": (COLOURS["fit"], "--", 1.2, 1.0),
+    "reference": (COLOURS["median"], ":", 1.2, 1.0),
+    "threshold": (COLOURS["threshold"], ":", 1.0, 1.0),
+    "line": (None, "-", 1.3, 1.0),
+}
 ID_TOKEN = "__xorcert_id__-"  # placeholder prefix of SVG element ids, made unique by plots_for
 
 
@@ -73,11 +78,18 @@ class _Figure:
         """On a log axis spanning less than two decades, label 1, 2, 5 × 10^k rather than 10^k alone."""
         from matplotlib.ticker import LogLocator
 
-        for axis, lim, scale in ((self.ax.yaxis, self.ax.get_ylim(), self.ax.get_yscale()),
-                                 (self.ax.xaxis, self.ax.get_xlim(), self.ax.get_xscale())):
+        for axis, lim, scale in (
+            (self.ax.yaxis, self.ax.get_ylim(), self.ax.get_yscale()),
+            (self.ax.xaxis, self.ax.get_xlim(), self.ax.get_xscale()),
+        ):
             lo, hi = sorted(lim)
-            if scale == "log" and lo > 0 and hi / lo < 100 and axis.get_major_locator().__class__ is LogLocator \
-                    and getattr(axis.get_major_locator(), "_base", 10) == 10:
+            if (
+                scale == "log"
+                and lo > 0
+                and hi / lo < 100
+                and axis.get_major_locator().__class__ is LogLocator
+                and getattr(axis.get_major_locator(), "_base", 10) == 10
+            ):
                 axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
 
     def svg(self) -> Plot:
@@ -89,8 +101,7 @@ class _Figure:
             self.ax.legend(fontsize=6.5, loc="best", frameon=False)
         buf = io.StringIO()
         with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "xorcert"}):
-            self.fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None,
-                                                          "Type": None})
+            self.fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
         return Plot(self.title, clean_svg(buf.getvalue(), ID_TOKEN))
 
 
@@ -103,7 +114,7 @@ def clean_svg(text: str, prefix: str) -> str:
     text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', text)
     text = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", text)
     text = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', text)
-    text = re.sub(r'<svg\b', '<svg role="img" class="plot"', text, count=1)
+    text = re.sub(r"<svg\b", '<svg role="img" class="plot"', text, count=1)
     return text.strip()
 
 
@@ -140,26 +151,52 @@ def draw(panel: Panel) -> Plot:
     for m in panel.marks:
         if isinstance(m, Band):  # on log axes a lower end ≤ 0 is drawn at the smallest value shown
             lo = np.asarray(m.lo, dtype=float)
-            f.ax.fill_between(m.x, np.where(lo > 0, lo, floor) if floor else lo, m.hi, linewidth=0,
-                              color=_colour(m.group, COLOURS["seed"]), alpha=0.12 if m.group is None else 0.18)
+            f.ax.fill_between(
+                m.x,
+                np.where(lo > 0, lo, floor) if floor else lo,
+                m.hi,
+                linewidth=0,
+                color=_colour(m.group, COLOURS["seed"]),
+                alpha=0.12 if m.group is None else 0.18,
+            )
         elif isinstance(m, Curve):
             colour, style, width, alpha = ROLE_STYLE[m.role]
             label: str | None = m.label or None
             if m.role == "seed":
                 label, seen_seed = (None if seen_seed else "seeds"), True
-            f.ax.plot(m.x, m.y, ("o" if m.markers else "") + style, color=colour or _colour(m.group, CYCLE[0]),
-                      linewidth=width, alpha=alpha, markersize=3 if m.markers else 0, label=label)
+            f.ax.plot(
+                m.x,
+                m.y,
+                ("o" if m.markers else "") + style,
+                color=colour or _colour(m.group, CYCLE[0]),
+                linewidth=width,
+                alpha=alpha,
+                markersize=3 if m.markers else 0,
+                label=label,
+            )
         elif isinstance(m, Scatter):
             f.ax.scatter(m.x, m.y, s=6, alpha=0.6, color=COLOURS["median"], linewidths=0, label=m.label or None)
         elif isinstance(m, ErrorBar):
             if all(math.isfinite(v) for v in (m.x, m.y, m.lo, m.hi)) and not (log_y and m.lo <= 0):
-                f.ax.errorbar([m.x], [m.y], yerr=[[max(m.y - m.lo, 0)], [max(m.hi - m.y, 0)]],
-                              color=COLOURS["median"], capsize=3, linewidth=1.0, label=m.label or None)
+                f.ax.errorbar(
+                    [m.x],
+                    [m.y],
+                    yerr=[[max(m.y - m.lo, 0)], [max(m.hi - m.y, 0)]],
+                    color=COLOURS["median"],
+                    capsize=3,
+                    linewidth=1.0,
+                    label=m.label or None,
+                )
         elif isinstance(m, HLine):
             if math.isfinite(m.y) and not (log_y and m.y <= 0):
                 threshold = m.role == "threshold"
-                f.ax.axhline(m.y, color=COLOURS["threshold"] if threshold else COLOURS["median"],
-                             linestyle="--" if threshold else ":", linewidth=1.0, label=m.label or None)
+                f.ax.axhline(
+                    m.y,
+                    color=COLOURS["threshold"] if threshold else COLOURS["median"],
+                    linestyle="--" if threshold else ":",
+                    linewidth=1.0,
+                    label=m.label or None,
+                )
         elif isinstance(m, VLine):
             if math.isfinite(m.x):
                 colour = CYCLE[(vlines + 3) % len(CYCLE)] if m.role == "reference" else COLOURS["threshold"]

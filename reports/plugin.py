@@ -37,9 +37,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generator
+from typing import Any
 
 import pytest
 
@@ -60,20 +61,45 @@ RECORDER_NAME = "xorcert-recorder"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("xorcert", "xorcert reports: certificate, HTML report, regression gate")
-    group.addoption("--report-dir", dest="xorcert_report_dir", default=None, metavar="DIR",
-                    help="write certificate.json and index.html here (default: reports/out/ under the rootdir)")
-    group.addoption("--baseline", dest="xorcert_baseline", default=None, metavar="PATH",
-                    help="expected verdicts per profile, claim and regime (default: reports/baseline.json "
-                         "under the rootdir); the certification test compares with it")
-    group.addoption("--update-baseline", dest="xorcert_update_baseline", action="store_true", default=False,
-                    help="write this run's verdicts into the baseline (per profile, claim and regime the status "
-                         "all examples share, or one per d where the verdict depends on d; refused, listing "
-                         "them, where examples disagree at the same d)")
-    group.addoption("--previous-certificate", dest="xorcert_previous", default=None, metavar="PATH",
-                    help="compare the statistics with this certificate ('none': do not; default: the "
-                         "certificate already in the report dir, when profile and specification match)")
-    group.addoption("--no-report", dest="xorcert_no_report", action="store_true", default=False,
-                    help="write neither certificate.json nor index.html")
+    group.addoption(
+        "--report-dir",
+        dest="xorcert_report_dir",
+        default=None,
+        metavar="DIR",
+        help="write certificate.json and index.html here (default: reports/out/ under the rootdir)",
+    )
+    group.addoption(
+        "--baseline",
+        dest="xorcert_baseline",
+        default=None,
+        metavar="PATH",
+        help="expected verdicts per profile, claim and regime (default: reports/baseline.json "
+        "under the rootdir); the certification test compares with it",
+    )
+    group.addoption(
+        "--update-baseline",
+        dest="xorcert_update_baseline",
+        action="store_true",
+        default=False,
+        help="write this run's verdicts into the baseline (per profile, claim and regime the status "
+        "all examples share, or one per d where the verdict depends on d; refused, listing "
+        "them, where examples disagree at the same d)",
+    )
+    group.addoption(
+        "--previous-certificate",
+        dest="xorcert_previous",
+        default=None,
+        metavar="PATH",
+        help="compare the statistics with this certificate ('none': do not; default: the "
+        "certificate already in the report dir, when profile and specification match)",
+    )
+    group.addoption(
+        "--no-report",
+        dest="xorcert_no_report",
+        action="store_true",
+        default=False,
+        help="write neither certificate.json nor index.html",
+    )
 
 
 # ------------------------------------------------------------------------------ state
@@ -132,9 +158,13 @@ def checked_baseline(config: pytest.Config, explicit: bool) -> dict[str, Any]:
     try:
         base = baseline_mod.load(path, missing_ok=update or not explicit)
     except baseline_mod.BaselineError as e:
-        hint = ("; --update-baseline never overwrites a baseline it cannot read: repair, move or delete it first"
-                if update and path.exists() else
-                "; give an existing baseline, or --update-baseline to record a new one" if not path.exists() else "")
+        hint = (
+            "; --update-baseline never overwrites a baseline it cannot read: repair, move or delete it first"
+            if update and path.exists()
+            else "; give an existing baseline, or --update-baseline to record a new one"
+            if not path.exists()
+            else ""
+        )
         raise pytest.UsageError(f"--baseline: {e}{hint}") from None
     problem = writable_dir_problem(path.parent) if update else None
     if problem:
@@ -154,8 +184,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("xorcert_no_report", default=False):
         problem = writable_dir_problem(report_dir(config))
         if problem:
-            raise pytest.UsageError(f"--report-dir {report_dir(config)}: {problem} (choose a writable folder, "
-                                    f"or --no-report)")
+            raise pytest.UsageError(
+                f"--report-dir {report_dir(config)}: {problem} (choose a writable folder, or --no-report)"
+            )
     config.pluginmanager.register(Recorder(config, base), RECORDER_NAME)
 
 
@@ -180,8 +211,12 @@ def _worker_info() -> dict[str, Any]:
             threads = int(torch.get_num_threads())
         except Exception:  # noqa: BLE001
             threads = None
-    return {"worker": os.environ.get("PYTEST_XDIST_WORKER", "main"), "device": _device(), "torch_threads": threads,
-            "pid": os.getpid()}
+    return {
+        "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        "device": _device(),
+        "torch_threads": threads,
+        "pid": os.getpid(),
+    }
 
 
 @pytest.hookimpl(wrapper=True)
@@ -222,8 +257,10 @@ def _incomplete_reasons(session: pytest.Session, exitstatus: int, col: Collector
         reasons.append(f"{collected - ran} of {collected} collected tests did not finish")
     for nodeid, item in col.items.items():
         if not col.records.get(nodeid) and item.get("outcome") not in ("skipped",):
-            reasons.append(f"no verdict from {nodeid} ({item.get('outcome')}): "
-                           f"{(item.get('message') or '').splitlines()[0] if item.get('message') else ''}")
+            reasons.append(
+                f"no verdict from {nodeid} ({item.get('outcome')}): "
+                f"{(item.get('message') or '').splitlines()[0] if item.get('message') else ''}"
+            )
     return reasons
 
 
@@ -248,12 +285,18 @@ def build_certificate(session: pytest.Session, exitstatus: int, col: Collector) 
     config = session.config
     reasons = _incomplete_reasons(session, exitstatus, col)
     items = {k: {kk: vv for kk, vv in v.items() if kk != "duration_s"} for k, v in sorted(col.items.items())}
-    run = {"date": certmod.now_iso(), "command": list(config.invocation_params.args),
-           "cwd": str(config.invocation_params.dir), "exitstatus": int(exitstatus),
-           "duration_s": round(time.time() - col.started, 3),
-           "workers": sorted({w.get("worker", "main") for w in col.workers.values()}),
-           "items": {k: {"duration_s": round(float(v.get("duration_s", 0.0)), 3), **(col.workers.get(k) or {})}
-                     for k, v in sorted(col.items.items())}}
+    run = {
+        "date": certmod.now_iso(),
+        "command": list(config.invocation_params.args),
+        "cwd": str(config.invocation_params.dir),
+        "exitstatus": int(exitstatus),
+        "duration_s": round(time.time() - col.started, 3),
+        "workers": sorted({w.get("worker", "main") for w in col.workers.values()}),
+        "items": {
+            k: {"duration_s": round(float(v.get("duration_s", 0.0)), 3), **(col.workers.get(k) or {})}
+            for k, v in sorted(col.items.items())
+        },
+    }
     spec = _safe("reading the specification", certmod.current_spec, col) or {"package": "xorcert"}
     claims = _safe("reading the claim registry", certmod.current_claims, col) or {}
     regimes = _safe("reading the regimes", certmod.current_regimes, col) or []
@@ -263,10 +306,18 @@ def build_certificate(session: pytest.Session, exitstatus: int, col: Collector) 
     profile = config.getoption("hypothesis_profile", default=None)
     entries = _entries(col)
     profiles = {e.get("profile") for e in entries if e.get("profile")}
-    return certmod.build(entries, spec=spec, env=certmod.environment(config.rootpath), run=run, items=items,
-                         claims=claims, regimes=regimes,
-                         profile=(profiles.pop() if len(profiles) == 1 else None) if profiles else profile,
-                         complete=not reasons, incomplete_reasons=reasons)
+    return certmod.build(
+        entries,
+        spec=spec,
+        env=certmod.environment(config.rootpath),
+        run=run,
+        items=items,
+        claims=claims,
+        regimes=regimes,
+        profile=(profiles.pop() if len(profiles) == 1 else None) if profiles else profile,
+        complete=not reasons,
+        incomplete_reasons=reasons,
+    )
 
 
 def _previous(config: pytest.Config, out: Path, cert: dict[str, Any], col: Collector) -> tuple[dict | None, str]:
@@ -288,11 +339,17 @@ def _previous(config: pytest.Config, out: Path, cert: dict[str, Any], col: Colle
     return prev, str(path)
 
 
-def _update_baseline(session: pytest.Session, cert: dict[str, Any], base: dict | None, path: Path,
-                     col: Collector) -> None:
+def _update_baseline(
+    session: pytest.Session, cert: dict[str, Any], base: dict | None, path: Path, col: Collector
+) -> None:
     if not cert["complete"] and int(cert["run"].get("exitstatus", 0)) not in (0, 1):
-        col.summary.append((f"xorcert: refusing to update the baseline from an incomplete run "
-                            f"({'; '.join(cert['incomplete_reasons'][:3])})", "red"))
+        col.summary.append(
+            (
+                f"xorcert: refusing to update the baseline from an incomplete run "
+                f"({'; '.join(cert['incomplete_reasons'][:3])})",
+                "red",
+            )
+        )
         _fail(session)
         return
     try:
@@ -304,16 +361,29 @@ def _update_baseline(session: pytest.Session, cert: dict[str, Any], base: dict |
     try:
         write_json_atomic(path, new)
     except OSError as e:
-        col.summary.append((f"xorcert: could not write the baseline {path}: {e}; it is unchanged, and this "
-                            f"run's verdicts are in its certificate", "red"))
+        col.summary.append(
+            (
+                f"xorcert: could not write the baseline {path}: {e}; it is unchanged, and this "
+                f"run's verdicts are in its certificate",
+                "red",
+            )
+        )
         _fail(session)
         return
-    short = [nid for nid, it in cert["items"].items()  # a flip stops hypothesis at that example
-             if it.get("outcome") == "failed" and " flipped: " in str(it.get("message", ""))]
+    short = [
+        nid
+        for nid, it in cert["items"].items()  # a flip stops hypothesis at that example
+        if it.get("outcome") == "failed" and " flipped: " in str(it.get("message", ""))
+    ]
     col.summary.append((f"baseline updated: {n} cell(s) of profile {cert['profile']!r} written to {path}", "green"))
     if short:
-        col.summary.append((f"  {len(short)} item(s) stopped at an example that flipped: their cell holds the "
-                            f"examples run so far; run again to confirm the rest", "yellow"))
+        col.summary.append(
+            (
+                f"  {len(short)} item(s) stopped at an example that flipped: their cell holds the "
+                f"examples run so far; run again to confirm the rest",
+                "yellow",
+            )
+        )
 
 
 def _fail(session: pytest.Session) -> None:
@@ -341,8 +411,7 @@ class Recorder:
         self.col = Collector()
         self.terminated = False
         self._sigterm: Any = None
-        if threading.current_thread() is threading.main_thread() \
-                and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             self._sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
@@ -367,8 +436,15 @@ class Recorder:
         if item is None and cell is None:
             return  # not a certification item
         if item is None:
-            item = col.items[nodeid] = {"claim": None, "regime": None, "outcome": "running", "examples": 0,
-                                        "message": "", "reproduce": [], "duration_s": 0.0}
+            item = col.items[nodeid] = {
+                "claim": None,
+                "regime": None,
+                "outcome": "running",
+                "examples": 0,
+                "message": "",
+                "reproduce": [],
+                "duration_s": 0.0,
+            }
         if cell is not None:
             item["claim"], item["regime"] = cell.get("claim"), cell.get("regime")
         item["examples"] = len(col.records.get(nodeid, []))
@@ -380,8 +456,9 @@ class Recorder:
         config, col = self.config, self.col
         if not col.records and not col.items:
             if config.getoption("xorcert_update_baseline", default=False):
-                col.summary.append(("xorcert: --update-baseline: no verdicts were recorded; baseline unchanged",
-                                    "yellow"))
+                col.summary.append(
+                    ("xorcert: --update-baseline: no verdicts were recorded; baseline unchanged", "yellow")
+                )
             return
         cert = build_certificate(session, exitstatus, col)
         if self.terminated:
@@ -406,14 +483,24 @@ class Recorder:
         if config.getoption("xorcert_update_baseline", default=False):  # after the run's own record is safe
             _update_baseline(session, cert, base, bpath, col)
 
-    def _write_report(self, session: pytest.Session, cert: dict[str, Any], out: Path, baseline_name: str,
-                      prev: dict | None, prev_name: str) -> None:
+    def _write_report(
+        self,
+        session: pytest.Session,
+        cert: dict[str, Any],
+        out: Path,
+        baseline_name: str,
+        prev: dict | None,
+        prev_name: str,
+    ) -> None:
         """certificate.json and index.html into `out`; an incomplete run's into `out/incomplete/`, so the
         last complete run's files are never replaced by a cut-short one. A write that fails fails the run."""
         col = self.col
         where = out if cert["complete"] else out / INCOMPLETE_DIR
-        cpath = _safe(f"writing the certificate {where / CERTIFICATE_NAME}",
-                      lambda: write_json_atomic(where / CERTIFICATE_NAME, cert), col)
+        cpath = _safe(
+            f"writing the certificate {where / CERTIFICATE_NAME}",
+            lambda: write_json_atomic(where / CERTIFICATE_NAME, cert),
+            col,
+        )
         if cpath is not None:
             state = "complete" if cert["complete"] else "INCOMPLETE"
             col.summary.append((f"certificate: {cpath} ({state}, {len(cert['entries'])} examples)", ""))
@@ -421,8 +508,12 @@ class Recorder:
         def render() -> Path:
             from .html import render_report
 
-            return write_text_atomic(where / REPORT_NAME, render_report(
-                cert, baseline=self.baseline, previous=prev, baseline_name=baseline_name, previous_name=prev_name))
+            return write_text_atomic(
+                where / REPORT_NAME,
+                render_report(
+                    cert, baseline=self.baseline, previous=prev, baseline_name=baseline_name, previous_name=prev_name
+                ),
+            )
 
         rpath = _safe(f"writing the report {where / REPORT_NAME}", render, col)
         if rpath is not None:
@@ -432,9 +523,14 @@ class Recorder:
             _fail(session)
         if not cert["complete"]:
             kept = out / CERTIFICATE_NAME
-            col.summary.append((f"the last complete run's certificate and report are kept: {kept}, "
-                                f"{out / REPORT_NAME}" if kept.exists() else
-                                f"no complete run has written to {out} yet", "yellow"))
+            col.summary.append(
+                (
+                    f"the last complete run's certificate and report are kept: {kept}, {out / REPORT_NAME}"
+                    if kept.exists()
+                    else f"no complete run has written to {out} yet",
+                    "yellow",
+                )
+            )
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if not self.col.summary:

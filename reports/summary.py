@@ -11,13 +11,16 @@ built in) follow `paper`; a claim whose verdict there differs from paper's is ta
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from . import keystats
 from .certificate import cells, claim_order, confidence, describe_differences, matrix_regimes, paper_differences
 
-HEADER = (f"{'claim':<5} {'regime':<17} {'verdict':<13} {'ex':>3} {'seeds':>5}  {'failing seeds [CI]':<20}  "
-          f"key statistic against its threshold")
+HEADER = (
+    f"{'claim':<5} {'regime':<17} {'verdict':<13} {'ex':>3} {'seeds':>5}  {'failing seeds [CI]':<20}  "
+    f"key statistic against its threshold"
+)
 
 
 def status_text(cell_status: str, counts: Mapping[str, int]) -> str:
@@ -52,11 +55,12 @@ def cell_lines(cert: Mapping[str, Any]) -> list[tuple[str, str]]:
             key_s = str((cell.item or {}).get("message", ""))[:90]
         status = cell.status
         tags = (" new" if cell.new else "") + (" ≠paper" if (cid, regime) in differ else "")
-        line = (f"{cid:<5} {regime:<17} {status_text(status, cell.counts) + tags:<13} {len(cell.entries):>3} "
-                f"{cell.seeds:>5}  {rate_s:<20}  {key_s}")
+        line = (
+            f"{cid:<5} {regime:<17} {status_text(status, cell.counts) + tags:<13} {len(cell.entries):>3} "
+            f"{cell.seeds:>5}  {rate_s:<20}  {key_s}"
+        )
         colour = {"holds": "green", "fails": "red", "error": "red", "mixed": "yellow"}.get(status, "")
         out.append((line, "cyan" if cell.new and status != "error" else colour))
     for regime, rows in differences.items():
         out.append((describe_differences(regime, rows), "yellow" if rows else ""))
     return out
-

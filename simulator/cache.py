@@ -54,9 +54,10 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import engine
 from .config import RunConfig
@@ -103,9 +104,13 @@ def code_text(source: str) -> str:
     tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body \
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return ast.dump(tree, include_attributes=False)
 
@@ -203,8 +208,11 @@ class TrajectoryCache:
         try:
             fd, waited, holder = self._lock(path.stem, notify)
         except OSError as e:
-            warnings.warn(f"the trajectory cache {self.root} cannot be written ({e}); the run is computed "
-                          "and not stored", CacheNotStored, stacklevel=2)
+            warnings.warn(
+                f"the trajectory cache {self.root} cannot be written ({e}); the run is computed and not stored",
+                CacheNotStored,
+                stacklevel=2,
+            )
             return Fetched(self._compute(cfg, progress), None, computed=True)
         try:
             try:
@@ -212,8 +220,11 @@ class TrajectoryCache:
             except OSError:
                 pass
             except TrajectoryFileError as e:
-                warnings.warn(f"trajectory cache entry {path} is unreadable and is recomputed: {e}",
-                              CorruptCacheEntry, stacklevel=2)
+                warnings.warn(
+                    f"trajectory cache entry {path} is unreadable and is recomputed: {e}",
+                    CorruptCacheEntry,
+                    stacklevel=2,
+                )
                 with contextlib.suppress(OSError):
                     path.unlink(missing_ok=True)
             self._remove_stale_temporaries(path)
@@ -227,11 +238,14 @@ class TrajectoryCache:
         """Load an entry; one that is not a whole run of cfg counts as damaged."""
         traj = Trajectory.load(path)
         if resolved_dict(traj.config) != resolved_dict(cfg):
-            raise TrajectoryFileError(f"{path}: holds the run of another config (hash collision or a "
-                                      "file copied in by hand)")
+            raise TrajectoryFileError(
+                f"{path}: holds the run of another config (hash collision or a file copied in by hand)"
+            )
         if not traj.complete:
-            raise TrajectoryFileError(f"{path}: holds {traj.steps} of the config's {cfg.steps} steps without having "
-                                      "stopped early: not a whole run")
+            raise TrajectoryFileError(
+                f"{path}: holds {traj.steps} of the config's {cfg.steps} steps without having "
+                "stopped early: not a whole run"
+            )
         if traj.config != cfg:  # same run, asked for with device "auto" vs the concrete device
             traj = dataclasses.replace(traj, config=cfg)
         return traj
@@ -259,8 +273,10 @@ class TrajectoryCache:
                 text = os.pread(fd, 32, 0).decode(errors="replace").strip()
                 holder = int(text) if text.isdigit() else None
                 if notify is not None:
-                    notify(f"waiting for the run computed by {f'pid {holder}' if holder else 'another process'} "
-                           f"(lock {self._lock_path(key)})")
+                    notify(
+                        f"waiting for the run computed by {f'pid {holder}' if holder else 'another process'} "
+                        f"(lock {self._lock_path(key)})"
+                    )
                 start = time.monotonic()
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 waited = time.monotonic() - start
@@ -283,14 +299,16 @@ class TrajectoryCache:
         try:
             traj.save(path)
         except OSError as e:
-            warnings.warn(f"could not store the run in the trajectory cache as {path}: {e}", CacheNotStored,
-                          stacklevel=3)
+            warnings.warn(
+                f"could not store the run in the trajectory cache as {path}: {e}", CacheNotStored, stacklevel=3
+            )
             return False
         try:
             self._write_sidecar(path.stem, cfg, traj)
         except OSError as e:
-            warnings.warn(f"stored {path}, but not its description {self._sidecar(path.stem)}: {e}", CacheNotStored,
-                          stacklevel=3)
+            warnings.warn(
+                f"stored {path}, but not its description {self._sidecar(path.stem)}: {e}", CacheNotStored, stacklevel=3
+            )
         return True
 
     def _write_sidecar(self, key: str, cfg: RunConfig, traj: Trajectory) -> None:

@@ -9,11 +9,12 @@ built-in or the user's: docs/SPEC.md §5) and then applies the overrides; every 
 field has an option, generated from the dataclass. Options that are parameters of the
 regime's function (`--p`, `--C`, `--kappa`, and `--m` for small_batch) are passed to it, so
 the values derived from them (θ = ψ/√p, T = ⌈n/m⌉) follow. The choices of `--regime` and
-`--data` are the registered regimes and data laws. A bad value (out of its range, an --out or cache folder that cannot be written) is
-reported before any work (exit 2); Ctrl-C writes no file (exit 130); a diverged run writes
-no file (exit 1). A computed run is not dropped silently: when the cache cannot store it,
---out is still written; when --out cannot be written (exit 1), the error says where the
-cached copy is. Every error is one line `error: …` on stderr; warnings are `warning: …` lines.
+`--data` are the registered regimes and data laws. A bad value (out of its range, an --out
+or cache folder that cannot be written) is reported before any work (exit 2); Ctrl-C writes no
+file (exit 130); a diverged run writes no file (exit 1). A computed run is not dropped
+silently: when the cache cannot store it, --out is still written; when --out cannot be
+written (exit 1), the error says where the cached copy is. Every error is one line
+`error: …` on stderr; warnings are `warning: …` lines.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ import tempfile
 import time
 import typing
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import CUSTOM, DEVICES, DTYPES, INITS, INT_RANGES, MAX_LABEL_NOISE, VARIANTS, RunConfig
 from .files import atomic_write
@@ -59,27 +61,29 @@ def _range(name: str) -> str:
 FIELD_HELP = {
     "d": f"input dimension d (integer in {_range('d')}); the regime computes the other hyper-parameters from it",
     "p": f"width p, the number of hidden neurons (integer in {_range('p')}); the paper regime uses p = ceil(1/psi) "
-         "with psi = log(d)^-C; with a regime it is passed to the constructor, so theta = psi/sqrt(p) follows",
+    "with psi = log(d)^-C; with a regime it is passed to the constructor, so theta = psi/sqrt(p) follows",
     "m": f"minibatch size m, fresh samples every step (integer in {_range('m')}); the paper regime uses "
-         "m = ceil(d/psi); with --regime small_batch it is passed to the constructor (default m = d, and "
-         "T = ceil(n/m) keeps the paper's sample budget n)",
+    "m = ceil(d/psi); with --regime small_batch it is passed to the constructor (default m = d, and "
+    "T = ceil(n/m) keeps the paper's sample budget n)",
     "eta": "step size eta (finite number > 0); the paper regime uses eta = psi",
     "theta": "initialization scale theta: |w_k| = |a_k| = theta at t = 0 (finite number > 0); "
-             "the paper regime uses theta = psi/sqrt(p)",
+    "the paper regime uses theta = psi/sqrt(p)",
     "steps": f"horizon T, the number of SGD steps (integer in {_range('steps')}); the paper regime uses "
-             "T = ceil(kappa log(d)/eta)",
+    "T = ceil(kappa log(d)/eta)",
     "label_coords": "label coordinates: y = -prod_c x_c over these 2 or 3 distinct coordinates in [0, d-1]; "
-                    "the first two are the pair (i, j)",
+    "the first two are the pair (i, j)",
     "data": "data law, one of the registered ones (built in: 'boolean' x ~ Unif{+-1}^d, 'gaussian' x ~ N(0, I_d) "
-            "with y = -prod_c sign(x_c))",
+    "with y = -prod_c sign(x_c))",
     "label_noise": f"label noise rho: each fresh training label is flipped with probability rho; the test set keeps "
-                   f"the clean labels (number in [0, {MAX_LABEL_NOISE}))",
-    "variants": "coupled variants (same init and minibatches), the first is the main run: " + ", ".join(
+    f"the clean labels (number in [0, {MAX_LABEL_NOISE}))",
+    "variants": "coupled variants (same init and minibatches), the first is the main run: "
+    + ", ".join(
         f"'{name}' ({'logistic loss h' if loss == 'logistic' else 'first-order proxy h0'}, "
         f"{'both layers trained' if layers == 'both' else 'second layer frozen'})"
-        for name, (loss, layers) in VARIANTS.items()),
+        for name, (loss, layers) in VARIANTS.items()
+    ),
     "init": "initialization: 'sphere' (w_k = theta u_k, u_k uniform on the sphere), or 'sparse_finders' "
-            "(only ceil(p * finder_fraction) neurons have a signal-plane component)",
+    "(only ceil(p * finder_fraction) neurons have a signal-plane component)",
     "finder_fraction": "share of neurons that see the signal plane with --init sparse_finders (number in (0, 1])",
     "dtype": "floating-point type of the computation",
     "device": "where to run: 'auto' = cuda when torch sees a GPU, else cpu",
@@ -88,15 +92,15 @@ FIELD_HELP = {
     "test_size": f"size of the fixed test set evaluated at every snapshot (integer in {_range('test_size')})",
     "test_seed": f"seed of the test set (integer in {_range('test_seed')})",
     "snapshots": f"size of the uniform snapshot grid (integer in {_range('snapshots')}; log-spaced steps and the "
-                 "last are added)",
+    "last are added)",
     "chunk_rows": f"rows of a minibatch processed at once (integer in {_range('chunk_rows')}; 0 = automatic); "
-                  "does not change the result",
+    "does not change the result",
     "data_offset": "minibatch stream index: configs differing only here share the initialization but not the "
-                   f"batches (integer in {_range('data_offset')})",
+    f"batches (integer in {_range('data_offset')})",
     "stop_error": "stop at the first snapshot where every seed's main-run test error is <= this "
-                  "(number in [0, 1); 0 = run the whole horizon)",
+    "(number in [0, 1); 0 = run the whole horizon)",
     "regime_params": "what the regime constructor was given, recorded with the run, as KEY=VALUE pairs "
-                     "(set by the constructor; override only to relabel a run)",
+    "(set by the constructor; override only to relabel a run)",
 }
 
 
@@ -128,8 +132,16 @@ class ProgressBar:
     share of the run or every `line_seconds`, whichever comes first, and at the end.
     """
 
-    def __init__(self, stream: TextIO, *, tty: bool | None = None, min_interval: float = 0.1,
-                 line_every: float = 0.1, line_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        tty: bool | None = None,
+        min_interval: float = 0.1,
+        line_every: float = 0.1,
+        line_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.stream, self.clock = stream, clock
         self.tty = bool(getattr(stream, "isatty", lambda: False)()) if tty is None else tty
         self.min_interval, self.line_every, self.line_seconds = min_interval, line_every, line_seconds
@@ -163,8 +175,12 @@ class ProgressBar:
                 self.stream.write("\r" + line + ("\n" if done else ""))
                 self._open = not done
                 self._last_draw = now
-        elif (done or self._last_draw == -math.inf or frac - self._last_frac >= self.line_every
-              or now - self._last_draw >= self.line_seconds):
+        elif (
+            done
+            or self._last_draw == -math.inf
+            or frac - self._last_frac >= self.line_every
+            or now - self._last_draw >= self.line_seconds
+        ):
             self.stream.write(line + "\n")
             self._last_draw, self._last_frac = now, frac
         self.stream.flush()
@@ -250,29 +266,52 @@ def _field_kwargs(f: Field, hint: Any) -> dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m simulator` parser with its `run` and `show` subcommands."""
-    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
     sub = parser.add_subparsers(dest="command", metavar="{run,show}")
     run_p = sub.add_parser(
-        "run", allow_abbrev=False, help="run one configuration and write its trajectory (.npz)",
+        "run",
+        allow_abbrev=False,
+        help="run one configuration and write its trajectory (.npz)",
         description="Run online minibatch SGD for one configuration (all its seeds and variants) and write the "
-                    "trajectory. The config is the regime's at dimension --d, then every option given overrides "
-                    "its field. Exit status: 0 done, 1 the run diverged or its trajectory could not be kept, "
-                    "2 bad input, 130 interrupted (no file).")
+        "trajectory. The config is the regime's at dimension --d, then every option given overrides "
+        "its field. Exit status: 0 done, 1 the run diverged or its trajectory could not be kept, "
+        "2 bad input, 130 interrupted (no file).",
+    )
     g = run_p.add_argument_group("regime (docs/SPEC.md §4)")
     regimes = registered()
-    g.add_argument("--regime", choices=[*regimes, CUSTOM], default="paper",
-                   help="registered regime the config is built from: "
-                        + "; ".join(f"'{r.name}' ({r.description})".replace("%", "%%") if r.description
-                                    else f"'{r.name}'" for r in regimes.values())
-                        + f"; '{CUSTOM}' builds RunConfig from the options alone and needs --p --m --eta --theta "
-                          "--steps (default: paper)")
-    g.add_argument("--C", type=float, default=None, metavar="X",
-                   help="the regime's constant C: psi = log(d)^-C (finite number > 0, small enough that p, m and "
-                        "T stay in their ranges; the error names the largest C at this d; default 2.0)")
-    g.add_argument("--kappa", type=float, default=None, metavar="X",
-                   help="the regime's horizon constant: T = ceil(kappa log(d)/eta) (finite number > 0, small enough "
-                        "that T stays in its range; default 12.0)")
+    g.add_argument(
+        "--regime",
+        choices=[*regimes, CUSTOM],
+        default="paper",
+        help="registered regime the config is built from: "
+        + "; ".join(
+            f"'{r.name}' ({r.description})".replace("%", "%%") if r.description else f"'{r.name}'"
+            for r in regimes.values()
+        )
+        + f"; '{CUSTOM}' builds RunConfig from the options alone and needs --p --m --eta --theta "
+        "--steps (default: paper)",
+    )
+    g.add_argument(
+        "--C",
+        type=float,
+        default=None,
+        metavar="X",
+        help="the regime's constant C: psi = log(d)^-C (finite number > 0, small enough that p, m and "
+        "T stay in their ranges; the error names the largest C at this d; default 2.0)",
+    )
+    g.add_argument(
+        "--kappa",
+        type=float,
+        default=None,
+        metavar="X",
+        help="the regime's horizon constant: T = ceil(kappa log(d)/eta) (finite number > 0, small enough "
+        "that T stays in its range; default 12.0)",
+    )
     hints = typing.get_type_hints(RunConfig)
     fg = run_p.add_argument_group("RunConfig fields (override the regime's values)")
     for f in fields(RunConfig):
@@ -280,23 +319,49 @@ def build_parser() -> argparse.ArgumentParser:
             continue  # the regime field is --regime above
         fg.add_argument(f"--{f.name.replace('_', '-')}", **_field_kwargs(f, hints[f.name]))
     o = run_p.add_argument_group("output and execution")
-    o.add_argument("--out", type=Path, default=None, metavar="PATH",
-                   help="trajectory file to write (.npz, written atomically, mode from the umask); optional with "
-                        "--cache")
-    o.add_argument("--cache", action=argparse.BooleanOptionalAction, default=False,
-                   help="go through the content-addressed trajectory cache: reuse a stored run or store this one, "
-                        "then copy it to --out (default: --no-cache, compute and write --out directly)")
-    o.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                   help="cache folder (default: $XORCERT_CACHE, else ./.xorcert-cache)")
-    o.add_argument("--threads", type=_integer, default=None, metavar="N",
-                   help=f"torch CPU threads (integer in [1, {MAX_THREADS}]; default: torch's choice)")
-    o.add_argument("--quiet", "-q", action="store_true",
-                   help="no progress bar and no messages on stderr (errors are still printed)")
-    show_p = sub.add_parser("show", allow_abbrev=False, help="summarize trajectory files",
-                            description="Print a trajectory file's config, and per seed and variant: T1, T2, the "
-                                        "final test error with its 95% Clopper-Pearson interval, the final test "
-                                        "loss, the four clean cluster margins, the run time and device. "
-                                        "Exit status 2 if a file is missing or damaged.")
+    o.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="trajectory file to write (.npz, written atomically, mode from the umask); optional with --cache",
+    )
+    o.add_argument(
+        "--cache",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="go through the content-addressed trajectory cache: reuse a stored run or store this one, "
+        "then copy it to --out (default: --no-cache, compute and write --out directly)",
+    )
+    o.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="cache folder (default: $XORCERT_CACHE, else ./.xorcert-cache)",
+    )
+    o.add_argument(
+        "--threads",
+        type=_integer,
+        default=None,
+        metavar="N",
+        help=f"torch CPU threads (integer in [1, {MAX_THREADS}]; default: torch's choice)",
+    )
+    o.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar and no messages on stderr (errors are still printed)",
+    )
+    show_p = sub.add_parser(
+        "show",
+        allow_abbrev=False,
+        help="summarize trajectory files",
+        description="Print a trajectory file's config, and per seed and variant: T1, T2, the "
+        "final test error with its 95% Clopper-Pearson interval, the final test "
+        "loss, the four clean cluster margins, the run time and device. "
+        "Exit status 2 if a file is missing or damaged.",
+    )
     show_p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="trajectory .npz files")
     return parser
 
@@ -308,7 +373,9 @@ class UsageError(ValueError):
 
 def config_from_args(ns: argparse.Namespace) -> RunConfig:
     """The RunConfig the options describe; raises ValueError naming the bad parameter."""
-    given = {f.name: getattr(ns, f.name) for f in fields(RunConfig) if f.name != "regime" and getattr(ns, f.name) is not None}
+    given = {
+        f.name: getattr(ns, f.name) for f in fields(RunConfig) if f.name != "regime" and getattr(ns, f.name) is not None
+    }
     for name in ("label_coords", "variants"):
         if name in given:
             given[name] = tuple(given[name])
@@ -325,8 +392,11 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
             raise UsageError(f"--regime custom needs {' '.join(missing)} (no regime computes them)")
         return RunConfig(**given, regime=CUSTOM)
     ctor = registered()[ns.regime].build
-    takes = {n for n, prm in inspect.signature(ctor).parameters.items()
-             if n != "d" and prm.kind is not inspect.Parameter.VAR_KEYWORD}
+    takes = {
+        n
+        for n, prm in inspect.signature(ctor).parameters.items()
+        if n != "d" and prm.kind is not inspect.Parameter.VAR_KEYWORD
+    }
     for name in list(given):
         if name in takes:
             ctor_params[name] = given.pop(name)
@@ -335,9 +405,11 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
 
 
 def _describe(cfg: RunConfig) -> str:
-    return (f"{cfg.regime} d={cfg.d} p={cfg.p} m={cfg.m} eta={cfg.eta:.4g} theta={cfg.theta:.4g} steps={cfg.steps} "
-            f"seeds={cfg.seed}..{cfg.seed + cfg.seeds - 1} variants={','.join(cfg.variants)} "
-            f"{cfg.dtype} device={cfg.device}")
+    return (
+        f"{cfg.regime} d={cfg.d} p={cfg.p} m={cfg.m} eta={cfg.eta:.4g} theta={cfg.theta:.4g} steps={cfg.steps} "
+        f"seeds={cfg.seed}..{cfg.seed + cfg.seeds - 1} variants={','.join(cfg.variants)} "
+        f"{cfg.dtype} device={cfg.device}"
+    )
 
 
 def _writable_folder(folder: Path, what: str) -> None:
@@ -437,8 +509,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     else:
         source = "read from the cache"
     done = f"wrote {ns.out}" if ns.out is not None else f"in the cache: {stored}"
-    print(f"{done} ({cfg.seeds} seed(s) x {len(cfg.variants)} variant(s), {traj.steps} of {cfg.steps} steps, "
-          f"{source})")
+    print(f"{done} ({cfg.seeds} seed(s) x {len(cfg.variants)} variant(s), {traj.steps} of {cfg.steps} steps, {source})")
     return EXIT_OK
 
 
@@ -447,7 +518,7 @@ def _fmt_step(t: int, steps: int) -> str:
     return "not reached" if t < 0 else f"{t} (of {steps})"
 
 
-def summarize(traj: "Trajectory", path: Path | str = "") -> str:
+def summarize(traj: Trajectory, path: Path | str = "") -> str:
     """The human summary printed by `show`."""
     from .population import CLUSTERS
 
@@ -466,11 +537,15 @@ def summarize(traj: "Trajectory", path: Path | str = "") -> str:
         f" (requested device {cfg.device})",
     ]
     if meta.get("stopped_early"):
-        lines.append(f"  stopped     early at step {traj.steps} of {cfg.steps}: every seed's test error "
-                     f"<= stop_error = {cfg.stop_error}")
+        lines.append(
+            f"  stopped     early at step {traj.steps} of {cfg.steps}: every seed's test error "
+            f"<= stop_error = {cfg.stop_error}"
+        )
     elif not traj.complete:
-        lines.append(f"  PARTIAL     {traj.steps} of {cfg.steps} steps recorded, without the last snapshot "
-                     "(a diverged run's record)")
+        lines.append(
+            f"  PARTIAL     {traj.steps} of {cfg.steps} steps recorded, without the last snapshot "
+            "(a diverged run's record)"
+        )
     clusters = "  ".join(f"({ci:+d},{cj:+d})" for ci, cj in CLUSTERS)
     for v in cfg.variants:
         t1, t2, fin = traj.T1(v), traj.T2(v), traj.final(v)

@@ -40,6 +40,8 @@ VARIANTS = {
 def proxy_variant(main: str) -> str:
     """The linear-proxy twin of a variant: same trained layers, loss h0."""
     return "linear" if VARIANTS[main][1] == "both" else "linear_frozen_a"
+
+
 MAX_SEEDS = 4096
 # Upper bounds of the size fields. They refuse, before any work, values no run can finish
 # (`--steps 1e20`, or `--C 50`, whose regime formulas give p ≈ 10^22), and keep every count
@@ -52,9 +54,19 @@ MAX_STEPS = 10**9  # the step loop is Python-level (≥ 10 µs a step: ≥ 3 hou
 MAX_TEST_SIZE = 10**8  # evaluated at every snapshot; its Clopper–Pearson interval is ±10^-4 wide at 10^8
 MAX_SNAPSHOTS = 10**6  # each keeps W (seeds · p · d numbers) and evaluates the whole test set
 # The range of every integer field of RunConfig: [lo, hi].
-INT_RANGES = {"d": (3, MAX_D), "p": (1, MAX_P), "m": (1, MAX_M), "steps": (1, MAX_STEPS), "seed": (0, 2**62),
-              "seeds": (1, MAX_SEEDS), "test_size": (1, MAX_TEST_SIZE), "test_seed": (0, 2**62),
-              "snapshots": (2, MAX_SNAPSHOTS), "chunk_rows": (0, MAX_M), "data_offset": (0, 2**20)}
+INT_RANGES = {
+    "d": (3, MAX_D),
+    "p": (1, MAX_P),
+    "m": (1, MAX_M),
+    "steps": (1, MAX_STEPS),
+    "seed": (0, 2**62),
+    "seeds": (1, MAX_SEEDS),
+    "test_size": (1, MAX_TEST_SIZE),
+    "test_seed": (0, 2**62),
+    "snapshots": (2, MAX_SNAPSHOTS),
+    "chunk_rows": (0, MAX_M),
+    "data_offset": (0, 2**20),
+}
 
 
 def zeta(d: int) -> float:
@@ -112,7 +124,7 @@ class RunConfig:
     def zeta(self) -> float:
         return zeta(self.d)
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,7 +138,7 @@ class RunConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -161,7 +173,12 @@ def _int(cfg: RunConfig, name: str) -> None:
 
 def _positive_float(cfg: RunConfig, name: str, allow_zero: bool = False) -> None:
     v = getattr(cfg, name)
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    ok = (
+        isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and math.isfinite(v)
+        and (v >= 0 if allow_zero else v > 0)
+    )
     if not ok:
         _fail(name, v, "must be a finite number " + ("≥ 0" if allow_zero else "> 0"))
 
@@ -190,7 +207,11 @@ def _validate(cfg: RunConfig) -> None:
     _choice(cfg, "dtype", DTYPES)
     _choice(cfg, "device", DEVICES)
     lc = cfg.label_coords
-    if not isinstance(lc, tuple) or len(lc) not in (2, 3) or not all(isinstance(c, int) and not isinstance(c, bool) for c in lc):
+    if (
+        not isinstance(lc, tuple)
+        or len(lc) not in (2, 3)
+        or not all(isinstance(c, int) and not isinstance(c, bool) for c in lc)
+    ):
         _fail("label_coords", lc, "must be a tuple of 2 or 3 distinct integer coordinates in [0, d-1]")
     if len(set(lc)) != len(lc) or not all(0 <= c < cfg.d for c in lc):
         _fail("label_coords", lc, f"must be 2 or 3 distinct coordinates in [0, {cfg.d - 1}] (d = {cfg.d})")
@@ -242,7 +263,9 @@ def paper_hyper(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = Non
     p = math.ceil(1 / psi) if p is None else p
     m = math.ceil(d / psi)
     eta = psi
-    return PaperHyper(d, float(C), float(kappa), psi, p, m, eta, psi / math.sqrt(p), math.ceil(kappa * math.log(d) / eta))
+    return PaperHyper(
+        d, float(C), float(kappa), psi, p, m, eta, psi / math.sqrt(p), math.ceil(kappa * math.log(d) / eta)
+    )
 
 
 def _check_growth(d: int, C: float, kappa: float, derive_p: bool) -> None:
@@ -253,8 +276,10 @@ def _check_growth(d: int, C: float, kappa: float, derive_p: bool) -> None:
     """
     log_d = math.log(d)
     log_l = math.log(log_d)  # > 0 for d ≥ 3
-    limits = [("m", "⌈d·log(d)^C⌉", MAX_M, log_d),
-              ("steps", "⌈kappa·log(d)^(1+C)⌉", MAX_STEPS, math.log(kappa * log_d))]
+    limits = [
+        ("m", "⌈d·log(d)^C⌉", MAX_M, log_d),
+        ("steps", "⌈kappa·log(d)^(1+C)⌉", MAX_STEPS, math.log(kappa * log_d)),
+    ]
     if derive_p:
         limits.insert(0, ("p", "⌈log(d)^C⌉", MAX_P, 0.0))
     for name, formula, top, base in limits:
@@ -271,5 +296,7 @@ def _check_growth(d: int, C: float, kappa: float, derive_p: bool) -> None:
             fix = f"no C > 0 fits: d must be in [3, {MAX_M})"
         else:
             fix = f"no C > 0 fits: kappa must be in (0, {MAX_STEPS / log_d:.4g})"
-        raise ValueError(f"{given} are not allowed together: the regime's {name} = {formula} ≈ "
-                         f"10^{(base + C * log_l) / math.log(10):.1f} must be ≤ {top}; {fix}")
+        raise ValueError(
+            f"{given} are not allowed together: the regime's {name} = {formula} ≈ "
+            f"10^{(base + C * log_l) / math.log(10):.1f} must be ≤ {top}; {fix}"
+        )

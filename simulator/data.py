@@ -128,8 +128,16 @@ class BooleanSampler:
     byte b of a row's words is coordinate 8b + k, exactly as in `words` + unpacking.
     """
 
-    def __init__(self, R: int, rows: int, d: int, dtype: torch.dtype, device: torch.device,
-                 out: torch.Tensor | None = None, row_stride: int = 0):
+    def __init__(
+        self,
+        R: int,
+        rows: int,
+        d: int,
+        dtype: torch.dtype,
+        device: torch.device,
+        out: torch.Tensor | None = None,
+        row_stride: int = 0,
+    ):
         self.R, self.rows, self.d = R, rows, d
         self.per_row = (d + 63) // 64  # 64-bit words per row
         self.bpr = (d + 7) // 8  # bytes of those words the row uses
@@ -157,17 +165,25 @@ class BooleanSampler:
         v = self._views.get(rows)
         if v is None:
             R, nw, bpr = self.R, rows * self.per_row, self.bpr
-            z = self.z[:R * nw].view(R, nw)
-            dst = self.out[:R * rows * self.stride].view(R, rows, self.stride)[:, :, :bpr * 8]
-            v = {"z": z, "t": self.t[:R * nw].view(R, nw), "ctr": self.ctr[:nw],
-                 "bytes": z.view(torch.uint8).view(R, rows, self.per_row * 8)[:, :, :bpr],  # little-endian
-                 "idx": self.idx[:R * rows * bpr].view(R, rows, bpr),
-                 "signs": self.signs[:R * rows * bpr],
-                 "src": self.signs[:R * rows * bpr].view(torch.int8).view(R, rows, bpr * 8),
-                 "dst": dst, "x": dst if bpr * 8 == self.d else dst[:, :, :self.d]}
+            z = self.z[: R * nw].view(R, nw)
+            dst = self.out[: R * rows * self.stride].view(R, rows, self.stride)[:, :, : bpr * 8]
+            v = {
+                "z": z,
+                "t": self.t[: R * nw].view(R, nw),
+                "ctr": self.ctr[:nw],
+                "bytes": z.view(torch.uint8).view(R, rows, self.per_row * 8)[:, :, :bpr],  # little-endian
+                "idx": self.idx[: R * rows * bpr].view(R, rows, bpr),
+                "signs": self.signs[: R * rows * bpr],
+                "src": self.signs[: R * rows * bpr].view(torch.int8).view(R, rows, bpr * 8),
+                "dst": dst,
+                "x": dst if bpr * 8 == self.d else dst[:, :, : self.d],
+            }
             if self.host:
-                v.update(zn=z.numpy().view(np.uint64), tn=v["t"].numpy().view(np.uint64),
-                         ctrn=v["ctr"].numpy().view(np.uint64))
+                v.update(
+                    zn=z.numpy().view(np.uint64),
+                    tn=v["t"].numpy().view(np.uint64),
+                    ctrn=v["ctr"].numpy().view(np.uint64),
+                )
             self._views[rows] = v
         return v
 
@@ -175,8 +191,9 @@ class BooleanSampler:
         """±1 coordinates (R, rows, d) for rows [row0, row0+rows): a view of `out`, whose rows are
         `row_stride` apart (the engine keeps extra columns of its own after the 8·⌈d/8⌉ written)."""
         if rows > self.rows or keys.numel() != self.R:
-            raise ValueError(f"sampler holds {self.rows} rows of {self.R} streams; "
-                             f"asked for {rows} rows of {keys.numel()}")
+            raise ValueError(
+                f"sampler holds {self.rows} rows of {self.R} streams; asked for {rows} rows of {keys.numel()}"
+            )
         v = self._views_for(rows)
         # word w of row r has counter (row0 + r)·per_row + w + 1; z = key + counter·golden, then mixed
         offset = row0 * self.per_row * GOLDEN
@@ -202,8 +219,9 @@ class BooleanSampler:
         return v["x"]
 
 
-def boolean_rows(keys: torch.Tensor, row0: int, rows: int, d: int, dtype: torch.dtype,
-                 buf: torch.Tensor | None = None) -> torch.Tensor:
+def boolean_rows(
+    keys: torch.Tensor, row0: int, rows: int, d: int, dtype: torch.dtype, buf: torch.Tensor | None = None
+) -> torch.Tensor:
     """±1 coordinates (R, rows, d) for rows [row0, row0+rows) of the keyed streams.
 
     `buf`, a flat tensor of at least R·rows·8·⌈d/8⌉ elements, receives the rows when
@@ -228,8 +246,9 @@ def gaussian_rows(keys: torch.Tensor, row0: int, rows: int, d: int, dtype: torch
 
 
 @data_law("boolean", description="x ~ Unif{±1}^d, y = -Π_c x_c")
-def boolean_sample(keys: torch.Tensor, row0: int, rows: int, d: int, label_coords: tuple[int, ...],
-                   dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def boolean_sample(
+    keys: torch.Tensor, row0: int, rows: int, d: int, label_coords: tuple[int, ...], dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The Boolean law (docs/SPEC.md §1): x ~ Unif{±1}^d, y = -Π_c x_c. The engine draws it in place
     with a BooleanSampler (the same samples)."""
     x = boolean_rows(keys, row0, rows, d, dtype)
@@ -237,8 +256,9 @@ def boolean_sample(keys: torch.Tensor, row0: int, rows: int, d: int, label_coord
 
 
 @data_law("gaussian", description="x ~ N(0, I_d), y = -Π_c sign(x_c)")
-def gaussian_sample(keys: torch.Tensor, row0: int, rows: int, d: int, label_coords: tuple[int, ...],
-                    dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def gaussian_sample(
+    keys: torch.Tensor, row0: int, rows: int, d: int, label_coords: tuple[int, ...], dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The Gaussian law (docs/SPEC.md §4): x ~ N(0, I_d), y = -Π_c sign(x_c)."""
     x = gaussian_rows(keys, row0, rows, d, dtype)
     return x, labels(x, label_coords, "gaussian")
@@ -281,9 +301,18 @@ def label_flips(keys: torch.Tensor, row0: int, rows: int, rho: float, dtype: tor
     return 1.0 - 2.0 * flip.to(dtype)
 
 
-def batch(law: str, seed: int, step: int, m: int, d: int, label_coords: tuple[int, ...],
-          dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
-          data_offset: int = 0, label_noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def batch(
+    law: str,
+    seed: int,
+    step: int,
+    m: int,
+    d: int,
+    label_coords: tuple[int, ...],
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    data_offset: int = 0,
+    label_noise: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The minibatch (X (m, d), y (m,)) that seed `seed` sees at `step`: for outside replays.
 
     `data_offset` and `label_noise` are RunConfig's (the run's minibatch stream; y is then the
@@ -296,16 +325,33 @@ def batch(law: str, seed: int, step: int, m: int, d: int, label_coords: tuple[in
     return x[0], y[0]
 
 
-def test_rows(law: str, test_seed: int, row0: int, rows: int, d: int, label_coords: tuple[int, ...],
-              dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def test_rows(
+    law: str,
+    test_seed: int,
+    row0: int,
+    rows: int,
+    d: int,
+    label_coords: tuple[int, ...],
+    dtype: torch.dtype,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows [row0, row0+rows) of the fixed test set (the same for every seed of a run)."""
     k = seed_keys([test_seed], STREAM_TEST, device)
     x, y = draw(get_law(law), k, row0, rows, d, label_coords, dtype)
     return x[0], y[0]
 
 
-def init_params(seeds: list[int], p: int, d: int, theta: float, init: str, finder_fraction: float,
-                pair: tuple[int, int], dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def init_params(
+    seeds: list[int],
+    p: int,
+    d: int,
+    theta: float,
+    init: str,
+    finder_fraction: float,
+    pair: tuple[int, int],
+    dtype: torch.dtype,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Initial (W (R, p, d), a (R, p)): w_k = θ u_k, u_k uniform on S^{d-1}; a_k = θ ε_k.
 
     `sparse_finders`: only the first ⌈p·finder_fraction⌉ neurons keep their signal-plane

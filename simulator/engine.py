@@ -28,8 +28,8 @@ between snapshots.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -47,8 +47,10 @@ class SimulationDiverged(RuntimeError):
     """A NaN or inf appeared in the parameters; `trajectory` holds what was recorded before."""
 
     def __init__(self, step: int, variant: str, seed: int, trajectory: Trajectory):
-        super().__init__(f"non-finite value at step {step} in variant '{variant}' (seed {seed}); "
-                         f"the trajectory up to step {step} is kept on this exception (.trajectory)")
+        super().__init__(
+            f"non-finite value at step {step} in variant '{variant}' (seed {seed}); "
+            f"the trajectory up to step {step} is kept on this exception (.trajectory)"
+        )
         self.step, self.variant, self.seed, self.trajectory = step, variant, seed, trajectory
 
 
@@ -103,14 +105,21 @@ class _Chunk:
 # Clusters of population.CLUSTERS, (1,-1), (-1,1), (1,1), (-1,-1) ("1" meaning > 0), from p = 1[x > 0]:
 # p_i (1 - p_j), (1 - p_i) p_j, p_i p_j, (1 - p_i)(1 - p_j); each is [p_i p_j, p_i, p_j, 1] times a
 # column of PQ_TO_CLUSTER, so the per-cluster sums come from four plain sums.
-PQ_TO_CLUSTER = ((-1.0, -1.0, 1.0, 1.0),
-                 (1.0, 0.0, 0.0, -1.0),
-                 (0.0, 1.0, 0.0, -1.0),
-                 (0.0, 0.0, 0.0, 1.0))
+PQ_TO_CLUSTER = ((-1.0, -1.0, 1.0, 1.0), (1.0, 0.0, 0.0, -1.0), (0.0, 1.0, 0.0, -1.0), (0.0, 0.0, 0.0, 1.0))
 
 
-def _block_stats(rec: dict, t: int, first: bool, n: int, gam1: torch.Tensor, th: torch.Tensor,
-                 xij: torch.Tensor, pq: torch.Tensor, T_pq: torch.Tensor, V: int) -> None:
+def _block_stats(
+    rec: dict,
+    t: int,
+    first: bool,
+    n: int,
+    gam1: torch.Tensor,
+    th: torch.Tensor,
+    xij: torch.Tensor,
+    pq: torch.Tensor,
+    T_pq: torch.Tensor,
+    V: int,
+) -> None:
     """Add the batch statistics of the first n rows of the block buffers to step t's records.
 
     batch_loss and batch_err get sums (divided by m at the end of the step), batch_max_dev
@@ -142,15 +151,21 @@ def _as_batch(item, R: int, m: int, d: int, dt: torch.dtype, dev: torch.device, 
     if x.dim() == 2:
         x, y = x.unsqueeze(0).expand(R, -1, -1), y.unsqueeze(0).expand(R, -1)
     if tuple(x.shape) != (R, m, d) or tuple(y.shape) != (R, m):
-        raise ValueError(f"batches[{step}]: X has shape {tuple(x.shape)} and y {tuple(y.shape)}; "
-                         f"expected X (m, d) = ({m}, {d}) or (R, m, d) with R = {R}, and y to match")
+        raise ValueError(
+            f"batches[{step}]: X has shape {tuple(x.shape)} and y {tuple(y.shape)}; "
+            f"expected X (m, d) = ({m}, {d}) or (R, m, d) with R = {R}, and y to match"
+        )
     return _Batch(x=x, y=y)
 
 
 @torch.no_grad()
-def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None,
-        batches: Iterable | None = None,
-        progress: Callable[[int, int], None] | None = None) -> Trajectory:
+def run(
+    cfg: RunConfig,
+    *,
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    batches: Iterable | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Trajectory:
     """Run cfg.steps steps of SGD for seeds cfg.seed … cfg.seed+cfg.seeds-1 and all cfg.variants.
 
     `init`: explicit (W (p, d) or (R, p, d), a (p,) or (R, p)) instead of the seeded
@@ -179,8 +194,10 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
         if W0.dim() == 2:
             W0, a0 = W0.unsqueeze(0).expand(R, -1, -1), a0.unsqueeze(0).expand(R, -1)
         if tuple(W0.shape) != (R, p, d) or tuple(a0.shape) != (R, p):
-            raise ValueError(f"init: W has shape {tuple(W0.shape)} and a {tuple(a0.shape)}; expected "
-                             f"W (p, d) = ({p}, {d}) or (R, p, d) with R = {R}, and a to match")
+            raise ValueError(
+                f"init: W has shape {tuple(W0.shape)} and a {tuple(a0.shape)}; expected "
+                f"W (p, d) = ({p}, {d}) or (R, p, d) with R = {R}, and a to match"
+            )
     W = W0.repeat(1, V, 1).contiguous()  # (R, B, d): variant v holds neurons [v·p, (v+1)·p)
     a = a0.repeat(1, V).contiguous()  # (R, B)
     linear = torch.tensor([VARIANTS[v][0] == "linear" for v in cfg.variants], device=dev)  # (V,)
@@ -241,21 +258,34 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
     coords_t = torch.tensor(coords, device=dev)
     ij_t = torch.tensor([i, j], device=dev)
     # the built-in Boolean law is drawn in place into the workspace (the same samples as law.sample)
-    sampler = (data.BooleanSampler(R, c_max, d, dt, dev, out=xa_flat, row_stride=ws)
-               if batches is None and law.sample is data.boolean_sample else None)
+    sampler = (
+        data.BooleanSampler(R, c_max, d, dt, dev, out=xa_flat, row_stride=ws)
+        if batches is None and law.sample is data.boolean_sample
+        else None
+    )
     rho = float(cfg.label_noise)
     chunks = []  # views of the workspace for each chunk of rows [r0, r0 + c), made once
     for r0 in range(0, m, c_max):
         c = min(c_max, m - r0)
-        xa = xa_flat[:R * c * ws].view(R, c, ws)
+        xa = xa_flat[: R * c * ws].view(R, c, ws)
         x = xa[:, :, :d]
         b0 = r0 % m_blk  # where the chunk's rows sit in the block buffers
-        chunks.append(_Chunk(
-            r0=r0, c=c, x=x,
-            xg=xa[:, :, :dx + 2 * V], E=xa[:, :, dx:dx + 2 * V].view(R, c, V, 2),
-            z=z_flat[:R * c * B].view(R, c, B), D=D_flat[:R * c * B].view(R, c, B),
-            gam=gam[:, b0:b0 + c], th=th[:, b0:b0 + c], xij=xij[:, b0:b0 + c], s2=s2_flat[:R * c * 2].view(R, c, 2),
-            block_end=b0 + c if (r0 + c == m or b0 + c == m_blk) else 0))
+        chunks.append(
+            _Chunk(
+                r0=r0,
+                c=c,
+                x=x,
+                xg=xa[:, :, : dx + 2 * V],
+                E=xa[:, :, dx : dx + 2 * V].view(R, c, V, 2),
+                z=z_flat[: R * c * B].view(R, c, B),
+                D=D_flat[: R * c * B].view(R, c, B),
+                gam=gam[:, b0 : b0 + c],
+                th=th[:, b0 : b0 + c],
+                xij=xij[:, b0 : b0 + c],
+                s2=s2_flat[: R * c * 2].view(R, c, 2),
+                block_end=b0 + c if (r0 + c == m or b0 + c == m_blk) else 0,
+            )
+        )
     batch_keys = data.seed_keys(seeds, data.batch_stream(cfg.data_offset), dev)
     KEY_BLOCK = 256  # step keys are derived this many steps at a time
     batch_iter = iter(batches) if batches is not None else None
@@ -283,15 +313,21 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
         for k, v in rec.items():
             tail = (V, p) + tuple(v.shape[3:]) if PER_STEP_FIELDS[k] == "neuron" else tuple(v.shape[2:])
             arrays[k] = v[:t_end].cpu().numpy().reshape((t_end, R) + tail)
-        ns = sum(1 for s in snaps[:len(snap_W)] if s < t_end or (keep_last and s == t_end))
+        ns = sum(1 for s in snaps[: len(snap_W)] if s < t_end or (keep_last and s == t_end))
         empty = expected_shapes(cfg, t_end, 0)
         arrays["snap_steps"] = np.asarray(snaps[:ns], dtype=np.int64)
         arrays["snap_W"] = snap_W_all[:ns].cpu().numpy().reshape(ns, R, V, p, d) if ns else np.zeros(empty["snap_W"])
-        arrays["snap_a"] = torch.stack(snap_a[:ns]).cpu().numpy().reshape(ns, R, V, p) if ns else np.zeros(empty["snap_a"])
+        arrays["snap_a"] = (
+            torch.stack(snap_a[:ns]).cpu().numpy().reshape(ns, R, V, p) if ns else np.zeros(empty["snap_a"])
+        )
         for key in population.TEST_FIELDS:
             arrays[key] = torch.stack([s[key] for s in snap_test[:ns]]).cpu().numpy() if ns else np.zeros(empty[key])
-        meta = {"device": str(dev), "wall_time_s": time.perf_counter() - t_start, "steps_done": t_end,
-                "chunk_rows": c_max}
+        meta = {
+            "device": str(dev),
+            "wall_time_s": time.perf_counter() - t_start,
+            "steps_done": t_end,
+            "chunk_rows": c_max,
+        }
         return Trajectory.build(cfg, arrays, meta)
 
     def check_finite(t: int) -> None:
@@ -321,7 +357,9 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
             next_snap += 1
             if progress is not None:
                 progress(t, T)
-            if cfg.stop_error > 0 and bool((snap_test[-1]["test_err_count"][:, 0] <= cfg.stop_error * cfg.test_size).all()):
+            if cfg.stop_error > 0 and bool(
+                (snap_test[-1]["test_err_count"][:, 0] <= cfg.stop_error * cfg.test_size).all()
+            ):
                 traj = finished(t)  # every seed's main run is at test error ≤ stop_error: stop here
                 traj.meta["stopped_early"] = True
                 return traj
@@ -341,8 +379,8 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
         first_block = True
         for ch in chunks:
             if src.keys is None:
-                ch.x.copy_(src.x[:, ch.r0:ch.r0 + ch.c])
-                y = src.y[:, ch.r0:ch.r0 + ch.c]  # (R, c)
+                ch.x.copy_(src.x[:, ch.r0 : ch.r0 + ch.c])
+                y = src.y[:, ch.r0 : ch.r0 + ch.c]  # (R, c)
             elif sampler is not None:
                 sampler(src.keys, ch.r0, ch.c)  # writes x (and the signs up to dx) into xa
             else:
@@ -386,8 +424,11 @@ def run(cfg: RunConfig, *, init: tuple[torch.Tensor, torch.Tensor] | None = None
         torch.index_select(G, 2, ij_t, out=rec["g_w_coords"][t])
         # g_sig_m2 = a² / 2m times the diagonal blocks (variant v's neurons, variant v's c) of m2v
         a2m = a.square().div_(2 * m).view(R, V, p).permute(0, 2, 1).unsqueeze(2)  # (R, p, 1, V)
-        torch.mul(m2v.view(R, V, p, V, 2).diagonal(dim1=1, dim2=3), a2m,
-                  out=rec["g_sig_m2"][t].view(R, V, p, 2).permute(0, 2, 3, 1))  # (R, p, 2, V)
+        torch.mul(
+            m2v.view(R, V, p, V, 2).diagonal(dim1=1, dim2=3),
+            a2m,
+            out=rec["g_sig_m2"][t].view(R, V, p, 2).permute(0, 2, 3, 1),
+        )  # (R, p, 2, V)
         rec["batch_loss"][t].div_(m)
         rec["batch_err"][t].div_(m)
         S = torch.matmul(T_pq, pq_to_cluster)  # (R, V + 1, 4): Σ_x [γ | 1] per cluster

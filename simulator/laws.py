@@ -10,8 +10,9 @@ and y (R, rows) of `dtype` on the keys' device. Contract (docs/SPEC.md §5): row
 is a pure function of (keys[k], r, d, label_coords) — draw it from `simulator.data.words(keys,
 row0, rows, per_row)` (the words of rows [row0, row0+rows) by their absolute counter), from
 the built-in row samplers `data.boolean_rows` / `data.gaussian_rows`, and from independent
-key domains `data.subkeys(keys, k)`, k ≥ 2 (k = 1 is the label flips') — so that chunked and unchunked batches, a seed of a
-batched run and the single run of that seed, and CPU and CUDA draw the same samples.
+key domains `data.subkeys(keys, k)`, k ≥ 2 (k = 1 is the label flips') — so that chunked and
+unchunked batches, a seed of a batched run and the single run of that seed, and CPU and CUDA
+draw the same samples.
 
 Laws are registered with the `@simulator.data_law("name")` decorator or through the entry
 point group `xorcert.data_laws` (loaded on the first `registered_laws()`); the built-in
@@ -21,17 +22,19 @@ point group `xorcert.data_laws` (loaded on the first `registered_laws()`); the b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from .registry import Registry, RegistryError
 
 ENTRY_POINT_GROUP = "xorcert.data_laws"
-HOW_TO_REGISTER = ("Register one with the @simulator.data_law(\"name\") decorator on a function "
-                   "(keys, row0, rows, d, label_coords, dtype) -> (X, y), or through the entry point group "
-                   f"'{ENTRY_POINT_GROUP}' of an installed package")
+HOW_TO_REGISTER = (
+    'Register one with the @simulator.data_law("name") decorator on a function '
+    "(keys, row0, rows, d, label_coords, dtype) -> (X, y), or through the entry point group "
+    f"'{ENTRY_POINT_GROUP}' of an installed package"
+)
 Sampler = Callable[[torch.Tensor, int, int, int, tuple, torch.dtype], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -82,14 +85,20 @@ def get_law(name: str) -> DataLaw:
     return law
 
 
-def draw(law: DataLaw, keys: torch.Tensor, row0: int, rows: int, d: int, label_coords: tuple[int, ...],
-         dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def draw(
+    law: DataLaw, keys: torch.Tensor, row0: int, rows: int, d: int, label_coords: tuple[int, ...], dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """law.sample(...), with its result checked: X (R, rows, d) and y (R, rows), DataLawError otherwise."""
     x, y = law.sample(keys, row0, rows, d, label_coords, dtype)
     R = keys.numel()
-    if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)) \
-            or tuple(x.shape) != (R, rows, d) or tuple(y.shape) != (R, rows):
+    if (
+        not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor))
+        or tuple(x.shape) != (R, rows, d)
+        or tuple(y.shape) != (R, rows)
+    ):
         shapes = [tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__ for v in (x, y)]
-        raise DataLawError(f"data law {law.name!r} ({law.origin}) returned X, y of shapes {shapes[0]}, {shapes[1]}; "
-                           f"expected tensors ({R}, {rows}, {d}) and ({R}, {rows})")
+        raise DataLawError(
+            f"data law {law.name!r} ({law.origin}) returned X, y of shapes {shapes[0]}, {shapes[1]}; "
+            f"expected tensors ({R}, {rows}, {d}) and ({R}, {rows})"
+        )
     return x, y

@@ -74,8 +74,11 @@ def peak_terms(cfg: RunConfig) -> dict[str, int]:
         "records": COPIES_AT_PEAK * per_step,
         "snapshots": snapshots,
         "parameters": max(INIT_BYTES * R * p * d, item * R * d * (p + 3 * B)),
-        "workspace": (item * R * (c * (d + 16 + 2 * V + 2 * B) + block * (2 * V + 7)) + drawn(R * c * d)
-                      + CHUNK_VIEW_BYTES * math.ceil(m / c)),
+        "workspace": (
+            item * R * (c * (d + 16 + 2 * V + 2 * B) + block * (2 * V + 7))
+            + drawn(R * c * d)
+            + CHUNK_VIEW_BYTES * math.ceil(m / c)
+        ),
         "test set": drawn(rows * d) + 6 * item * R * rows * B,  # the rows, then Z = X Wᵀ and its activations
     }
 
@@ -109,22 +112,32 @@ def check_memory(cfg: RunConfig, available: int | None = None) -> None:
     S = len(snapshot_steps(cfg.steps, cfg.snapshots))
     rows = min(eval_rows_for(d), cfg.test_size)
     what = {  # per term: the parameters it grows with, what it is, and what lowers it
-        "records": (f"steps = {cfg.steps}, seeds = {R}, variants = {V}, p = {p}",
-                    "the per-step records (steps · seeds · variants · p)",
-                    "lower --steps or --seeds (run the seeds in several parts), or use a larger batch --m"),
-        "snapshots": (f"snapshots = {cfg.snapshots}, d = {d}, seeds = {R}, variants = {V}, p = {p}",
-                      f"the snapshots of W ({S} snapshot steps · seeds · variants · p · d)",
-                      "lower --snapshots (24 log-spaced steps are always added), --d, --seeds or --p"),
-        "parameters": (f"d = {d}, seeds = {R}, variants = {V}, p = {p}",
-                       "the weights, their gradient and their initialization (seeds · variants · p · d)",
-                       "lower --d, --p or --seeds"),
-        "workspace": (f"d = {d}, m = {cfg.m}, seeds = {R}",
-                      f"the step's workspace (chunks of {chunk_rows_for(cfg)} rows × d, and one set of views "
-                      "per chunk of the batch)", "lower --d or --m"),
+        "records": (
+            f"steps = {cfg.steps}, seeds = {R}, variants = {V}, p = {p}",
+            "the per-step records (steps · seeds · variants · p)",
+            "lower --steps or --seeds (run the seeds in several parts), or use a larger batch --m",
+        ),
+        "snapshots": (
+            f"snapshots = {cfg.snapshots}, d = {d}, seeds = {R}, variants = {V}, p = {p}",
+            f"the snapshots of W ({S} snapshot steps · seeds · variants · p · d)",
+            "lower --snapshots (24 log-spaced steps are always added), --d, --seeds or --p",
+        ),
+        "parameters": (
+            f"d = {d}, seeds = {R}, variants = {V}, p = {p}",
+            "the weights, their gradient and their initialization (seeds · variants · p · d)",
+            "lower --d, --p or --seeds",
+        ),
+        "workspace": (
+            f"d = {d}, m = {cfg.m}, seeds = {R}",
+            f"the step's workspace (chunks of {chunk_rows_for(cfg)} rows × d, and one set of views "
+            "per chunk of the batch)",
+            "lower --d or --m",
+        ),
         "test set": (f"d = {d}", f"the test-set rows evaluated at once at a snapshot ({rows} rows × d)", "lower --d"),
     }
     top = max(terms, key=terms.__getitem__)
     lead, part, advice = what[top]
     raise MemoryBudgetError(
         f"{lead}: the run needs about {need / GIB:.1f} GiB at its peak, {available / GIB:.1f} GiB is available; "
-        f"{terms[top] / need:.0%} of it is {part} — {advice}")
+        f"{terms[top] / need:.0%} of it is {part} — {advice}"
+    )

@@ -21,8 +21,15 @@ from . import data
 # Cluster order used everywhere: (x_i, x_j) = (1,-1), (-1,1) [label +1], (1,1), (-1,-1) [label -1].
 CLUSTERS = ((1, -1), (-1, 1), (1, 1), (-1, -1))
 CLUSTER_LABELS = (1.0, 1.0, -1.0, -1.0)
-TEST_FIELDS = ("test_err_count", "test_loss", "test_max_dev", "test_clean_gap", "test_sign_agree",
-               "test_margin", "test_clean_margin")
+TEST_FIELDS = (
+    "test_err_count",
+    "test_loss",
+    "test_max_dev",
+    "test_clean_gap",
+    "test_sign_agree",
+    "test_margin",
+    "test_clean_margin",
+)
 
 
 def cluster_index(xi: torch.Tensor, xj: torch.Tensor) -> torch.Tensor:

@@ -20,15 +20,18 @@ registers regimes. The built-in regimes are registered first, in the order of §
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, Callable
+from typing import Any
 
 from .config import CUSTOM, PaperHyper, RunConfig, paper_hyper
 from .registry import Registry, RegistryError, is_name
 
 ENTRY_POINT_GROUP = "xorcert.regimes"
-HOW_TO_REGISTER = ("Register one with the @simulator.regime(\"name\") decorator on a function (d, **kw) -> RunConfig, "
-                   f"or through the entry point group '{ENTRY_POINT_GROUP}' of an installed package")
+HOW_TO_REGISTER = (
+    'Register one with the @simulator.regime("name") decorator on a function (d, **kw) -> RunConfig, '
+    f"or through the entry point group '{ENTRY_POINT_GROUP}' of an installed package"
+)
 _FIELDS = frozenset(f.name for f in fields(RunConfig))
 
 
@@ -52,18 +55,21 @@ class Regime:
     batch_twin: str | None = None
 
 
-def _make(name: str, fn: Callable[..., RunConfig], origin: str, batch_twin: str | None = None,
-          description: str | None = None) -> Regime:
+def _make(
+    name: str, fn: Callable[..., RunConfig], origin: str, batch_twin: str | None = None, description: str | None = None
+) -> Regime:
     doc = (fn.__doc__ or "").strip().split("\n")[0]
     return Regime(name, fn, description or doc, origin, batch_twin)
 
 
-_REGISTRY: Registry[Regime] = Registry("regime", ENTRY_POINT_GROUP, _make, lambda r: r.build, RegimeError,
-                                       reserved=(CUSTOM,))
+_REGISTRY: Registry[Regime] = Registry(
+    "regime", ENTRY_POINT_GROUP, _make, lambda r: r.build, RegimeError, reserved=(CUSTOM,)
+)
 
 
-def regime(name: str, *, batch_twin: str | None = None,
-           description: str | None = None) -> Callable[[Callable[..., RunConfig]], Callable[..., RunConfig]]:
+def regime(
+    name: str, *, batch_twin: str | None = None, description: str | None = None
+) -> Callable[[Callable[..., RunConfig]], Callable[..., RunConfig]]:
     """Decorator: register `fn(d: int, **kw) -> RunConfig` as regime `name`; returns fn unchanged.
 
     `description` defaults to the first line of fn's docstring. Raises ValueError for a name that
@@ -99,14 +105,17 @@ def build_regime(name: str, d: int, **kw: Any) -> RunConfig:
     except Exception as e:
         raise RegimeError(f"regime {name!r} at d={d!r} with {kw} raised {type(e).__name__}: {e}") from e
     if not isinstance(cfg, RunConfig):
-        raise RegimeError(f"regime {name!r} ({reg.origin}) returned {type(cfg).__module__}.{type(cfg).__qualname__}, "
-                          "not a RunConfig")
+        raise RegimeError(
+            f"regime {name!r} ({reg.origin}) returned {type(cfg).__module__}.{type(cfg).__qualname__}, not a RunConfig"
+        )
     params = {k: v for k, v in kw.items() if k not in _FIELDS}
     params.update(cfg.regime_params)
     for k, v in params.items():  # stored as JSON with the run, read back equal, and hashable (RunConfig is)
         if not (v is None or isinstance(v, (bool, int, str)) or (isinstance(v, float) and math.isfinite(v))):
-            raise RegimeError(f"regime {name!r}: parameter {k} = {v!r} cannot be recorded in regime_params: "
-                              "must be a JSON scalar (a finite number, a string, a bool or None)")
+            raise RegimeError(
+                f"regime {name!r}: parameter {k} = {v!r} cannot be recorded in regime_params: "
+                "must be a JSON scalar (a finite number, a string, a bool or None)"
+            )
     return cfg.replace(regime=name, regime_params=tuple(sorted(params.items())))
 
 
@@ -117,8 +126,16 @@ def build_regime(name: str, d: int, **kw: Any) -> RunConfig:
 
 def _from_hyper(h: PaperHyper, regime: str, extra: dict[str, Any], **overrides: Any) -> RunConfig:
     params = {"C": h.C, "kappa": h.kappa, **extra}
-    base = dict(d=h.d, p=h.p, m=h.m, eta=h.eta, theta=h.theta, steps=h.steps, regime=regime,
-                regime_params=tuple(sorted(params.items())))
+    base = dict(
+        d=h.d,
+        p=h.p,
+        m=h.m,
+        eta=h.eta,
+        theta=h.theta,
+        steps=h.steps,
+        regime=regime,
+        regime_params=tuple(sorted(params.items())),
+    )
     base.update(overrides)
     return RunConfig(**base)
 
@@ -130,8 +147,9 @@ def paper(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **o
 
 
 @regime("small_batch", batch_twin="paper")
-def small_batch(d: int, m: int | None = None, C: float = 2.0, kappa: float = 12.0, p: int | None = None,
-                **overrides: Any) -> RunConfig:
+def small_batch(
+    d: int, m: int | None = None, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any
+) -> RunConfig:
     """Batch m (default m = d) with the paper's η, p, θ and the paper's sample budget n: T = ⌈n/m⌉."""
     h = paper_hyper(d, C, kappa, p)
     m = d if m is None else m
@@ -150,8 +168,7 @@ def gaussian(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, 
 @regime("first_layer_only")
 def first_layer_only(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
     """Second layer frozen at initialization (Remark 4.3)."""
-    return _from_hyper(paper_hyper(d, C, kappa, p), "first_layer_only", {},
-                       **{"variants": ("frozen_a",), **overrides})
+    return _from_hyper(paper_hyper(d, C, kappa, p), "first_layer_only", {}, **{"variants": ("frozen_a",), **overrides})
 
 
 @regime("large_init")
@@ -169,6 +186,9 @@ def parity3(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, *
 @regime("sparse_finders")
 def sparse_finders(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
     """Only ⌈p/8⌉ neurons start with a signal-plane component (the abstract's "small fraction", C8)."""
-    return _from_hyper(paper_hyper(d, C, kappa, p), "sparse_finders", {},
-                       **{"init": "sparse_finders", "finder_fraction": 0.125, **overrides})
-
+    return _from_hyper(
+        paper_hyper(d, C, kappa, p),
+        "sparse_finders",
+        {},
+        **{"init": "sparse_finders", "finder_fraction": 0.125, **overrides},
+    )

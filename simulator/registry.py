@@ -16,7 +16,8 @@ import importlib.metadata
 import inspect
 import re
 import types
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
@@ -38,14 +39,22 @@ def origin_of(fn: Callable[..., Any]) -> str:
 
 
 class Registry(Generic[R]):
-    """Records of one kind by name; `make(name, fn, origin, **details)` builds a record, `fn_of(record)` reads its function.
+    """Records of one kind by name; `make(name, fn, origin, **details)` builds a record, `fn_of(record)` reads its
+    function.
 
     `kind` names the kind in messages ("regime", "data law"); `group` is the entry point group
     loaded on the first `all()`; `error` is the exception class raised for failures.
     """
 
-    def __init__(self, kind: str, group: str, make: Callable[..., R],
-                 fn_of: Callable[[R], Callable[..., Any]], error: type[Exception], reserved: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        kind: str,
+        group: str,
+        make: Callable[..., R],
+        fn_of: Callable[[R], Callable[..., Any]],
+        error: type[Exception],
+        reserved: tuple[str, ...] = (),
+    ):
         self.kind, self.group, self.make, self.fn_of, self.error = kind, group, make, fn_of, error
         self.reserved = reserved
         self._records: dict[str, R] = {}
@@ -55,8 +64,10 @@ class Registry(Generic[R]):
     def add(self, name: str, fn: Callable[..., Any], origin: str | None = None, **details: Any) -> R:
         """Register fn under name with the record's `details` (see the module docstring); returns the record kept."""
         if not is_name(name):
-            raise ValueError(f"{self.kind} name = {name!r} is not allowed: must be a non-empty identifier-like "
-                             f"string ([A-Za-z_][A-Za-z0-9_.-]*)")
+            raise ValueError(
+                f"{self.kind} name = {name!r} is not allowed: must be a non-empty identifier-like "
+                f"string ([A-Za-z_][A-Za-z0-9_.-]*)"
+            )
         if name in self.reserved:
             raise ValueError(f"{self.kind} name = {name!r} is not allowed: it is reserved ({', '.join(self.reserved)})")
         if not callable(fn):
@@ -68,8 +79,10 @@ class Registry(Generic[R]):
             if old_fn is fn:
                 return old
             if origin_of(old_fn) != origin_of(fn) or origin_of(fn).endswith("<lambda>"):
-                raise self.error(f"{self.kind} {name!r} is already registered from {self._origins[name]}; "
-                                 f"cannot register {origin} under the same name (choose another name)")
+                raise self.error(
+                    f"{self.kind} {name!r} is already registered from {self._origins[name]}; "
+                    f"cannot register {origin} under the same name (choose another name)"
+                )
         record = self.make(name, fn, origin, **details)
         self._records[name] = record  # a reloaded function replaces its old copy in place (order kept)
         self._origins[name] = origin
@@ -102,5 +115,6 @@ class Registry(Generic[R]):
 
     def unknown(self, name: Any, how: str) -> ValueError:
         """The error for a name that is not registered, listing those that are and saying how to add one."""
-        return ValueError(f"{self.kind} {name!r} is not registered; registered: {', '.join(self.all()) or 'none'}. "
-                          f"{how}")
+        return ValueError(
+            f"{self.kind} {name!r} is not registered; registered: {', '.join(self.all()) or 'none'}. {how}"
+        )

@@ -80,21 +80,27 @@ class Trajectory:
 
     # ---------------------------------------------------------------- construction / io
     @classmethod
-    def build(cls, cfg: RunConfig, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> "Trajectory":
+    def build(cls, cfg: RunConfig, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Trajectory:
         import torch
 
-        meta = {"format_version": FORMAT_VERSION, "package_version": _package_version(),
-                "torch_version": torch.__version__, "numpy_version": np.__version__, **meta}
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "package_version": _package_version(),
+            "torch_version": torch.__version__,
+            "numpy_version": np.__version__,
+            **meta,
+        }
         return cls(cfg, arrays, meta)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write one .npz atomically (simulator.files.atomic_write: the old file or the new one, never a part)."""
         header = json.dumps({"config": self.config.to_dict(), "meta": self.meta}, sort_keys=True)
-        return atomic_write(path, lambda fh: np.savez(fh, __header__=np.frombuffer(header.encode(), dtype=np.uint8),
-                                                      **self.arrays))
+        return atomic_write(
+            path, lambda fh: np.savez(fh, __header__=np.frombuffer(header.encode(), dtype=np.uint8), **self.arrays)
+        )
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Trajectory":
+    def load(cls, path: str | os.PathLike) -> Trajectory:
         """Read a file written by `save`; anything damaged or foreign raises TrajectoryFileError.
 
         A file that cannot be opened (missing, a folder, no permission) raises the OSError of `open`.
@@ -108,8 +114,10 @@ class Trajectory:
                 with np.load(fh, allow_pickle=False) as z:
                     arrays = {k: z[k] for k in z.files}
             except Exception as e:  # zipfile/numpy raise many kinds on damaged bytes (BadZipFile, …)
-                raise TrajectoryFileError(f"{path}: not a readable trajectory file ({type(e).__name__}: {e}); "
-                                          "it is damaged or truncated: delete it and re-run") from e
+                raise TrajectoryFileError(
+                    f"{path}: not a readable trajectory file ({type(e).__name__}: {e}); "
+                    "it is damaged or truncated: delete it and re-run"
+                ) from e
         if "__header__" not in arrays:
             raise TrajectoryFileError(f"{path}: no header; not a trajectory file written by xorcert")
         try:
@@ -123,7 +131,8 @@ class Trajectory:
         if fv != FORMAT_VERSION or pv != _package_version():
             raise TrajectoryFileError(
                 f"{path}: written by xorcert {pv} (format {fv}); this is xorcert {_package_version()} "
-                f"(format {FORMAT_VERSION}). Trajectories are not converted between versions: re-run it.")
+                f"(format {FORMAT_VERSION}). Trajectories are not converted between versions: re-run it."
+            )
         bad = sorted(k for k, t in META_TYPES.items() if k in meta and not isinstance(meta[k], t))
         if bad:
             raise TrajectoryFileError(f"{path}: damaged header (meta {', '.join(f'{k} = {meta[k]!r}' for k in bad)})")
@@ -143,7 +152,8 @@ class Trajectory:
         """A whole run: every step to cfg.steps and its last snapshot, or a run stopped early at stop_error."""
         snaps = self.arrays["snap_steps"]
         return bool(self.meta.get("stopped_early")) or (
-            self.steps == self.config.steps and snaps.size > 0 and int(snaps[-1]) == self.steps)
+            self.steps == self.config.steps and snaps.size > 0 and int(snaps[-1]) == self.steps
+        )
 
     @property
     def seeds(self) -> list[int]:
@@ -241,8 +251,10 @@ class Trajectory:
         For Gaussian data use the test-set estimate `test_clean_margin` at the snapshots.
         """
         if self.config.data != "boolean":
-            raise ValueError("per-step clean margins are exact only on the hypercube; "
-                             "for Gaussian data read the snapshots' test_clean_margin")
+            raise ValueError(
+                "per-step clean margins are exact only on the hypercube; "
+                "for Gaussian data read the snapshots' test_clean_margin"
+            )
         from .population import CLUSTER_LABELS, CLUSTERS
 
         s = self._plane(variant)[0]
@@ -275,10 +287,14 @@ class Trajectory:
     def final(self, variant: str | int = 0) -> dict[str, np.ndarray]:
         """Test-set metrics at the last snapshot, per seed."""
         lo, hi = self.test_error_ci(variant)
-        return {"error": self.test_error(variant)[-1], "error_lo": lo[-1], "error_hi": hi[-1],
-                "loss": self.snap("test_loss", variant)[-1],
-                "clean_margin": self.snap("test_clean_margin", variant)[-1],
-                "margin": self.snap("test_margin", variant)[-1]}
+        return {
+            "error": self.test_error(variant)[-1],
+            "error_lo": lo[-1],
+            "error_hi": hi[-1],
+            "loss": self.snap("test_loss", variant)[-1],
+            "clean_margin": self.snap("test_clean_margin", variant)[-1],
+            "margin": self.snap("test_margin", variant)[-1],
+        }
 
 
 def expected_shapes(cfg: RunConfig, T: int, S: int) -> dict[str, tuple[int, ...]]:
@@ -287,7 +303,9 @@ def expected_shapes(cfg: RunConfig, T: int, S: int) -> dict[str, tuple[int, ...]
 
     R, V, p, d, K = cfg.seeds, len(cfg.variants), cfg.p, cfg.d, len(cfg.label_coords)
     tails = {"w_coords": (K,), "g_w_coords": (2,), "g_sig_m2": (2,), "batch_margin": (4,)}
-    out = {k: ((T, R, V, p) if kind == "neuron" else (T, R, V)) + tails.get(k, ()) for k, kind in PER_STEP_FIELDS.items()}
+    out = {
+        k: ((T, R, V, p) if kind == "neuron" else (T, R, V)) + tails.get(k, ()) for k, kind in PER_STEP_FIELDS.items()
+    }
     out.update({"snap_steps": (S,), "snap_W": (S, R, V, p, d), "snap_a": (S, R, V, p)})
     out.update({k: (S, R, V, 4) if "margin" in k else (S, R, V) for k in TEST_FIELDS})
     return out
@@ -323,13 +341,17 @@ def length_problems(cfg: RunConfig, arrays: dict[str, np.ndarray], meta: dict[st
     if meta.get("stopped_early"):
         if cfg.stop_error > 0 and t < cfg.steps and t in grid and got == upto:
             return []
-        return [f"a run stopped early must stop at a snapshot step before {cfg.steps}, with stop_error > 0, and keep "
-                f"the snapshots up to it; this one has {t} steps, stop_error = {cfg.stop_error} and snapshot steps "
-                f"{_brief(got)}"]
+        return [
+            f"a run stopped early must stop at a snapshot step before {cfg.steps}, with stop_error > 0, and keep "
+            f"the snapshots up to it; this one has {t} steps, stop_error = {cfg.stop_error} and snapshot steps "
+            f"{_brief(got)}"
+        ]
     if got in (upto, before):
         return []
-    return [f"snapshot steps {_brief(got)} are not those of a run of {cfg.steps} steps with snapshots = "
-            f"{cfg.snapshots} that recorded {t} steps: expected {_brief(upto)}"]
+    return [
+        f"snapshot steps {_brief(got)} are not those of a run of {cfg.steps} steps with snapshots = "
+        f"{cfg.snapshots} that recorded {t} steps: expected {_brief(upto)}"
+    ]
 
 
 def _brief(steps: list[int]) -> str:

@@ -19,8 +19,11 @@ CLAIMS = "C3,C9"  # two claims that read the same run: one simulation per regime
 
 def clean_env(cache: Path) -> dict[str, str]:
     """The environment of a new shell: no pytest/xdist state of this session, no checkout on the path."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTEST_", "HYPOTHESIS")) and k not in ("PYTHONPATH", "COV_CORE_SOURCE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "HYPOTHESIS")) and k not in ("PYTHONPATH", "COV_CORE_SOURCE")
+    }
     env["XORCERT_CACHE"] = str(cache)
     return env
 
@@ -30,9 +33,26 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproc
     work = tmp_path_factory.mktemp("my-change")
     shutil.copytree(EXAMPLE, work, dirs_exist_ok=True)
     env = clean_env(work.parent / "cache")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--xorcert", "--regimes", "paper,label_noise",
-                           "--claims", CLAIMS, "-p", "no:cacheprovider", "-q"],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--xorcert",
+            "--regimes",
+            "paper,label_noise",
+            "--claims",
+            CLAIMS,
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     cert_path = work / "reports" / "out" / "certificate.json"
     cert = json.loads(cert_path.read_text()) if cert_path.exists() else {}
     return work, proc, cert
@@ -52,7 +72,7 @@ def test_the_example_certifies_both_regimes_from_outside_the_checkout(example_ru
 def test_the_report_puts_the_new_column_beside_paper(example_run) -> None:
     work, proc, cert = example_run
     html = (work / "reports" / "out" / "index.html").read_text()
-    header = html[html.index("data-regime") if "data-regime" in html else 0:]
+    header = html[html.index("data-regime") if "data-regime" in html else 0 :]
     assert "label_noise" in html
     order = [r for r in cert["regimes"] if r in ("paper", "label_noise")]
     assert order == ["paper", "label_noise"], cert["regimes"]
@@ -67,8 +87,14 @@ def test_the_reproduce_command_works_outside_the_checkout(example_run) -> None:
     entry = next(e for e in cert["entries"] if e["regime"] == "label_noise" and e["claim"] == "C9")
     args = shlex.split(entry["reproduce"])
     assert args[:3] == ["python", "-m", "lemmas"] and "--import" in args
-    done = subprocess.run([sys.executable, *args[1:]], cwd=work, env=clean_env(work.parent / "cache"),
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, *args[1:]],
+        cwd=work,
+        env=clean_env(work.parent / "cache"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     status = entry["verdict"]["status"]
     assert done.returncode == {"holds": 0, "fails": 1, "inconclusive": 3}[status], done.stdout + done.stderr
     assert done.stdout.startswith(f"C9 {status.upper()}")

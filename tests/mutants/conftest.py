@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
@@ -27,4 +27,6 @@ def trajectories(tmp_path_factory: pytest.TempPathFactory) -> Callable[[RunConfi
     (the root conftest's `trajectories` is the certification's). Under xdist the workers share it:
     it lives in the session's folder above each worker's basetemp."""
     base = tmp_path_factory.getbasetemp()
-    return TrajectoryCache((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "xorcert-cache").get_or_run
+    return TrajectoryCache(
+        (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "xorcert-cache"
+    ).get_or_run

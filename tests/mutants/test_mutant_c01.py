@@ -11,8 +11,6 @@ against ζ ≈ 0.29 up to T1 ≈ 70, T2 ≈ 190, proxy distance ≈ 0.01).
 
 from __future__ import annotations
 
-
-
 from lemmas.c01_phase1_linearization import check
 from simulator import large_init, paper
 

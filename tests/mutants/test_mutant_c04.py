@@ -41,6 +41,8 @@ def test_healthy_paper_run_fails_on_fewer_seeds(trajectories):
     lazy = check(trajectories(large_init(D, seeds=SEEDS, device="cpu")))
     print("\nC4 healthy paper d = 64:", v.summary())
     for p in v.per_seed:
-        print(f"  seed {p['seed']}: {p['outcome']}, max gap/max|γ̃| = {p['max_gap_over_max_margin']:.3f}, "
-              f"max gap/min|γ̃| = {p['max_gap_over_min_margin']:.3f}, min sign agreement = {p['min_sign_agree']:.3f}")
+        print(
+            f"  seed {p['seed']}: {p['outcome']}, max gap/max|γ̃| = {p['max_gap_over_max_margin']:.3f}, "
+            f"max gap/min|γ̃| = {p['max_gap_over_min_margin']:.3f}, min sign agreement = {p['min_sign_agree']:.3f}"
+        )
     assert v.stats["seeds_failing"] < lazy.stats["seeds_failing"], (v.summary(), lazy.summary())

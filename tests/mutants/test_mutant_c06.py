@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 
-
 from lemmas.c06_layer_balance import check
 from simulator import first_layer_only, paper
 

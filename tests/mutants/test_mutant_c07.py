@@ -20,8 +20,11 @@ D, SEEDS = 64, 8
 def gradient_runs(cfg: RunConfig) -> dict:
     """The three one-step runs the C7 docstring prescribes, from one regime config."""
     cfg = cfg.replace(steps=1, snapshots=2, test_size=1000, device="cpu")
-    cfgs = {"regime": cfg, "m_d": cfg.replace(m=cfg.d),
-            "drift": cfg.replace(m=THRESHOLDS.c7_drift_batch_factor * cfg.m, data_offset=1)}
+    cfgs = {
+        "regime": cfg,
+        "m_d": cfg.replace(m=cfg.d),
+        "drift": cfg.replace(m=THRESHOLDS.c7_drift_batch_factor * cfg.m, data_offset=1),
+    }
     return {k: run(c) for k, c in cfgs.items()}
 
 

@@ -31,8 +31,9 @@ def test_frozen_second_layer_fails_a(trajectories):
 
 
 def test_sparse_finders_without_joint_training_fails_b(trajectories):
-    v = check(trajectories(sparse_finders(D, seeds=SEEDS, device="cpu", variants=("frozen_a", "logistic"),
-                                                 test_size=4000)))
+    v = check(
+        trajectories(sparse_finders(D, seeds=SEEDS, device="cpu", variants=("frozen_a", "logistic"), test_size=4000))
+    )
     print("\nC8 mutant sparse_finders, main run frozen_a:", v.summary())
     assert v.status == "fails"
     assert all(s["b"] == "fail" for s in v.per_seed)

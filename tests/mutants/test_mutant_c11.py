@@ -30,14 +30,14 @@ SEEDS = 4
 def unbalanced_run(cfg: RunConfig, power: float = 2.0) -> Trajectory:
     """cfg's seeded init with the second layer scaled by (d/16)^power."""
     seeds = [cfg.seed + r for r in range(cfg.seeds)]
-    W0, a0 = data.init_params(seeds, cfg.p, cfg.d, cfg.theta, cfg.init, cfg.finder_fraction, cfg.pair,
-                              torch.float32, torch.device("cpu"))
+    W0, a0 = data.init_params(
+        seeds, cfg.p, cfg.d, cfg.theta, cfg.init, cfg.finder_fraction, cfg.pair, torch.float32, torch.device("cpu")
+    )
     return run(cfg, init=(W0, a0 * (cfg.d / 16) ** power))
 
 
 def test_unbalanced_init_fails():
-    ladder = {d: unbalanced_run(paper(d, seeds=SEEDS, device="cpu", test_size=500, snapshots=2))
-              for d in (16, 32, 64)}
+    ladder = {d: unbalanced_run(paper(d, seeds=SEEDS, device="cpu", test_size=500, snapshots=2)) for d in (16, 32, 64)}
     v = check(ladder)
     print("\nC11 mutant (a = θ(d/16)² ε):", v.summary())
     assert v.status == "fails"

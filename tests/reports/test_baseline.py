@@ -39,8 +39,10 @@ def test_update_writes_a_per_d_cell_and_the_diff_reads_it() -> None:
     assert cell == {"d=32": "holds", "d=64": "fails"} and new["note"] == "kept" and new["schema"] == 2
     assert bmod.expected_for(cell, 64) == "fails" and bmod.expected_for(cell, 128) is None
     assert bmod.expected_for("holds", 128) == "holds" and bmod.expected_statuses(cell) == {"holds", "fails"}
-    assert bmod.describe_cell({"d=128": "holds", "d=64": "fails", "d=256": "holds"}) == \
-        "fails at d=64; holds at d=128, 256"
+    assert (
+        bmod.describe_cell({"d=128": "holds", "d=64": "fails", "d=256": "holds"})
+        == "fails at d=64; holds at d=128, 256"
+    )
     change = {(c.claim, c.regime): c for c in baseline_diff(cert, new).cells}[("C5", "small_batch")]
     assert change.kind == "same" and change.before == "holds at d=32; fails at d=64" and change.after == "mixed"
     swapped = {**new, "profiles": {"quick": {"C5": {"small_batch": {"d=32": "fails", "d=64": "fails"}}}}}
@@ -51,8 +53,10 @@ def test_update_writes_a_per_d_cell_and_the_diff_reads_it() -> None:
 
 def test_update_refuses_examples_disagreeing_at_one_d() -> None:
     records = agreeing()
-    records["C5-small_batch"] = [S.record("C5", "small_batch", "holds", d=64),
-                                 S.record("C5", "small_batch", "fails", fails=2, d=64, seed=3)]
+    records["C5-small_batch"] = [
+        S.record("C5", "small_batch", "holds", d=64),
+        S.record("C5", "small_batch", "fails", fails=2, d=64, seed=3),
+    ]
     with pytest.raises(bmod.BaselineConflict) as e:
         bmod.updated(None, S.certificate(records))
     msg = str(e.value)

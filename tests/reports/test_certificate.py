@@ -93,8 +93,10 @@ def test_atomic_strict_json(tmp_path: Path) -> None:
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     records = {k: v for k, v in S.all_kinds_records().items() if "paper" not in k or "C3" in k}
     a, b = shards(records)
-    pa, pb = write_json_atomic(tmp_path / "a.json", S.certificate(a)), write_json_atomic(tmp_path / "b.json",
-                                                                                         S.certificate(b))
+    pa, pb = (
+        write_json_atomic(tmp_path / "a.json", S.certificate(a)),
+        write_json_atomic(tmp_path / "b.json", S.certificate(b)),
+    )
     assert main(["merge", str(pa), str(pb), "-o", str(tmp_path / "m.json")]) == 0
     merged = certmod.load(tmp_path / "m.json")
     assert certmod.canonical(merged) == certmod.canonical(S.certificate(records))
@@ -116,8 +118,22 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bl = write_json_atomic(tmp_path / "bl.json", {"schema": 1, "profiles": {"quick": {"C3": {"paper": "holds"}}}})
     assert main(["diff", str(bl), str(pf)]) == 1 and "expected holds" in capsys.readouterr().out
 
-    assert main(["build", str(tmp_path / "m.json"), "-o", str(tmp_path / "r.html"), "--no-plots",
-                 "--baseline", str(bl), "--previous", str(pf)]) == 0
+    assert (
+        main(
+            [
+                "build",
+                str(tmp_path / "m.json"),
+                "-o",
+                str(tmp_path / "r.html"),
+                "--no-plots",
+                "--baseline",
+                str(bl),
+                "--previous",
+                str(pf),
+            ]
+        )
+        == 0
+    )
     assert "report:" in capsys.readouterr().out and 'id="matrix"' in (tmp_path / "r.html").read_text()
     assert main(["build", str(tmp_path / "missing.json")]) == 2
 

@@ -13,9 +13,9 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -36,6 +36,7 @@ def write(rel: str, text: str) -> Callable[[pytest.Pytester], None]:
     def setup(p: pytest.Pytester) -> None:
         (p.path / rel).parent.mkdir(parents=True, exist_ok=True)
         (p.path / rel).write_text(text)
+
     return setup
 
 
@@ -64,57 +65,145 @@ class Fault:
 
 
 PLUGIN_FAULTS = [
-    Fault("--update-baseline over a baseline of schema 3", "refused before any test; the file unchanged", USAGE,
-          ("*--baseline: *bl.json: baseline schema 3 is not supported; this version reads schemas 1, 2; "
-           "--update-baseline never overwrites a baseline it cannot read*",),
-          args=("--update-baseline", "--baseline", "bl.json"), setup=write("bl.json", baseline_of_schema(3)),
-          kept=("bl.json",), absent=LAST_COMPLETE),
-    Fault("the gate with a baseline of schema 99", "the same loader refuses it, naming file and versions", USAGE,
-          ("*--baseline: *bl.json: baseline schema 99 is not supported; this version reads schemas 1, 2*",),
-          args=("--baseline", "bl.json"), setup=write("bl.json", baseline_of_schema(99)), kept=("bl.json",)),
-    Fault("--baseline naming a missing file", "says the file is missing", USAGE,
-          ("*--baseline: *nosuch.json: baseline file not found; give an existing baseline, or --update-baseline*",),
-          args=("--baseline", "nosuch.json")),
-    Fault("--baseline with invalid JSON", "names the file", USAGE, ("*--baseline: *bl.json: *not valid JSON*",),
-          args=("--baseline", "bl.json"), setup=write("bl.json", '{"schema": 2, "profiles": {'), kept=("bl.json",)),
-    Fault("a baseline cell with an unknown status", "a schema error naming the cell, not a flip", USAGE,
-          ("*--baseline: *bl.json: quick/C1/paper: unknown status 'hold' (expected one of holds, fails, "
-           "inconclusive)*",),
-          args=("--baseline", "bl.json"),
-          setup=write("bl.json", '{"schema": 2, "profiles": {"quick": {"C1": {"paper": "hold"}}}}')),
-    Fault("an interrupted run (SIGINT)", "the last complete certificate and report kept; the partial beside them",
-          INTERRUPTED, ("*certificate: */reports/out/incomplete/certificate.json (INCOMPLETE, 4 examples)*",
-                        "*report: */reports/out/incomplete/index.html*",
-                        "*last complete run's certificate and report are kept: */reports/out/certificate.json*"),
-          env={"FAKE_INTERRUPT": "C3-paper"}, setup=complete_run, kept=LAST_COMPLETE, written=INCOMPLETE),
-    Fault("every item erroring", "the last complete certificate and report kept", FAILED,
-          ("*certificate INCOMPLETE: no verdict from *",
-           "*certificate: */reports/out/incomplete/certificate.json (INCOMPLETE, 0 examples)*",
-           "*last complete run's certificate and report are kept*"),
-          env={"FAKE_ERROR": "all"}, setup=complete_run, kept=LAST_COMPLETE, written=INCOMPLETE),
-    Fault("a run cancelled by SIGTERM", "an incomplete certificate, as SIGINT leaves; the complete one kept",
-          INTERRUPTED, ("*certificate INCOMPLETE: terminated by SIGTERM*",
-                        "*certificate: */reports/out/incomplete/certificate.json (INCOMPLETE, 4 examples)*"),
-          env={"FAKE_SIGTERM": "C3-paper"}, setup=complete_run, kept=LAST_COMPLETE, written=INCOMPLETE),
-    Fault("--report-dir is a file", "refused before any test", USAGE,
-          ("*--report-dir */rd: */rd is a file, not a folder (choose a writable folder, or --no-report)*",),
-          args=("--report-dir", "rd"), setup=write("rd", "x"), kept=("rd",)),
-    Fault("--report-dir under a file", "refused before any test", USAGE,
-          ("*--report-dir */rd/sub: */rd is a file, not a folder*",), args=("--report-dir", "rd/sub"),
-          setup=write("rd", "x"), kept=("rd",)),
-    Fault("--report-dir made unwritable during the run", "exit non-zero naming the path", FAILED,
-          ("*xorcert: writing the certificate */rd/certificate.json failed: *",
-           "*xorcert: writing the report */rd/index.html failed: *"),
-          args=("--report-dir", "rd"), env={"FAKE_BREAK": "C3-paper:rd"}, setup=write("rd/keep", "")),
-    Fault("the baseline cannot be written at the end", "certificate and report written first; a red line, exit 1",
-          FAILED, ("*xorcert: could not write the baseline */bl.json: *; it is unchanged, and this run's verdicts "
-                   "are in its certificate*",),
-          args=("--update-baseline", "--baseline", "bl.json", "--report-dir", "rd"),
-          env={"FAKE_BREAK": "C3-paper:bl.json"}, setup=write("bl.json", '{"schema": 2, "profiles": {}}'),
-          written=("rd/certificate.json", "rd/index.html")),
-    Fault("--update-baseline into a folder that is a file", "refused before any test", USAGE,
-          ("*--update-baseline: cannot write */f/bl.json: */f is a file, not a folder*",),
-          args=("--update-baseline", "--baseline", "f/bl.json"), setup=write("f", "x"), kept=("f",)),
+    Fault(
+        "--update-baseline over a baseline of schema 3",
+        "refused before any test; the file unchanged",
+        USAGE,
+        (
+            "*--baseline: *bl.json: baseline schema 3 is not supported; this version reads schemas 1, 2; "
+            "--update-baseline never overwrites a baseline it cannot read*",
+        ),
+        args=("--update-baseline", "--baseline", "bl.json"),
+        setup=write("bl.json", baseline_of_schema(3)),
+        kept=("bl.json",),
+        absent=LAST_COMPLETE,
+    ),
+    Fault(
+        "the gate with a baseline of schema 99",
+        "the same loader refuses it, naming file and versions",
+        USAGE,
+        ("*--baseline: *bl.json: baseline schema 99 is not supported; this version reads schemas 1, 2*",),
+        args=("--baseline", "bl.json"),
+        setup=write("bl.json", baseline_of_schema(99)),
+        kept=("bl.json",),
+    ),
+    Fault(
+        "--baseline naming a missing file",
+        "says the file is missing",
+        USAGE,
+        ("*--baseline: *nosuch.json: baseline file not found; give an existing baseline, or --update-baseline*",),
+        args=("--baseline", "nosuch.json"),
+    ),
+    Fault(
+        "--baseline with invalid JSON",
+        "names the file",
+        USAGE,
+        ("*--baseline: *bl.json: *not valid JSON*",),
+        args=("--baseline", "bl.json"),
+        setup=write("bl.json", '{"schema": 2, "profiles": {'),
+        kept=("bl.json",),
+    ),
+    Fault(
+        "a baseline cell with an unknown status",
+        "a schema error naming the cell, not a flip",
+        USAGE,
+        ("*--baseline: *bl.json: quick/C1/paper: unknown status 'hold' (expected one of holds, fails, inconclusive)*",),
+        args=("--baseline", "bl.json"),
+        setup=write("bl.json", '{"schema": 2, "profiles": {"quick": {"C1": {"paper": "hold"}}}}'),
+    ),
+    Fault(
+        "an interrupted run (SIGINT)",
+        "the last complete certificate and report kept; the partial beside them",
+        INTERRUPTED,
+        (
+            "*certificate: */reports/out/incomplete/certificate.json (INCOMPLETE, 4 examples)*",
+            "*report: */reports/out/incomplete/index.html*",
+            "*last complete run's certificate and report are kept: */reports/out/certificate.json*",
+        ),
+        env={"FAKE_INTERRUPT": "C3-paper"},
+        setup=complete_run,
+        kept=LAST_COMPLETE,
+        written=INCOMPLETE,
+    ),
+    Fault(
+        "every item erroring",
+        "the last complete certificate and report kept",
+        FAILED,
+        (
+            "*certificate INCOMPLETE: no verdict from *",
+            "*certificate: */reports/out/incomplete/certificate.json (INCOMPLETE, 0 examples)*",
+            "*last complete run's certificate and report are kept*",
+        ),
+        env={"FAKE_ERROR": "all"},
+        setup=complete_run,
+        kept=LAST_COMPLETE,
+        written=INCOMPLETE,
+    ),
+    Fault(
+        "a run cancelled by SIGTERM",
+        "an incomplete certificate, as SIGINT leaves; the complete one kept",
+        INTERRUPTED,
+        (
+            "*certificate INCOMPLETE: terminated by SIGTERM*",
+            "*certificate: */reports/out/incomplete/certificate.json (INCOMPLETE, 4 examples)*",
+        ),
+        env={"FAKE_SIGTERM": "C3-paper"},
+        setup=complete_run,
+        kept=LAST_COMPLETE,
+        written=INCOMPLETE,
+    ),
+    Fault(
+        "--report-dir is a file",
+        "refused before any test",
+        USAGE,
+        ("*--report-dir */rd: */rd is a file, not a folder (choose a writable folder, or --no-report)*",),
+        args=("--report-dir", "rd"),
+        setup=write("rd", "x"),
+        kept=("rd",),
+    ),
+    Fault(
+        "--report-dir under a file",
+        "refused before any test",
+        USAGE,
+        ("*--report-dir */rd/sub: */rd is a file, not a folder*",),
+        args=("--report-dir", "rd/sub"),
+        setup=write("rd", "x"),
+        kept=("rd",),
+    ),
+    Fault(
+        "--report-dir made unwritable during the run",
+        "exit non-zero naming the path",
+        FAILED,
+        (
+            "*xorcert: writing the certificate */rd/certificate.json failed: *",
+            "*xorcert: writing the report */rd/index.html failed: *",
+        ),
+        args=("--report-dir", "rd"),
+        env={"FAKE_BREAK": "C3-paper:rd"},
+        setup=write("rd/keep", ""),
+    ),
+    Fault(
+        "the baseline cannot be written at the end",
+        "certificate and report written first; a red line, exit 1",
+        FAILED,
+        (
+            "*xorcert: could not write the baseline */bl.json: *; it is unchanged, and this run's verdicts "
+            "are in its certificate*",
+        ),
+        args=("--update-baseline", "--baseline", "bl.json", "--report-dir", "rd"),
+        env={"FAKE_BREAK": "C3-paper:bl.json"},
+        setup=write("bl.json", '{"schema": 2, "profiles": {}}'),
+        written=("rd/certificate.json", "rd/index.html"),
+    ),
+    Fault(
+        "--update-baseline into a folder that is a file",
+        "refused before any test",
+        USAGE,
+        ("*--update-baseline: cannot write */f/bl.json: */f is a file, not a folder*",),
+        args=("--update-baseline", "--baseline", "f/bl.json"),
+        setup=write("f", "x"),
+        kept=("f",),
+    ),
 ]
 
 
@@ -142,29 +231,58 @@ def test_plugin_fault(fake: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fa
 
 def test_a_read_only_folder_is_named_before_any_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Root writes into a chmod-0555 folder, so the read-only file system is injected where the probe writes."""
+
     def read_only(*args: object, **kwargs: object) -> None:
         raise OSError(30, "Read-only file system")
 
     assert plugin.writable_dir_problem(tmp_path / "a" / "b") is None
     monkeypatch.setattr(plugin.tempfile, "TemporaryFile", read_only)
-    assert plugin.writable_dir_problem(tmp_path / "a" / "b") == f"cannot create files in {tmp_path}: " \
-                                                                "Read-only file system"
+    assert (
+        plugin.writable_dir_problem(tmp_path / "a" / "b") == f"cannot create files in {tmp_path}: Read-only file system"
+    )
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (("--hypothesis-profile", "nosuch"),
-     "ERROR: --hypothesis-profile 'nosuch' is not a profile of xorcert; choose one of quick, certify, certify-gpu, hunt"),
-    (("--baseline", "{tmp}/bl.json"), "ERROR: --baseline: {tmp}/bl.json: baseline schema 99 is not supported; "
-                                      "this version reads schemas 1, 2"),
-], ids=["unknown hypothesis profile", "the certification's own gate, schema 99"])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ("--hypothesis-profile", "nosuch"),
+            "ERROR: --hypothesis-profile 'nosuch' is not a profile of xorcert; "
+            "choose one of quick, certify, certify-gpu, hunt",
+        ),
+        (
+            ("--baseline", "{tmp}/bl.json"),
+            "ERROR: --baseline: {tmp}/bl.json: baseline schema 99 is not supported; this version reads schemas 1, 2",
+        ),
+    ],
+    ids=["unknown hypothesis profile", "the certification's own gate, schema 99"],
+)
 def test_repository_suite_refuses_bad_options(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
     """The real suite (root conftest, tests/claims): one line, before collection, no report written."""
     (tmp_path / "bl.json").write_text(baseline_of_schema(99))
     argv = [a.format(tmp=tmp_path) for a in args]
-    res = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", "--co", "-q",
-                          "--report-dir", str(tmp_path / "out"), *argv, "tests/claims"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")})
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-n",
+            "0",
+            "-p",
+            "no:cacheprovider",
+            "--co",
+            "-q",
+            "--report-dir",
+            str(tmp_path / "out"),
+            *argv,
+            "tests/claims",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+    )
     lines = (res.stdout + res.stderr).strip().splitlines()
     assert res.returncode == USAGE and lines == [says.format(tmp=tmp_path)], res.stdout + res.stderr
     assert not (tmp_path / "out").exists()
@@ -180,26 +298,43 @@ def _cert(tmp_path: Path, name: str, mutate: Callable[[dict], None] | None = Non
 
 
 COMMAND_FAULTS = [
-    ("merging the same shard twice", lambda t: ["merge", _cert(t, "a.json"), _cert(t, "a.json"), "-o",
-                                                 str(t / "m.json")],
-     "error: refusing to merge: {t}/a.json and {t}/a.json are the same shard (the run of 2026-01-01T00:00:00); "
-     "give each shard once"),
-    ("merging a certificate whose entries are not mappings",
-     lambda t: ["merge", _cert(t, "a.json"), _cert(t, "b.json", lambda c: c["entries"].__setitem__(0, [1, 2])),
-                "-o", str(t / "m.json")],
-     "error: {t}/b.json: entries[0] is not a mapping (found list: [1, 2])"),
-    ("diffing a certificate whose verdict is not a mapping",
-     lambda t: ["diff", _cert(t, "a.json"), _cert(t, "b.json", lambda c: c["entries"][1].__setitem__("verdict", 3))],
-     "error: {t}/b.json: entries[1]['verdict'] is not a mapping"),
-    ("diffing a certificate whose items are not mappings",
-     lambda t: ["diff", _cert(t, "a.json", lambda c: c["items"].__setitem__("x", "y")), _cert(t, "b.json")],
-     "error: {t}/a.json: items['x'] is not a mapping"),
-    ("diffing against a baseline of schema 99",
-     lambda t: ["diff", str(t / "bl.json"), _cert(t, "b.json")],
-     "error: {t}/bl.json: baseline schema 99 is not supported; this version reads schemas 1, 2"),
-    ("building with a missing --baseline",
-     lambda t: ["build", _cert(t, "a.json"), "-o", str(t / "i.html"), "--baseline", str(t / "nosuch.json")],
-     "error: {t}/nosuch.json: baseline file not found"),
+    (
+        "merging the same shard twice",
+        lambda t: ["merge", _cert(t, "a.json"), _cert(t, "a.json"), "-o", str(t / "m.json")],
+        "error: refusing to merge: {t}/a.json and {t}/a.json are the same shard (the run of 2026-01-01T00:00:00); "
+        "give each shard once",
+    ),
+    (
+        "merging a certificate whose entries are not mappings",
+        lambda t: [
+            "merge",
+            _cert(t, "a.json"),
+            _cert(t, "b.json", lambda c: c["entries"].__setitem__(0, [1, 2])),
+            "-o",
+            str(t / "m.json"),
+        ],
+        "error: {t}/b.json: entries[0] is not a mapping (found list: [1, 2])",
+    ),
+    (
+        "diffing a certificate whose verdict is not a mapping",
+        lambda t: ["diff", _cert(t, "a.json"), _cert(t, "b.json", lambda c: c["entries"][1].__setitem__("verdict", 3))],
+        "error: {t}/b.json: entries[1]['verdict'] is not a mapping",
+    ),
+    (
+        "diffing a certificate whose items are not mappings",
+        lambda t: ["diff", _cert(t, "a.json", lambda c: c["items"].__setitem__("x", "y")), _cert(t, "b.json")],
+        "error: {t}/a.json: items['x'] is not a mapping",
+    ),
+    (
+        "diffing against a baseline of schema 99",
+        lambda t: ["diff", str(t / "bl.json"), _cert(t, "b.json")],
+        "error: {t}/bl.json: baseline schema 99 is not supported; this version reads schemas 1, 2",
+    ),
+    (
+        "building with a missing --baseline",
+        lambda t: ["build", _cert(t, "a.json"), "-o", str(t / "i.html"), "--baseline", str(t / "nosuch.json")],
+        "error: {t}/nosuch.json: baseline file not found",
+    ),
 ]
 
 

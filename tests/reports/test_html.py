@@ -10,8 +10,17 @@ import pytest
 from reports.html import render_report
 from tests.reports import synthetic as S
 
-BASELINE = {"schema": 1, "profiles": {"quick": {"C4": {"large_init": "holds"}, "C9": {"gaussian": "fails"},
-                                               "C2": {"gaussian": "holds"}, "C1": {"paper": "holds"}}}}
+BASELINE = {
+    "schema": 1,
+    "profiles": {
+        "quick": {
+            "C4": {"large_init": "holds"},
+            "C9": {"gaussian": "fails"},
+            "C2": {"gaussian": "holds"},
+            "C1": {"paper": "holds"},
+        }
+    },
+}
 
 
 class Collect(HTMLParser):
@@ -63,16 +72,25 @@ def assert_self_contained(html: str, page: Collect) -> None:
 def full_page() -> tuple[str, Collect]:
     prev = S.certificate()
     prev["entries"][0]["verdict"]["stats"]["max_batch_dev_to_T1"] = 0.2  # a statistic that moved by 50%
-    html = render_report(S.certificate(), baseline=BASELINE, previous=prev, baseline_name="baseline.json",
-                         previous_name="old.json", with_plots=False)
+    html = render_report(
+        S.certificate(),
+        baseline=BASELINE,
+        previous=prev,
+        baseline_name="baseline.json",
+        previous_name="old.json",
+        with_plots=False,
+    )
     return html, parse(html)
 
 
 def test_matrix_has_every_claim_and_regime(full_page: tuple[str, Collect]) -> None:
     html, page = full_page
     assert any(tag == "table" and a.get("id") == "matrix" for tag, a in page.tags)
-    cells = {(a.get("data-claim"), a.get("data-regime")): a.get("data-status") for tag, a in page.tags
-             if tag == "td" and a.get("data-claim")}
+    cells = {
+        (a.get("data-claim"), a.get("data-regime")): a.get("data-status")
+        for tag, a in page.tags
+        if tag == "td" and a.get("data-claim")
+    }
     assert set(cells) == {(c, r) for c in S.CLAIMS for r in S.REGIMES}
     assert cells[("C9", "gaussian")] == "fails" and cells[("C1", "parity3")] == "inconclusive"
     assert cells[("C5", "small_batch")] == "mixed" and cells[("C3", "paper")] == "holds"
@@ -86,19 +104,26 @@ def test_regression_and_counterexamples(full_page: tuple[str, Collect]) -> None:
     text = " ".join(page.text)
     assert "FLIPPED" in text and 'id="baseline-diff"' in html
     flip_row = html.index("FLIPPED")
-    assert html.index("large_init", flip_row) < html.index("cell(s) without an expected verdict") < html.index(
-        "cell(s) expected but not run")  # flips come first
+    assert (
+        html.index("large_init", flip_row)
+        < html.index("cell(s) without an expected verdict")
+        < html.index("cell(s) expected but not run")
+    )  # flips come first
     assert 'id="moved-stats"' in html and "max_batch_dev_to_T1" in html  # moved beyond its 10% tolerance
-    assert ".venv/bin/pytest &#34;tests/claims/test_certify.py::test_claim[C4-large_init]&#34; --hypothesis-profile quick" \
-        in html or '.venv/bin/pytest "tests/claims/test_certify.py::test_claim[C4-large_init]"' in html
+    assert (
+        ".venv/bin/pytest &#34;tests/claims/test_certify.py::test_claim[C4-large_init]&#34; --hypothesis-profile quick"
+        in html
+        or '.venv/bin/pytest "tests/claims/test_certify.py::test_claim[C4-large_init]"' in html
+    )
     assert "python -m lemmas check C4 --regime large_init --d 32" in html  # the entry's own reproduce command
     assert "VerdictFlip: flipped" in html  # the failing item's message
     assert text.index("flip") < text.index("known failure")
 
 
 def test_page_is_self_contained_with_plots() -> None:
-    records = {k: v for k, v in S.all_kinds_records().items()
-               if any(s in k for s in ("C2-paper", "C9-gaussian", "C10-paper"))}
+    records = {
+        k: v for k, v in S.all_kinds_records().items() if any(s in k for s in ("C2-paper", "C9-gaussian", "C10-paper"))
+    }
     notes: list[str] = []
     html = render_report(S.certificate(records), baseline=BASELINE, log=notes.append)
     page = parse(html)
@@ -110,14 +135,22 @@ def test_page_is_self_contained_with_plots() -> None:
 
 
 def test_incomplete_and_odd_series_still_render() -> None:
-    records = {"t::test_claim[C1-paper]": [S.record("C1", "paper", "holds", series=S.odd_series())],
-               "t::test_claim[C7-paper]": [S.record("C7", "paper", "holds", series={"quantile_levels": [0.5],
-                                                                                   "weird": {"x": 1}})],
-               "t::test_claim[C3-gaussian]": [S.record("C3", "gaussian", "holds")]}
+    records = {
+        "t::test_claim[C1-paper]": [S.record("C1", "paper", "holds", series=S.odd_series())],
+        "t::test_claim[C7-paper]": [
+            S.record("C7", "paper", "holds", series={"quantile_levels": [0.5], "weird": {"x": 1}})
+        ],
+        "t::test_claim[C3-gaussian]": [S.record("C3", "gaussian", "holds")],
+    }
     records["t::test_claim[C3-gaussian]"][0]["verdict"] = {"status": "holds"}  # a verdict with almost nothing
     cert = S.certificate(records, complete=False)
-    cert["items"]["t::test_claim[C8-paper]"] = {"claim": "C8", "regime": "paper", "outcome": "error",
-                                                "message": "RuntimeError: simulation crashed", "examples": 0}
+    cert["items"]["t::test_claim[C8-paper]"] = {
+        "claim": "C8",
+        "regime": "paper",
+        "outcome": "error",
+        "message": "RuntimeError: simulation crashed",
+        "examples": 0,
+    }
     notes: list[str] = []
     html = render_report(cert, baseline=None, log=notes.append)
     page = parse(html)

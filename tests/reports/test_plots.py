@@ -38,14 +38,36 @@ def test_panels_are_drawn_as_given() -> None:
 
 
 def test_every_mark_kind_round_trips_and_draws() -> None:
-    panel = Panel("all marks", (Band([1, 2, 3], [0.0, 0.5, 1], [2, 3, 4], "band"),
-                                Curve([1, 2, 3], [1, "inf", 3], "seed 0", "seed"), Curve([1, 2, 3], [1, 2, 3], "m", "median"),
-                                Scatter([1, 2], [3, 4], "pts"), ErrorBar(2, 2, 1, 3, "CI"), HLine(2.5, "thr"),
-                                HLine(1.5, "ref", "reference"), VLine(2, "T1"), VLine(math.inf, "never")),
-                  "x", "y", x_scale="log2", y_scale="log")
+    panel = Panel(
+        "all marks",
+        (
+            Band([1, 2, 3], [0.0, 0.5, 1], [2, 3, 4], "band"),
+            Curve([1, 2, 3], [1, "inf", 3], "seed 0", "seed"),
+            Curve([1, 2, 3], [1, 2, 3], "m", "median"),
+            Scatter([1, 2], [3, 4], "pts"),
+            ErrorBar(2, 2, 1, 3, "CI"),
+            HLine(2.5, "thr"),
+            HLine(1.5, "ref", "reference"),
+            VLine(2, "T1"),
+            VLine(math.inf, "never"),
+        ),
+        "x",
+        "y",
+        x_scale="log2",
+        y_scale="log",
+    )
     record = panel.to_dict()
     assert record["kind"] == "panel" and [m["kind"] for m in record["marks"]] == [
-        "band", "curve", "curve", "scatter", "errorbar", "hline", "hline", "vline", "vline"]
+        "band",
+        "curve",
+        "curve",
+        "scatter",
+        "errorbar",
+        "hline",
+        "hline",
+        "vline",
+        "vline",
+    ]
     assert Panel.from_dict(json.loads(json.dumps(sanitize(record)))) == panel
     logs: list[str] = []
     (plot,) = plots_for("any", {"series": {"p": record}}, logs.append)
@@ -80,12 +102,14 @@ def test_ids_are_unique_per_prefix() -> None:
     a = plots_for("C3", S.verdict("C3", "holds"), id_prefix="a-")[0].svg
     b = plots_for("C3", S.verdict("C3", "holds"), id_prefix="b-")[0].svg
     assert set(re.findall(r'id="([^"]+)"', a)).isdisjoint(re.findall(r'id="([^"]+)"', b))
-    assert 'url(#a-' in a or 'href="#a-' in a
+    assert "url(#a-" in a or 'href="#a-' in a
 
 
 def test_clean_svg() -> None:
-    raw = ('<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/x.dtd">\n'
-           '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"><metadata>'
-           '<a href="http://x"/></metadata><g id="g1" clip-path="url(#c1)"><use xlink:href="#m1"/></g></svg>')
+    raw = (
+        '<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/x.dtd">\n'
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"><metadata>'
+        '<a href="http://x"/></metadata><g id="g1" clip-path="url(#c1)"><use xlink:href="#m1"/></g></svg>'
+    )
     out = clean_svg(raw, "q-")
     assert "http" not in out and 'id="q-g1"' in out and "url(#q-c1)" in out and 'href="#q-m1"' in out

@@ -46,21 +46,29 @@ def test_update_baseline_round_trip(fake: pytest.Pytester) -> None:
     res.stdout.fnmatch_lines(["baseline updated: 9 cell(s) of profile 'quick' written to *bl.json"])
     table = json.loads((fake.path / "bl.json").read_text())
     assert table["schema"] == 2
-    assert table["profiles"]["quick"] == {c: {r: s for cc, r, s in CELLS if cc == c}
-                                          for c in dict.fromkeys(c for c, _, _ in CELLS)}
+    assert table["profiles"]["quick"] == {
+        c: {r: s for cc, r, s in CELLS if cc == c} for c in dict.fromkeys(c for c, _, _ in CELLS)
+    }
     res = run(fake, "--baseline", "bl.json", "--report-dir", "out")
     res.stdout.fnmatch_lines(["verdicts against bl.json (profile quick): 0 flipped, 0 new, 0 not run, 9 unchanged"])
 
     (fake.path / "records.json").write_text(json.dumps(fake_records(conflict=True)))
     res = run(fake, "--update-baseline", "--baseline", "bl2.json", "--no-report")
     assert res.ret != 0
-    res.stdout.fnmatch_lines(["refusing to update the baseline*", "  C3 in gaussian (*): 1 holds, 1 fails*",
-                              "    example 0: d=32*holds", "    example 1: d=32*seed=1*fails"])
+    res.stdout.fnmatch_lines(
+        [
+            "refusing to update the baseline*",
+            "  C3 in gaussian (*): 1 holds, 1 fails*",
+            "    example 0: d=32*holds",
+            "    example 1: d=32*seed=1*fails",
+        ]
+    )
     assert not (fake.path / "bl2.json").exists() and not (fake.path / "reports").exists()
 
 
-def test_interrupted_run_is_written_and_marked_incomplete(fake: pytest.Pytester,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_run_is_written_and_marked_incomplete(
+    fake: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     unstub(fake)
     monkeypatch.setenv("FAKE_INTERRUPT", "C3-paper")
     res = run(fake)  # the default --report-dir: reports/out/ under the rootdir

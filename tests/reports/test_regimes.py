@@ -37,7 +37,7 @@ def test_html_sets_the_user_regime_beside_paper_and_marks_differences() -> None:
     page = parse(html)
     heads = [a for tag, a in page.tags if tag == "th" and "data-user-regime" in a]
     assert [a["data-user-regime"] for a in heads] == [S.USER_REGIME]
-    header = html[html.index("<thead><tr><th>claim</th>"):]
+    header = html[html.index("<thead><tr><th>claim</th>") :]
     header = header[: header.index("</tr>")]
     assert header.index(">paper<") < header.index(S.USER_REGIME) < header.index("small_batch")
     cells = {(a["data-claim"], a["data-regime"]): a for tag, a in page.tags if tag == "td" and a.get("data-claim")}

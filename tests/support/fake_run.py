@@ -19,7 +19,7 @@ import pytest
 from reports import certificate as certmod
 from tests.reports import synthetic as S
 
-FAKE_MODULE = '''
+FAKE_MODULE = """
 import json, os, shutil, signal, time
 import pytest
 
@@ -56,13 +56,13 @@ def test_claim(cid, regime, record_property):
 
 def test_unrelated():
     pass
-'''
+"""
 
 # Stand-ins for the real `lemmas` and `simulator` (which import torch: seconds per run) that the
 # plugin reads the specification and the claim metadata from; the subprocess finds them first on
 # sys.path. The stub `lemmas` holds the real dependency-free modules that `reports` imports
 # (LEMMAS_COPIED). One test (the interrupted run) runs against the real packages.
-STUB_LEMMAS_BASE = '''
+STUB_LEMMAS_BASE = """
 from dataclasses import dataclass
 
 
@@ -88,19 +88,27 @@ class _Claim:
 
 def registry():
     return {f"C{i}": _Claim(f"C{i}") for i in range(1, 12)}
-'''
-STUB_SIMULATOR = '''
+"""
+STUB_SIMULATOR = """
 __version__ = "0.1.0"
 def registered_regimes():
     return dict.fromkeys(["paper", "small_batch", "gaussian", "first_layer_only", "large_init", "parity3",
                           "sparse_finders"])
-'''
+"""
 
 LEMMAS_COPIED = ("plain.py", "report.py")
 
-CELLS = [("C1", "paper", "holds"), ("C2", "paper", "holds"), ("C3", "paper", "holds"), ("C3", "gaussian", "holds"),
-         ("C4", "paper", "holds"), ("C5", "gaussian", "fails"), ("C6", "paper", "holds"),
-         ("C9", "parity3", "fails"), ("C10", "paper", "inconclusive")]
+CELLS = [
+    ("C1", "paper", "holds"),
+    ("C2", "paper", "holds"),
+    ("C3", "paper", "holds"),
+    ("C3", "gaussian", "holds"),
+    ("C4", "paper", "holds"),
+    ("C5", "gaussian", "fails"),
+    ("C6", "paper", "holds"),
+    ("C9", "parity3", "fails"),
+    ("C10", "paper", "inconclusive"),
+]
 
 
 def fake_records(conflict: bool = False) -> dict[str, list[dict]]:
@@ -108,22 +116,33 @@ def fake_records(conflict: bool = False) -> dict[str, list[dict]]:
     for cid, regime, status in CELLS:
         out[f"{cid}-{regime}"] = [S.record(cid, regime, status, expected=status, d=d, series={}) for d in (32, 64)]
     if conflict:
-        out["C3-gaussian"][1] = S.record("C3", "gaussian", "fails", expected="fails", d=32, seed=1, fails=3,
-                                         series={})  # the same d as example 0, another seed
+        out["C3-gaussian"][1] = S.record(
+            "C3", "gaussian", "fails", expected="fails", d=32, seed=1, fails=3, series={}
+        )  # the same d as example 0, another seed
     return out
 
 
 def make_fake(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """The fake certification module, its records and the stub packages in pytester's folder."""
-    for var in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "PYTEST_ADDOPTS",
-                "FAKE_INTERRUPT", "FAKE_ERROR", "FAKE_SIGTERM", "FAKE_BREAK"):
+    for var in (
+        "PYTEST_XDIST_WORKER",
+        "PYTEST_XDIST_WORKER_COUNT",
+        "PYTEST_XDIST_TESTRUNUID",
+        "PYTEST_ADDOPTS",
+        "FAKE_INTERRUPT",
+        "FAKE_ERROR",
+        "FAKE_SIGTERM",
+        "FAKE_BREAK",
+    ):
         monkeypatch.delenv(var, raising=False)
     pytester.makepyfile(test_fake=FAKE_MODULE)
     (pytester.path / "records.json").write_text(json.dumps(fake_records()))
     real = Path(__file__).resolve().parents[2] / "lemmas"
     copied = {name: (real / name).read_text(encoding="utf-8") for name in LEMMAS_COPIED}
-    for pkg, files in (("lemmas", {"__init__.py": "", "base.py": STUB_LEMMAS_BASE, **copied}),
-                       ("simulator", {"__init__.py": STUB_SIMULATOR})):
+    for pkg, files in (
+        ("lemmas", {"__init__.py": "", "base.py": STUB_LEMMAS_BASE, **copied}),
+        ("simulator", {"__init__.py": STUB_SIMULATOR}),
+    ):
         (pytester.path / pkg).mkdir()
         for name, text in files.items():
             (pytester.path / pkg / name).write_text(text)
@@ -137,9 +156,18 @@ def unstub(p: pytest.Pytester) -> None:
 
 
 def run(p: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return p.runpytest_subprocess("-p", "no:xorcert", "-p", "reports.plugin", "-p", "no:cacheprovider",
-                                  "-p", "no:hypothesispytest",
-                                  *args, timeout=120)
+    return p.runpytest_subprocess(
+        "-p",
+        "no:xorcert",
+        "-p",
+        "reports.plugin",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:hypothesispytest",
+        *args,
+        timeout=120,
+    )
 
 
 def cert_of(p: pytest.Pytester, out: str) -> dict:

@@ -6,7 +6,7 @@ the point where the label moves the replay is the healthy run, bit for bit; only
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 

@@ -10,8 +10,9 @@ from simulator import RunConfig, Trajectory
 from simulator.trajectory import expected_shapes
 
 
-def make_trajectory(cfg: RunConfig, T: int | None = None, snap_steps: list[int] | None = None,
-                    **arrays: Any) -> Trajectory:
+def make_trajectory(
+    cfg: RunConfig, T: int | None = None, snap_steps: list[int] | None = None, **arrays: Any
+) -> Trajectory:
     """A Trajectory of cfg whose arrays are the given ones (broadcast to shape), zeros elsewhere."""
     T = cfg.steps if T is None else T
     snap_steps = [0, T] if snap_steps is None else snap_steps

@@ -13,7 +13,7 @@ helpers `from conftest` breaks as soon as a second conftest.py exists higher up.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import torch

@@ -23,8 +23,9 @@ SNAPSHOT_KEYS = ("snap_W", "snap_a")
 
 
 def tiny_config(**overrides: Any) -> RunConfig:
-    base: dict[str, Any] = dict(d=10, p=6, m=50, eta=0.5, theta=0.7, steps=8, dtype="float64",
-                                device="cpu", test_size=64, snapshots=5)
+    base: dict[str, Any] = dict(
+        d=10, p=6, m=50, eta=0.5, theta=0.7, steps=8, dtype="float64", device="cpu", test_size=64, snapshots=5
+    )
     base.update(overrides)
     return RunConfig(**base)
 
@@ -88,8 +89,9 @@ def test_different_seeds_differ() -> None:
 # ------------------------------------------------------------------------- chunks
 
 
-@pytest.mark.parametrize("chunk_rows,data", [(1, "boolean"), (7, "boolean"), (49, "boolean"), (1000, "boolean"),
-                                             (13, "gaussian")])
+@pytest.mark.parametrize(
+    "chunk_rows,data", [(1, "boolean"), (7, "boolean"), (49, "boolean"), (1000, "boolean"), (13, "gaussian")]
+)
 def test_chunked_equals_unchunked(chunk_rows: int, data: str) -> None:
     """Any chunk_rows (dividing m or not, ≥ m, 1) gives the unchunked run to float64 rounding."""
     cfg = tiny_config(data=data, seeds=2, variants=("logistic", "frozen_a"), steps=4)
@@ -190,8 +192,13 @@ def test_variant_order_does_not_matter() -> None:
 
 @pytest.mark.parametrize(
     "overrides",
-    [dict(), dict(dtype="float32"), dict(data="gaussian", chunk_rows=7), dict(init="sparse_finders", seeds=3),
-     dict(variants=tuple(VARIANTS), label_coords=(0, 1, 2))],
+    [
+        dict(),
+        dict(dtype="float32"),
+        dict(data="gaussian", chunk_rows=7),
+        dict(init="sparse_finders", seeds=3),
+        dict(variants=tuple(VARIANTS), label_coords=(0, 1, 2)),
+    ],
     ids=["float64", "float32", "gaussian-chunked", "sparse-finders", "coupled-parity3"],
 )
 def test_same_config_twice_is_bit_identical(overrides: dict[str, Any]) -> None:

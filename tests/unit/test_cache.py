@@ -57,9 +57,16 @@ def cache(tmp_path: Path) -> TrajectoryCache:
 def _alternative(cfg: RunConfig, name: str):
     """A valid value different from cfg's for field `name`."""
     special = {
-        "label_coords": (1, 2), "variants": ("logistic", "linear"), "data": "gaussian", "init": "sparse_finders",
-        "dtype": "float64", "regime": "paper", "regime_params": (("C", 3.0),), "finder_fraction": 0.5,
-        "stop_error": 0.25, "label_noise": 0.1,
+        "label_coords": (1, 2),
+        "variants": ("logistic", "linear"),
+        "data": "gaussian",
+        "init": "sparse_finders",
+        "dtype": "float64",
+        "regime": "paper",
+        "regime_params": (("C", 3.0),),
+        "finder_fraction": 0.5,
+        "stop_error": 0.25,
+        "label_noise": 0.1,
     }
     if name in special:
         return special[name]
@@ -175,13 +182,19 @@ WORKER = textwrap.dedent("""
 
 def test_concurrent_processes_compute_once(tmp_path):
     root, go = tmp_path / "cache", tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(root), str(go), TINY.to_json(), str(i)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=SUBPROCESS_ENV)
-             for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(root), str(go), TINY.to_json(), str(i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=SUBPROCESS_ENV,
+        )
+        for i in range(2)
+    ]
     deadline = time.monotonic() + 60
     while not all((tmp_path / f"ready-{i}").exists() for i in range(2)):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), \
-            [p.communicate() for p in procs]
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [p.communicate() for p in procs]
         time.sleep(0.02)
     go.touch()  # both start asking at the same moment
     results = []
@@ -269,8 +282,13 @@ KILLED = textwrap.dedent("""
 
 
 def test_killed_writer_leaves_no_entry_and_releases_the_lock(cache):
-    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(cache.root), TINY.to_json()],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=SUBPROCESS_ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(cache.root), TINY.to_json()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=SUBPROCESS_ENV,
+    )
     try:
         assert proc.stdout.readline().strip() == "computing", proc.stderr.read()
     finally:

@@ -66,14 +66,21 @@ def test_a_recorded_cell_is_gated(repo: pytest.Pytester) -> None:
     res.stdout.fnmatch_lines(["*C6 in tiny flipped: expected inconclusive, measured holds*"])
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (("--regimes", "tiny,nosuch"), "*--regimes: unknown regime(s) nosuch; registered: paper*tiny*"),
-    (("--claims", "C3,C99"), "*--claims: unknown claim(s) C99; registered: C1, C2*"),
-    (("--regimes", ","), "*--regimes is empty*"),
-    (("--hypothesis-profile", "nosuch"), "*not a profile of xorcert; choose one of quick, certify, certify-gpu, hunt*"),
-])
-def test_bad_options_are_refused_before_any_test(repo: pytest.Pytester, args: tuple[str, ...], says: str,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--regimes", "tiny,nosuch"), "*--regimes: unknown regime(s) nosuch; registered: paper*tiny*"),
+        (("--claims", "C3,C99"), "*--claims: unknown claim(s) C99; registered: C1, C2*"),
+        (("--regimes", ","), "*--regimes is empty*"),
+        (
+            ("--hypothesis-profile", "nosuch"),
+            "*not a profile of xorcert; choose one of quick, certify, certify-gpu, hunt*",
+        ),
+    ],
+)
+def test_bad_options_are_refused_before_any_test(
+    repo: pytest.Pytester, args: tuple[str, ...], says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XORCERT_CACHE", str(repo.path / "cache"))
     res = run(repo, *args)
     assert res.ret == pytest.ExitCode.USAGE_ERROR
@@ -82,8 +89,9 @@ def test_bad_options_are_refused_before_any_test(repo: pytest.Pytester, args: tu
 
 
 def test_a_conftest_that_takes_a_builtin_name_is_named(repo: pytest.Pytester) -> None:
-    repo.makeconftest("import simulator\n\n@simulator.regime('paper')\ndef again(d, **kw):\n"
-                      "    return simulator.paper(d, **kw)\n")
+    repo.makeconftest(
+        "import simulator\n\n@simulator.regime('paper')\ndef again(d, **kw):\n    return simulator.paper(d, **kw)\n"
+    )
     res = run(repo, "--claims", "C6")
     assert res.ret == pytest.ExitCode.USAGE_ERROR or res.ret == pytest.ExitCode.INTERRUPTED
     assert "regime 'paper'" in res.stderr.str() + res.stdout.str()

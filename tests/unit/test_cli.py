@@ -19,13 +19,34 @@ from simulator import RunConfig, Trajectory, engine, paper, small_batch
 from simulator.cli import ProgressBar, build_parser, config_from_args, format_progress, main
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-TINY_ARGS = ["--regime", "custom", "--d", "8", "--p", "4", "--m", "16", "--eta", "0.1", "--theta", "0.1",
-             "--steps", "5", "--test-size", "256", "--snapshots", "2", "--device", "cpu"]
+TINY_ARGS = [
+    "--regime",
+    "custom",
+    "--d",
+    "8",
+    "--p",
+    "4",
+    "--m",
+    "16",
+    "--eta",
+    "0.1",
+    "--theta",
+    "0.1",
+    "--steps",
+    "5",
+    "--test-size",
+    "256",
+    "--snapshots",
+    "2",
+    "--device",
+    "cpu",
+]
 
 
 def cli(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "simulator", *args], capture_output=True, text=True, env=ENV,
-                          timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "simulator", *args], capture_output=True, text=True, env=ENV, timeout=120, **kw
+    )
 
 
 def call(argv: list[str]) -> int:
@@ -43,8 +64,24 @@ def no_files_but(folder: Path, *names: str) -> bool:
 # ----------------------------------------------------------------------------- run and show
 def test_run_then_show(tmp_path, capsys):
     out = tmp_path / "run.npz"
-    res = cli("run", "--regime", "paper", "--d", "16", "--steps", "30", "--seeds", "2", "--device", "cpu",
-              "--test-size", "2000", "--out", str(out), cwd=tmp_path)
+    res = cli(
+        "run",
+        "--regime",
+        "paper",
+        "--d",
+        "16",
+        "--steps",
+        "30",
+        "--seeds",
+        "2",
+        "--device",
+        "cpu",
+        "--test-size",
+        "2000",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     assert "100.0%" in res.stderr and "steps/s" in res.stderr and str(out) in res.stdout
     traj = Trajectory.load(out)
@@ -53,9 +90,22 @@ def test_run_then_show(tmp_path, capsys):
 
     assert call(["show", str(out)]) == 0
     text = capsys.readouterr().out
-    for needle in ("regime      paper", "d 16", "p 8", "m 123", "steps 30", "variants    logistic",
-                   "seed 0, variant logistic", "seed 1, variant logistic", "final test loss",
-                   "clean cluster margins", "95% CI [", "Clopper-Pearson", "run time", "on cpu"):
+    for needle in (
+        "regime      paper",
+        "d 16",
+        "p 8",
+        "m 123",
+        "steps 30",
+        "variants    logistic",
+        "seed 0, variant logistic",
+        "seed 1, variant logistic",
+        "final test loss",
+        "clean cluster margins",
+        "95% CI [",
+        "Clopper-Pearson",
+        "run time",
+        "on cpu",
+    ):
         assert needle in text, needle
     assert text.count("T1 (S_t >= 1 - zeta)") == 2 and text.count("T2 (max |h'+1| >= zeta)") == 2
     fin = traj.final()
@@ -76,11 +126,29 @@ def test_cache_option_reuses_the_run(tmp_path, capsys):
 
 def test_regime_constructor_parameters_reach_the_constructor():
     parser = build_parser()
-    cfg = config_from_args(parser.parse_args(["run", "--regime", "small_batch", "--d", "16", "--m", "32",
-                                              "--C", "1.5", "--seeds", "3"]))
+    cfg = config_from_args(
+        parser.parse_args(["run", "--regime", "small_batch", "--d", "16", "--m", "32", "--C", "1.5", "--seeds", "3"])
+    )
     assert cfg == small_batch(16, m=32, C=1.5, seeds=3)
-    cfg = config_from_args(parser.parse_args(["run", "--d", "16", "--p", "12", "--kappa", "3",
-                                              "--label-coords", "2", "5", "--variants", "logistic", "linear"]))
+    cfg = config_from_args(
+        parser.parse_args(
+            [
+                "run",
+                "--d",
+                "16",
+                "--p",
+                "12",
+                "--kappa",
+                "3",
+                "--label-coords",
+                "2",
+                "5",
+                "--variants",
+                "logistic",
+                "linear",
+            ]
+        )
+    )
     assert cfg == paper(16, p=12, kappa=3.0, label_coords=(2, 5), variants=("logistic", "linear"))
     assert math.isclose(cfg.theta, cfg.eta / math.sqrt(12))  # θ = ψ/√p follows p
     cfg = config_from_args(parser.parse_args(["run", *TINY_ARGS, "--regime-params", "note=x", "k=2"]))
@@ -102,17 +170,20 @@ def test_help_mentions_every_field(capsys):
             assert not by_dest[f.name].help.startswith("RunConfig."), f"--help does not explain {f.name}"
 
 
-@pytest.mark.parametrize("args, names", [
-    (["--d", "2"], "d = 2"),
-    (["--d", "16", "--eta", "-1"], "eta"),
-    (["--d", "16", "--seeds", "0"], "seeds"),
-    (["--d", "16", "--label-coords", "0", "99"], "label_coords"),
-    (["--d", "16", "--C", "-1"], "C = -1"),
-    (["--regime", "custom", "--d", "8", "--p", "4"], "--m --eta --theta --steps"),
-    (["--d", "16", "--variants", "bogus"], "--variants"),
-    (["--d", "sixteen"], "--d"),
-    (["--steps", "10"], "--d"),
-])
+@pytest.mark.parametrize(
+    "args, names",
+    [
+        (["--d", "2"], "d = 2"),
+        (["--d", "16", "--eta", "-1"], "eta"),
+        (["--d", "16", "--seeds", "0"], "seeds"),
+        (["--d", "16", "--label-coords", "0", "99"], "label_coords"),
+        (["--d", "16", "--C", "-1"], "C = -1"),
+        (["--regime", "custom", "--d", "8", "--p", "4"], "--m --eta --theta --steps"),
+        (["--d", "16", "--variants", "bogus"], "--variants"),
+        (["--d", "sixteen"], "--d"),
+        (["--steps", "10"], "--d"),
+    ],
+)
 def test_bad_values_exit_2_naming_the_parameter(tmp_path, capsys, monkeypatch, args, names):
     monkeypatch.setattr(engine, "run", lambda *a, **k: pytest.fail("work started before validation"))
     out = tmp_path / "x.npz"
@@ -143,10 +214,32 @@ def test_sigint_mid_run_leaves_no_file(tmp_path):
     out = tmp_path / "long.npz"
     # A shell without job control starts background jobs with SIGINT ignored, and children inherit it:
     # give the child the default disposition, as Ctrl-C in a terminal would find it.
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", "run", "--regime", "paper", "--d", "16",
-                             "--steps", "200000", "--test-size", "256", "--device", "cpu", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=tmp_path,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulator",
+            "run",
+            "--regime",
+            "paper",
+            "--d",
+            "16",
+            "--steps",
+            "200000",
+            "--test-size",
+            "256",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         lines = []
         while not any(line.startswith("[") for line in lines):  # the first progress line: the run is on

@@ -48,30 +48,69 @@ def test_valid_config_is_accepted() -> None:
 
 # (field, bad value, a fragment of the allowed range the message must give)
 BAD_VALUES = [
-    ("d", 2, "≥ 3"), ("d", 0, "≥ 3"), ("d", -7, "≥ 3"), ("d", 10.0, "integer"), ("d", True, "integer"),
+    ("d", 2, "≥ 3"),
+    ("d", 0, "≥ 3"),
+    ("d", -7, "≥ 3"),
+    ("d", 10.0, "integer"),
+    ("d", True, "integer"),
     ("d", "10", "integer"),
-    ("p", 0, "≥ 1"), ("p", -1, "≥ 1"), ("p", 2.5, "integer"),
-    ("m", 0, "≥ 1"), ("m", -3, "≥ 1"),
-    ("steps", 0, "≥ 1"), ("steps", -1, "≥ 1"),
-    ("eta", 0.0, "> 0"), ("eta", -0.1, "> 0"), ("eta", NAN, "finite"), ("eta", INF, "finite"), ("eta", -INF, "finite"),
-    ("eta", "0.1", "number"), ("eta", True, "number"),
-    ("theta", 0.0, "> 0"), ("theta", -1.0, "> 0"), ("theta", NAN, "finite"), ("theta", INF, "finite"),
-    ("label_coords", (0, 0), "distinct"), ("label_coords", (1, 2, 1), "distinct"),
-    ("label_coords", (0, 10), "[0, 9]"), ("label_coords", (-1, 3), "[0, 9]"), ("label_coords", (0, 1, 99), "[0, 9]"),
-    ("label_coords", (0,), "2 or 3"), ("label_coords", (0, 1, 2, 3), "2 or 3"), ("label_coords", (0, 1.0), "integer"),
+    ("p", 0, "≥ 1"),
+    ("p", -1, "≥ 1"),
+    ("p", 2.5, "integer"),
+    ("m", 0, "≥ 1"),
+    ("m", -3, "≥ 1"),
+    ("steps", 0, "≥ 1"),
+    ("steps", -1, "≥ 1"),
+    ("eta", 0.0, "> 0"),
+    ("eta", -0.1, "> 0"),
+    ("eta", NAN, "finite"),
+    ("eta", INF, "finite"),
+    ("eta", -INF, "finite"),
+    ("eta", "0.1", "number"),
+    ("eta", True, "number"),
+    ("theta", 0.0, "> 0"),
+    ("theta", -1.0, "> 0"),
+    ("theta", NAN, "finite"),
+    ("theta", INF, "finite"),
+    ("label_coords", (0, 0), "distinct"),
+    ("label_coords", (1, 2, 1), "distinct"),
+    ("label_coords", (0, 10), "[0, 9]"),
+    ("label_coords", (-1, 3), "[0, 9]"),
+    ("label_coords", (0, 1, 99), "[0, 9]"),
+    ("label_coords", (0,), "2 or 3"),
+    ("label_coords", (0, 1, 2, 3), "2 or 3"),
+    ("label_coords", (0, 1.0), "integer"),
     ("label_coords", [0, 1], "tuple"),
-    ("data", "", "identifier-like"), ("data", "two words", "identifier-like"), ("data", 3, "identifier-like"),
+    ("data", "", "identifier-like"),
+    ("data", "two words", "identifier-like"),
+    ("data", 3, "identifier-like"),
     ("init", "xavier", "'sphere'"),
-    ("dtype", "float16", "['float32', 'float64']"), ("device", "tpu", "'cpu'"),
-    ("variants", ("logistic", "bogus"), "logistic"), ("variants", (), "non-empty"),
-    ("variants", ("linear", "linear"), "distinct"), ("variants", "logistic", "tuple"),
-    ("seeds", 0, f"[1, {MAX_SEEDS}]"), ("seeds", MAX_SEEDS + 1, f"[1, {MAX_SEEDS}]"), ("seeds", -2, f"[1, {MAX_SEEDS}]"),
-    ("seed", -1, "[0, "), ("seed", 2**63, "[0, "),
-    ("test_size", 0, "≥ 1"), ("snapshots", 1, "≥ 2"), ("chunk_rows", -1, "≥ 0"),
-    ("finder_fraction", 0.0, "(0, 1]"), ("finder_fraction", 1.5, "(0, 1]"), ("finder_fraction", NAN, "(0, 1]"),
-    ("regime", "", "identifier-like"), ("regime", "9lives", "identifier-like"), ("regime", None, "identifier-like"),
-    ("label_noise", 0.5, "[0, 0.5)"), ("label_noise", -0.01, "[0, 0.5)"), ("label_noise", NAN, "[0, 0.5)"),
-    ("label_noise", True, "[0, 0.5)"), ("label_noise", "0.1", "[0, 0.5)"), ("label_noise", INF, "[0, 0.5)"),
+    ("dtype", "float16", "['float32', 'float64']"),
+    ("device", "tpu", "'cpu'"),
+    ("variants", ("logistic", "bogus"), "logistic"),
+    ("variants", (), "non-empty"),
+    ("variants", ("linear", "linear"), "distinct"),
+    ("variants", "logistic", "tuple"),
+    ("seeds", 0, f"[1, {MAX_SEEDS}]"),
+    ("seeds", MAX_SEEDS + 1, f"[1, {MAX_SEEDS}]"),
+    ("seeds", -2, f"[1, {MAX_SEEDS}]"),
+    ("seed", -1, "[0, "),
+    ("seed", 2**63, "[0, "),
+    ("test_size", 0, "≥ 1"),
+    ("snapshots", 1, "≥ 2"),
+    ("chunk_rows", -1, "≥ 0"),
+    ("finder_fraction", 0.0, "(0, 1]"),
+    ("finder_fraction", 1.5, "(0, 1]"),
+    ("finder_fraction", NAN, "(0, 1]"),
+    ("regime", "", "identifier-like"),
+    ("regime", "9lives", "identifier-like"),
+    ("regime", None, "identifier-like"),
+    ("label_noise", 0.5, "[0, 0.5)"),
+    ("label_noise", -0.01, "[0, 0.5)"),
+    ("label_noise", NAN, "[0, 0.5)"),
+    ("label_noise", True, "[0, 0.5)"),
+    ("label_noise", "0.1", "[0, 0.5)"),
+    ("label_noise", INF, "[0, 0.5)"),
 ]
 if "stop_error" in FIELDS:
     BAD_VALUES += [("stop_error", -0.1, "[0, 1)"), ("stop_error", 1.0, "[0, 1)"), ("stop_error", NAN, "[0, 1)")]
@@ -108,8 +147,19 @@ def test_unknown_field_in_from_dict() -> None:
 
 def test_boundary_values_are_accepted() -> None:
     """The edges of every allowed range are valid (the rules are not stricter than they say)."""
-    make(d=3, p=1, m=1, steps=1, seeds=MAX_SEEDS, seed=0, snapshots=2, chunk_rows=0, finder_fraction=1.0,
-         label_coords=(2, 0, 1), test_size=1)
+    make(
+        d=3,
+        p=1,
+        m=1,
+        steps=1,
+        seeds=MAX_SEEDS,
+        seed=0,
+        snapshots=2,
+        chunk_rows=0,
+        finder_fraction=1.0,
+        label_coords=(2, 0, 1),
+        test_size=1,
+    )
     make(eta=1e-300, theta=1e300, variants=tuple(VARIANTS))
 
 
@@ -160,8 +210,14 @@ def test_label_coords_accepted_iff_distinct_and_in_range(d: int, coords: list[in
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
-@given(d=st.integers(3, 10**6), p=st.integers(1, 10**4), m=st.integers(1, 10**6),
-       eta=st.floats(1e-6, 1e3), theta=st.floats(1e-6, 1e3), steps=st.integers(1, 10**6))
+@given(
+    d=st.integers(3, 10**6),
+    p=st.integers(1, 10**4),
+    m=st.integers(1, 10**6),
+    eta=st.floats(1e-6, 1e3),
+    theta=st.floats(1e-6, 1e3),
+    steps=st.integers(1, 10**6),
+)
 def test_valid_values_are_accepted_and_round_trip(d: int, p: int, m: int, eta: float, theta: float, steps: int) -> None:
     """Any in-range values build a config, and its dict form rebuilds an equal config."""
     cfg = make(d=d, p=p, m=m, eta=eta, theta=theta, steps=steps)
@@ -176,7 +232,7 @@ REGIMES = ("paper", "small_batch", "gaussian", "first_layer_only", "large_init",
 def test_builtin_regimes_are_registered_first_in_spec_order() -> None:
     """The seven regimes of docs/SPEC.md §4 are registered, first and in that order, each as its constructor."""
     regs = simulator.registered_regimes()
-    assert tuple(regs)[:len(REGIMES)] == REGIMES
+    assert tuple(regs)[: len(REGIMES)] == REGIMES
     for name in REGIMES:
         assert regs[name].build is getattr(simulator, name) and regs[name].origin == f"simulator.regimes.{name}"
     assert regs["small_batch"].batch_twin == "paper"
@@ -211,14 +267,26 @@ def test_regime_constructors_accept_small_valid_d(name: str) -> None:
 
 def test_unknown_regime_name() -> None:
     """An unknown regime name is rejected with the list of registered ones and how to register one."""
-    with pytest.raises(ValueError, match=r"regime 'papr' is not registered; registered: paper, small_batch, .*"
-                                         r"@simulator\.regime"):
+    with pytest.raises(
+        ValueError,
+        match=r"regime 'papr' is not registered; registered: paper, small_batch, .*"
+        r"@simulator\.regime",
+    ):
         simulator.build_regime("papr", 16)
 
 
-@pytest.mark.parametrize("kwargs,name", [(dict(C=0.0), "C"), (dict(C=NAN), "C"), (dict(C=-1.0), "C"),
-                                         (dict(kappa=0.0), "kappa"), (dict(kappa=INF), "kappa"),
-                                         (dict(p=0), "p"), (dict(p=1.5), "p")])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        (dict(C=0.0), "C"),
+        (dict(C=NAN), "C"),
+        (dict(C=-1.0), "C"),
+        (dict(kappa=0.0), "kappa"),
+        (dict(kappa=INF), "kappa"),
+        (dict(p=0), "p"),
+        (dict(p=1.5), "p"),
+    ],
+)
 def test_paper_regime_rejects_bad_knobs(kwargs: dict[str, Any], name: str) -> None:
     """The regime's own knobs (C, κ, p) are validated too, by name and value."""
     with pytest.raises(ValueError) as info:

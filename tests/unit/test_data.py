@@ -129,7 +129,9 @@ def test_boolean_rows_with_a_reused_buffer() -> None:
     whole = data.boolean_rows(k, 0, 17, d, F64)
     for r0 in range(0, 17, c):
         rows = min(c, 17 - r0)
-        np.testing.assert_array_equal(data.boolean_rows(k, r0, rows, d, F64, buf).numpy(), whole[:, r0:r0 + rows].numpy())
+        np.testing.assert_array_equal(
+            data.boolean_rows(k, r0, rows, d, F64, buf).numpy(), whole[:, r0 : r0 + rows].numpy()
+        )
 
 
 def test_batched_keys_equal_single_keys() -> None:

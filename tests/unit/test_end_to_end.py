@@ -53,8 +53,9 @@ def test_paper_regime_record_is_complete(paper32: simulator.Trajectory) -> None:
 
 
 def tiny(**overrides: Any) -> RunConfig:
-    base: dict[str, Any] = dict(d=10, p=6, m=30, eta=0.5, theta=0.5, steps=30, snapshots=31, dtype="float64",
-                                device="cpu", test_size=32)
+    base: dict[str, Any] = dict(
+        d=10, p=6, m=30, eta=0.5, theta=0.5, steps=30, snapshots=31, dtype="float64", device="cpu", test_size=32
+    )
     base.update(overrides)
     return RunConfig(**base)
 
@@ -67,8 +68,9 @@ def assert_clean_partial_record(exc: SimulationDiverged) -> None:
         assert traj.arrays[k].shape[0] == exc.step, k
     bad = sorted(k for k, v in traj.arrays.items() if not np.isfinite(v).all())
     assert not bad, f"non-finite values kept in the partial trajectory: {bad}"
-    assert (traj.arrays["snap_steps"] < exc.step).all() or exc.step == 0, \
+    assert (traj.arrays["snap_steps"] < exc.step).all() or exc.step == 0, (
         f"snapshots {traj.arrays['snap_steps'].tolist()} reach the diverged step {exc.step}"
+    )
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])

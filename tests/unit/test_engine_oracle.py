@@ -42,8 +42,9 @@ ALL_VARIANTS = tuple(v for v in ORACLE_VARIANTS if v in VARIANTS)
 
 def tiny_config(**overrides: Any) -> RunConfig:
     """Small float64 CPU config with a snapshot at every step."""
-    base: dict[str, Any] = dict(d=10, p=6, m=50, eta=0.7, theta=1.0, steps=5, dtype="float64",
-                                device="cpu", test_size=64)
+    base: dict[str, Any] = dict(
+        d=10, p=6, m=50, eta=0.7, theta=1.0, steps=5, dtype="float64", device="cpu", test_size=64
+    )
     base.update(overrides)
     base.setdefault("snapshots", base["steps"] + 1)
     return RunConfig(**base)
@@ -73,8 +74,9 @@ def network(W: torch.Tensor, a: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     return torch.relu(X @ W.T) @ a / a.shape[0]
 
 
-def oracle_step(W: torch.Tensor, a: torch.Tensor, X: torch.Tensor, y: torch.Tensor, eta: float,
-                variant: str, pair: tuple[int, int]) -> dict[str, torch.Tensor]:
+def oracle_step(
+    W: torch.Tensor, a: torch.Tensor, X: torch.Tensor, y: torch.Tensor, eta: float, variant: str, pair: tuple[int, int]
+) -> dict[str, torch.Tensor]:
     """One SGD step by autograd: new (W, a), the mean-field gradients, and the batch statistics."""
     kind, train_a = ORACLE_VARIANTS[variant]
     p = a.shape[0]
@@ -112,15 +114,31 @@ def oracle_step(W: torch.Tensor, a: torch.Tensor, X: torch.Tensor, y: torch.Tens
     }
 
 
-def oracle_run(cfg: RunConfig, W0: torch.Tensor, a0: torch.Tensor,
-               batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, np.ndarray]:
+def oracle_run(
+    cfg: RunConfig, W0: torch.Tensor, a0: torch.Tensor, batches: list[tuple[torch.Tensor, torch.Tensor]]
+) -> dict[str, np.ndarray]:
     """The oracle's version of every array the engine records (per-step and snapshots), one seed."""
     i, j = cfg.pair
     coords = list(cfg.label_coords)
     perp = [c for c in range(cfg.d) if c not in (i, j)]
-    out: dict[str, list[list[Any]]] = {k: [] for k in (
-        "a", "w_coords", "w_perp", "g_a", "g_w_norm2", "g_w_coords", "g_sig_m2",
-        "batch_loss", "batch_err", "batch_max_dev", "batch_margin", "snap_W", "snap_a")}
+    out: dict[str, list[list[Any]]] = {
+        k: []
+        for k in (
+            "a",
+            "w_coords",
+            "w_perp",
+            "g_a",
+            "g_w_norm2",
+            "g_w_coords",
+            "g_sig_m2",
+            "batch_loss",
+            "batch_err",
+            "batch_max_dev",
+            "batch_margin",
+            "snap_W",
+            "snap_a",
+        )
+    }
     states = [(W0.to(F64), a0.to(F64)) for _ in cfg.variants]
     for t in range(cfg.steps + 1):
         out["snap_W"].append([s[0].numpy() for s in states])
@@ -216,8 +234,10 @@ def test_explicit_real_valued_batches_and_labels() -> None:
     g = torch.Generator().manual_seed(3)
     W0 = cfg.theta * torch.randn(cfg.p, cfg.d, generator=g, dtype=F64)
     a0 = cfg.theta * torch.randn(cfg.p, generator=g, dtype=F64)
-    batches = [(torch.randn(cfg.m, cfg.d, generator=g, dtype=F64), torch.randn(cfg.m, generator=g, dtype=F64))
-               for _ in range(cfg.steps)]
+    batches = [
+        (torch.randn(cfg.m, cfg.d, generator=g, dtype=F64), torch.randn(cfg.m, generator=g, dtype=F64))
+        for _ in range(cfg.steps)
+    ]
     traj = simulator.run(cfg, init=(W0, a0), batches=batches)
     ref = oracle_run(cfg, W0, a0, batches)
     ref.pop("batch_margin")  # cluster means are only defined for the label's ±1 convention on (x_i, x_j)
@@ -235,8 +255,15 @@ def test_explicit_real_valued_batches_and_labels() -> None:
         dict(label_noise=0.3),  # flipped training labels: the loss and every record see the flipped y
         dict(label_noise=0.45, data="gaussian", chunk_rows=7),
     ],
-    ids=["boolean", "chunked-7", "gaussian-chunked", "parity3-pair31", "d70-chunked", "label-noise",
-         "label-noise-gaussian-chunked"],
+    ids=[
+        "boolean",
+        "chunked-7",
+        "gaussian-chunked",
+        "parity3-pair31",
+        "d70-chunked",
+        "label-noise",
+        "label-noise-gaussian-chunked",
+    ],
 )
 def test_generated_batches_replayed_through_data_batch(overrides: dict[str, Any]) -> None:
     """Generated minibatches: `data.batch(law, seed, step, …)` returns exactly the batch the engine
@@ -245,14 +272,19 @@ def test_generated_batches_replayed_through_data_batch(overrides: dict[str, Any]
     cfg = tiny_config(variants=ALL_VARIANTS, seed=11, seeds=2, **overrides)
     traj = simulator.run(cfg)
     for r, seed in enumerate(traj.seeds):
-        batches = [data.batch(cfg.data, seed, t, cfg.m, cfg.d, cfg.label_coords, F64, "cpu",
-                              label_noise=cfg.label_noise) for t in range(cfg.steps)]
+        batches = [
+            data.batch(cfg.data, seed, t, cfg.m, cfg.d, cfg.label_coords, F64, "cpu", label_noise=cfg.label_noise)
+            for t in range(cfg.steps)
+        ]
         if cfg.label_noise > 0:  # some labels are flipped, and only those differ from the clean law
-            clean = [data.batch(cfg.data, seed, t, cfg.m, cfg.d, cfg.label_coords, F64, "cpu")
-                     for t in range(cfg.steps)]
+            clean = [
+                data.batch(cfg.data, seed, t, cfg.m, cfg.d, cfg.label_coords, F64, "cpu") for t in range(cfg.steps)
+            ]
             flipped = sum(int((y != yc).sum()) for (_, y), (_, yc) in zip(batches, clean))
             assert 0 < flipped < cfg.m * cfg.steps
-            assert all(torch.equal(x, xc) and torch.equal(y.abs(), yc.abs()) for (x, y), (xc, yc) in zip(batches, clean))
+            assert all(
+                torch.equal(x, xc) and torch.equal(y.abs(), yc.abs()) for (x, y), (xc, yc) in zip(batches, clean)
+            )
         W0 = torch.from_numpy(traj.arrays["snap_W"][0, r, 0])
         a0 = torch.from_numpy(traj.arrays["snap_a"][0, r, 0])
         assert_matches_oracle(traj, r, oracle_run(cfg, W0, a0, batches))
@@ -262,8 +294,9 @@ def test_generated_init_is_data_init_params() -> None:
     """The engine's step-0 state is `data.init_params` for the run's seeds, for every variant."""
     cfg = tiny_config(variants=ALL_VARIANTS, seed=4, seeds=3, steps=1)
     traj = simulator.run(cfg)
-    W, a = data.init_params(traj.seeds, cfg.p, cfg.d, cfg.theta, cfg.init, cfg.finder_fraction, cfg.pair,
-                            F64, torch.device("cpu"))
+    W, a = data.init_params(
+        traj.seeds, cfg.p, cfg.d, cfg.theta, cfg.init, cfg.finder_fraction, cfg.pair, F64, torch.device("cpu")
+    )
     for v in range(len(cfg.variants)):
         np.testing.assert_array_equal(traj.arrays["snap_W"][0, :, v], W.numpy())
         np.testing.assert_array_equal(traj.arrays["snap_a"][0, :, v], a.numpy())

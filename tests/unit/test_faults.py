@@ -23,9 +23,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,8 +38,28 @@ from simulator.cli import build_parser, config_from_args, main
 from simulator.memory import GIB, MemoryBudgetError, check_memory
 from simulator.trajectory import PER_STEP_FIELDS
 
-TINY_ARGS = ["--regime", "custom", "--d", "8", "--p", "4", "--m", "16", "--eta", "0.1", "--theta", "0.1",
-             "--steps", "5", "--test-size", "256", "--snapshots", "2", "--device", "cpu"]
+TINY_ARGS = [
+    "--regime",
+    "custom",
+    "--d",
+    "8",
+    "--p",
+    "4",
+    "--m",
+    "16",
+    "--eta",
+    "0.1",
+    "--theta",
+    "0.1",
+    "--steps",
+    "5",
+    "--test-size",
+    "256",
+    "--snapshots",
+    "2",
+    "--device",
+    "cpu",
+]
 TINY = RunConfig(d=8, p=4, m=16, eta=0.1, theta=0.1, steps=5, test_size=256, snapshots=2, device="cpu")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 A_RANGE = re.compile(r"[\[(][-\d.e+]+, [-\d.e+]+[\])]")  # an allowed range such as [1, 1000000000] or (0, 13.594]
@@ -80,9 +101,11 @@ FAULTS: list[Fault] = []
 
 def fault(name: str, what: str, expected: str) -> Callable[[Callable[[Env], None]], Callable[[Env], None]]:
     """Add the decorated check to FAULTS as one row."""
+
     def add(check: Callable[[Env], None]) -> Callable[[Env], None]:
         FAULTS.append(Fault(name, what, expected, check))
         return check
+
     return add
 
 
@@ -104,8 +127,11 @@ def tiny_cfg() -> RunConfig:
 
 
 # ----------------------------------------------------------------------------- 1. memory
-@fault("memory-d-1e9-refused", "d = 10^9 passed the memory check (records only) and was OOM-killed at 22.7 GB",
-       "refused at once, before anything is allocated, naming d as what to lower")
+@fault(
+    "memory-d-1e9-refused",
+    "d = 10^9 passed the memory check (records only) and was OOM-killed at 22.7 GB",
+    "refused at once, before anything is allocated, naming d as what to lower",
+)
 def _(env: Env) -> None:
     cfg = RunConfig(d=10**9, p=1, m=1, eta=0.1, theta=0.1, steps=1, device="cpu")
     start = time.perf_counter()
@@ -115,24 +141,49 @@ def _(env: Env) -> None:
     env.mp.setattr("simulator.memory.available_bytes", lambda: 24 * GIB)
     env.mp.setattr(engine, "run", lambda *a, **k: pytest.fail("the engine must not start"))
     out = env.tmp / "x.npz"
-    code, _, err = env.cli("run", "--regime", "custom", "--d", "1000000000", "--p", "1", "--m", "1", "--eta", "0.1",
-                           "--theta", "0.1", "--steps", "1", "--device", "cpu", "--out", str(out))
+    code, _, err = env.cli(
+        "run",
+        "--regime",
+        "custom",
+        "--d",
+        "1000000000",
+        "--p",
+        "1",
+        "--m",
+        "1",
+        "--eta",
+        "0.1",
+        "--theta",
+        "0.1",
+        "--steps",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    )
     assert code == 2 and "d = 1000000000" in one_error_line(err) and not out.exists()
 
 
-@fault("memory-wide-snapshots-refused", "snapshots of W (steps · d) were not counted",
-       "refused naming snapshots and d")
+@fault("memory-wide-snapshots-refused", "snapshots of W (steps · d) were not counted", "refused naming snapshots and d")
 def _(env: Env) -> None:
     cfg = RunConfig(d=2**20, p=64, m=8, eta=0.1, theta=0.1, steps=1000, snapshots=1000, device="cpu")
     with pytest.raises(MemoryBudgetError, match=r"^snapshots = 1000, d = 1048576.*snapshots of W.*--snapshots"):
         check_memory(cfg, available=24 * GIB)
 
 
-@fault("memory-normal-runs-fit", "a stricter estimate could refuse the suite's ordinary runs",
-       "paper at d = 1024 with 4 seeds and small_batch at d = 128 fit in 24 GiB")
+@fault(
+    "memory-normal-runs-fit",
+    "a stricter estimate could refuse the suite's ordinary runs",
+    "paper at d = 1024 with 4 seeds and small_batch at d = 128 fit in 24 GiB",
+)
 def _(env: Env) -> None:
-    for cfg in (paper(1024, seeds=4, device="cpu"), paper(1024, seeds=4, device="cpu", variants=("logistic", "linear")),
-                small_batch(128, seeds=16, device="cpu"), small_batch(128, m=32, seeds=4, device="cpu")):
+    for cfg in (
+        paper(1024, seeds=4, device="cpu"),
+        paper(1024, seeds=4, device="cpu", variants=("logistic", "linear")),
+        small_batch(128, seeds=16, device="cpu"),
+        small_batch(128, m=32, seeds=4, device="cpu"),
+    ):
         check_memory(cfg, available=24 * GIB)
 
 
@@ -157,8 +208,11 @@ class Counter:
         self.calls += 1
 
 
-@fault("cache-cut-entry-recomputed", "an entry with 5 of its 20 steps (every array cut alike) was served as the run",
-       "a CorruptCacheEntry warning naming the contradiction, and the whole run recomputed")
+@fault(
+    "cache-cut-entry-recomputed",
+    "an entry with 5 of its 20 steps (every array cut alike) was served as the run",
+    "a CorruptCacheEntry warning naming the contradiction, and the whole run recomputed",
+)
 def _(env: Env) -> None:
     cache, cfg = TrajectoryCache(env.tmp / "cache"), TINY.replace(steps=20)
     cache.get_or_run(cfg)
@@ -169,8 +223,11 @@ def _(env: Env) -> None:
     assert counter.calls > 0 and traj.steps == 20 and cache.get(cfg).steps == 20
 
 
-@fault("cache-cut-entry-and-meta-recomputed", "the same, with the meta's steps_done cut to match",
-       "the file loads as a partial record, but the cache does not serve it as the whole run")
+@fault(
+    "cache-cut-entry-and-meta-recomputed",
+    "the same, with the meta's steps_done cut to match",
+    "the file loads as a partial record, but the cache does not serve it as the whole run",
+)
 def _(env: Env) -> None:
     cache, cfg = TrajectoryCache(env.tmp / "cache"), TINY.replace(steps=20)
     cache.get_or_run(cfg)
@@ -182,8 +239,9 @@ def _(env: Env) -> None:
     assert counter.calls > 0 and traj.steps == 20
 
 
-@fault("show-cut-file", "`show` summarized a cut file as a finished run",
-       "exit 2 with one error line saying what is cut")
+@fault(
+    "show-cut-file", "`show` summarized a cut file as a finished run", "exit 2 with one error line saying what is cut"
+)
 def _(env: Env) -> None:
     path = TrajectoryCache(env.tmp / "cache").get_or_run(TINY.replace(steps=20)).save(env.tmp / "run.npz")
     cut(path, 5)
@@ -191,8 +249,11 @@ def _(env: Env) -> None:
     assert code == 2 and "steps_done = 20" in one_error_line(err) and out == ""
 
 
-@fault("load-wrong-snapshot-steps", "snapshot steps that are not the config's grid loaded as if they were",
-       "TrajectoryFileError naming the snapshot steps")
+@fault(
+    "load-wrong-snapshot-steps",
+    "snapshot steps that are not the config's grid loaded as if they were",
+    "TrajectoryFileError naming the snapshot steps",
+)
 def _(env: Env) -> None:
     path = TrajectoryCache(env.tmp / "cache").get_or_run(TINY).save(env.tmp / "run.npz")
     with np.load(path) as z:
@@ -203,8 +264,11 @@ def _(env: Env) -> None:
         Trajectory.load(path)
 
 
-@fault("cache-stopped-early-is-whole", "(guard) a run stopped early at stop_error is shorter than its horizon",
-       "it is stored and served from the cache as it is, and `show` says it stopped early")
+@fault(
+    "cache-stopped-early-is-whole",
+    "(guard) a run stopped early at stop_error is shorter than its horizon",
+    "it is stored and served from the cache as it is, and `show` says it stopped early",
+)
 def _(env: Env) -> None:
     cache, cfg = TrajectoryCache(env.tmp / "cache"), TINY.replace(stop_error=0.99)  # stops at the first snapshot
     first = cache.get_or_run(cfg)
@@ -250,11 +314,15 @@ def read_only(mp: pytest.MonkeyPatch, root: Path) -> None:
             if inside(path):
                 raise refuse(path)
             return _real(path, *args, **kw)
+
         mp.setattr(os, name, guarded)
 
 
-@fault("cache-is-a-file-with-out", "XORCERT_CACHE naming a regular file: a traceback (FileExistsError)",
-       "the run is computed, --out written, and one warning says the cache could not store it")
+@fault(
+    "cache-is-a-file-with-out",
+    "XORCERT_CACHE naming a regular file: a traceback (FileExistsError)",
+    "the run is computed, --out written, and one warning says the cache could not store it",
+)
 def _(env: Env) -> None:
     blocker, out = env.tmp / "not-a-folder", env.tmp / "run.npz"
     blocker.write_text("x")
@@ -265,8 +333,11 @@ def _(env: Env) -> None:
     assert Trajectory.load(out).steps == 5 and blocker.read_text() == "x" and f"wrote {out}" in stdout
 
 
-@fault("cache-is-a-file-without-out", "the same without --out: the run would be computed and then lost",
-       "exit 2 before any work, naming the cache path")
+@fault(
+    "cache-is-a-file-without-out",
+    "the same without --out: the run would be computed and then lost",
+    "exit 2 before any work, naming the cache path",
+)
 def _(env: Env) -> None:
     blocker = env.tmp / "not-a-folder"
     blocker.write_text("x")
@@ -276,8 +347,11 @@ def _(env: Env) -> None:
     assert code == 2 and f"{blocker} is a file, not a folder" in one_error_line(err)
 
 
-@fault("cache-read-only-hit", "a read-only cache folder (lock file and temporaries cannot be made)",
-       "an entry it holds is still served, and copied to --out")
+@fault(
+    "cache-read-only-hit",
+    "a read-only cache folder (lock file and temporaries cannot be made)",
+    "an entry it holds is still served, and copied to --out",
+)
 def _(env: Env) -> None:
     root, out = env.tmp / "cache", env.tmp / "run.npz"
     assert env.cli("run", *TINY_ARGS, "--cache", "--cache-dir", str(root))[0] == 0
@@ -288,8 +362,11 @@ def _(env: Env) -> None:
     assert out.read_bytes() == TrajectoryCache(root).path_for(tiny_cfg()).read_bytes()
 
 
-@fault("cache-read-only-miss-with-out", "a read-only cache folder on a miss: a traceback at the lock or the save",
-       "the run is computed without storing it, --out written, one warning naming the folder")
+@fault(
+    "cache-read-only-miss-with-out",
+    "a read-only cache folder on a miss: a traceback at the lock or the save",
+    "the run is computed without storing it, --out written, one warning naming the folder",
+)
 def _(env: Env) -> None:
     root, out = env.tmp / "cache", env.tmp / "run.npz"
     root.mkdir()
@@ -300,8 +377,11 @@ def _(env: Env) -> None:
     assert Trajectory.load(out).steps == 5 and files_in(root) == []
 
 
-@fault("cache-read-only-miss-without-out", "a read-only cache folder, a miss and no --out: the run would be lost",
-       "exit 2 before any work, naming the folder")
+@fault(
+    "cache-read-only-miss-without-out",
+    "a read-only cache folder, a miss and no --out: the run would be lost",
+    "exit 2 before any work, naming the folder",
+)
 def _(env: Env) -> None:
     root = env.tmp / "cache"
     root.mkdir()
@@ -311,8 +391,11 @@ def _(env: Env) -> None:
     assert code == 2 and f"cannot write in {root}" in one_error_line(err)
 
 
-@fault("cache-read-only-library", "TrajectoryCache.get_or_run on a read-only folder raised OSError",
-       "the computed trajectory is returned, with a CacheNotStored warning")
+@fault(
+    "cache-read-only-library",
+    "TrajectoryCache.get_or_run on a read-only folder raised OSError",
+    "the computed trajectory is returned, with a CacheNotStored warning",
+)
 def _(env: Env) -> None:
     root = env.tmp / "cache"
     root.mkdir()
@@ -331,11 +414,15 @@ def disk_full(mp: pytest.MonkeyPatch, folder: Path) -> None:
         if Path(os.readlink(f"/proc/self/fd/{fd}")).parent == folder:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fd)
+
     mp.setattr(os, "fsync", fsync)
 
 
-@fault("disk-full-on-out", "--out on a full disk: a traceback, and maybe a partial file",
-       "exit 1, one error line naming the path, no file or temporary left")
+@fault(
+    "disk-full-on-out",
+    "--out on a full disk: a traceback, and maybe a partial file",
+    "exit 1, one error line naming the path, no file or temporary left",
+)
 def _(env: Env) -> None:
     folder = env.tmp / "out"
     folder.mkdir()
@@ -346,8 +433,11 @@ def _(env: Env) -> None:
     assert files_in(folder) == []
 
 
-@fault("disk-full-on-cache-store", "the cache store fails (disk full) after the run was computed",
-       "--out is written all the same; one warning says the cache could not store it; no partial entry")
+@fault(
+    "disk-full-on-cache-store",
+    "the cache store fails (disk full) after the run was computed",
+    "--out is written all the same; one warning says the cache could not store it; no partial entry",
+)
 def _(env: Env) -> None:
     root, out = env.tmp / "cache", env.tmp / "run.npz"
     root.mkdir()
@@ -359,8 +449,11 @@ def _(env: Env) -> None:
     assert [n for n in files_in(root) if not n.endswith(".lock")] == []
 
 
-@fault("disk-full-on-out-after-cache", "--out fails after the cache stored the run",
-       "exit 1; the error names --out and where the cached copy is")
+@fault(
+    "disk-full-on-out-after-cache",
+    "--out fails after the cache stored the run",
+    "exit 1; the error names --out and where the cached copy is",
+)
 def _(env: Env) -> None:
     root, folder = env.tmp / "cache", env.tmp / "out"
     folder.mkdir()
@@ -372,8 +465,11 @@ def _(env: Env) -> None:
     assert Trajectory.load(entry).steps == 5 and files_in(folder) == []
 
 
-@fault("disk-full-on-cache-without-out", "the cache store fails and there is no --out",
-       "exit 1 saying the run was not kept (never a silent success)")
+@fault(
+    "disk-full-on-cache-without-out",
+    "the cache store fails and there is no --out",
+    "exit 1 saying the run was not kept (never a silent success)",
+)
 def _(env: Env) -> None:
     root = env.tmp / "cache"
     root.mkdir()
@@ -393,8 +489,10 @@ HUGE = [  # (options, what the error must name)
     (["--d", "16", "--test-size", "1e20"], "RunConfig.test_size"),
     (["--d", "16", "--p", "1e20"], "RunConfig.p"),
     (["--d", "1e20"], "d = 100000000000000000000"),
-    (["--regime", "custom", "--d", "1e20", "--p", "1", "--m", "1", "--eta", "1", "--theta", "1", "--steps", "1"],
-     "RunConfig.d"),
+    (
+        ["--regime", "custom", "--d", "1e20", "--p", "1", "--m", "1", "--eta", "1", "--theta", "1", "--steps", "1"],
+        "RunConfig.d",
+    ),
     (["--d", "16", "--seeds", "1e20"], "RunConfig.seeds"),
     (["--d", "16", "--snapshots", "1e20"], "RunConfig.snapshots"),
     (["--d", "16", "--chunk-rows", "1e20"], "RunConfig.chunk_rows"),
@@ -411,16 +509,23 @@ def huge_row(args: list[str], names: str) -> Callable[[Env], None]:
         line = one_error_line(err)
         assert code == 2 and names in line and A_RANGE.search(line), line
         assert time.perf_counter() - start < 5 and not out.exists()
+
     return check
 
 
 for _args, _names in HUGE:
-    fault(f"huge {' '.join(_args)}", "a huge value ran (or overflowed) instead of being refused",
-          "exit 2 at once, naming the parameter and its allowed range")(huge_row(_args, _names))
+    fault(
+        f"huge {' '.join(_args)}",
+        "a huge value ran (or overflowed) instead of being refused",
+        "exit 2 at once, naming the parameter and its allowed range",
+    )(huge_row(_args, _names))
 
 
-@fault("huge-beyond-any-range", "--steps 1e999999999: converting it to an integer alone takes minutes",
-       "refused at once by the option parser, naming --steps")
+@fault(
+    "huge-beyond-any-range",
+    "--steps 1e999999999: converting it to an integer alone takes minutes",
+    "refused at once by the option parser, naming --steps",
+)
 def _(env: Env) -> None:
     env.no_work()
     start = time.perf_counter()
@@ -428,8 +533,11 @@ def _(env: Env) -> None:
     assert code == 2 and "--steps" in err and "far outside" in err and time.perf_counter() - start < 5
 
 
-@fault("integers-in-scientific-notation", "(guard) --steps 1e3 was not an integer option value",
-       "a whole number in scientific notation is that integer")
+@fault(
+    "integers-in-scientific-notation",
+    "(guard) --steps 1e3 was not an integer option value",
+    "a whole number in scientific notation is that integer",
+)
 def _(env: Env) -> None:
     ns = build_parser().parse_args(["run", "--d", "16", "--steps", "1e3", "--seeds", "2"])
     assert config_from_args(ns).steps == 1000
@@ -458,8 +566,11 @@ DAMAGED: list[tuple[str, Callable[[Env], Path], str]] = [
     ("meta-list", lambda env: with_header(env, lambda h: {**h, "meta": [1, 2]}), "meta is a list, not a mapping"),
     ("meta-string", lambda env: with_header(env, lambda h: {**h, "meta": "x"}), "meta is a str, not a mapping"),
     ("header-list", lambda env: with_header(env, [1, 2]), "damaged header"),
-    ("meta-wall-time-string", lambda env: with_header(env, lambda h: {**h, "meta": {**h["meta"], "wall_time_s": "x"}}),
-     "wall_time_s = 'x'"),
+    (
+        "meta-wall-time-string",
+        lambda env: with_header(env, lambda h: {**h, "meta": {**h["meta"], "wall_time_s": "x"}}),
+        "wall_time_s = 'x'",
+    ),
     ("plain-text", text_file, "not an .npz archive"),
 ]
 
@@ -470,17 +581,24 @@ def damaged_row(make: Callable[[Env], Path], says: str) -> Callable[[Env], None]
         code, _, err = env.cli("show", str(path))
         line = one_error_line(err)
         assert code == 2 and str(path) in line and says in line, line
+
     return check
 
 
 for _name, _make, _says in DAMAGED:
-    fault(f"show-{_name}", "`show` on a hand-damaged file raised AttributeError/ValueError (a traceback)",
-          "exit 2 with one error line saying what is wrong")(damaged_row(_make, _says))
+    fault(
+        f"show-{_name}",
+        "`show` on a hand-damaged file raised AttributeError/ValueError (a traceback)",
+        "exit 2 with one error line saying what is wrong",
+    )(damaged_row(_make, _says))
 
 
 # ----------------------------------------------------------------------------- 7. waiting for a lock
-@fault("lock-waiter-names-the-holder", "a process waiting on another's lock said nothing, then reported the "
-       "other's run time as its own", "'waiting for the run computed by pid N' at once, then its own wait time")
+@fault(
+    "lock-waiter-names-the-holder",
+    "a process waiting on another's lock said nothing, then reported the other's run time as its own",
+    "'waiting for the run computed by pid N' at once, then its own wait time",
+)
 def _(env: Env) -> None:
     root, out = env.tmp / "cache", env.tmp / "run.npz"
     cfg = tiny_cfg()
@@ -490,8 +608,13 @@ def _(env: Env) -> None:
     lock = os.open(entry.with_suffix(".lock"), os.O_RDWR | os.O_CREAT)
     fcntl.flock(lock, fcntl.LOCK_EX)  # this process is "the other" that computes the run
     os.write(lock, f"{os.getpid()}\n".encode())
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", "run", *TINY_ARGS, "--cache", "--cache-dir", str(root),
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "run", *TINY_ARGS, "--cache", "--cache-dir", str(root), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
     seen: list[str] = []
@@ -520,8 +643,11 @@ def _(env: Env) -> None:
 
 
 # ----------------------------------------------------------------------------- 8. --out into a file
-@fault("out-parent-is-a-file", "--out below a regular file: a bare '[Errno 17] File exists'",
-       "exit 2 before any work, saying which path is a file and not a folder")
+@fault(
+    "out-parent-is-a-file",
+    "--out below a regular file: a bare '[Errno 17] File exists'",
+    "exit 2 before any work, saying which path is a file and not a folder",
+)
 def _(env: Env) -> None:
     blocker = env.tmp / "file"
     blocker.write_text("x")
@@ -544,16 +670,23 @@ def umask_row(mask: int) -> Callable[[Env], None]:
         entry = TrajectoryCache(root).path_for(tiny_cfg())
         for path in (out, entry, entry.with_suffix(".json")):
             assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, (path, oct(path.stat().st_mode))
+
     return check
 
 
 for _mask in (0o022, 0o077):
-    fault(f"umask-{_mask:03o}", "--cache --out wrote the --out copy and the sidecar as 0600 whatever the umask",
-          f"--out, the cache entry and its sidecar are {0o666 & ~_mask:o}")(umask_row(_mask))
+    fault(
+        f"umask-{_mask:03o}",
+        "--cache --out wrote the --out copy and the sidecar as 0600 whatever the umask",
+        f"--out, the cache entry and its sidecar are {0o666 & ~_mask:o}",
+    )(umask_row(_mask))
 
 
-@fault("one-atomic-writer", "three hand-written copies of the temporary-file-and-rename dance",
-       "simulator/files.py is the only place that makes a temporary file to write through")
+@fault(
+    "one-atomic-writer",
+    "three hand-written copies of the temporary-file-and-rename dance",
+    "simulator/files.py is the only place that makes a temporary file to write through",
+)
 def _(env: Env) -> None:
     src = Path(__file__).resolve().parents[2] / "simulator"
     users = sorted(p.name for p in src.glob("*.py") if "mkstemp" in p.read_text() or "os.replace(" in p.read_text())
@@ -575,42 +708,65 @@ def custom_args(env: Env, *extra: str) -> list[str]:
     return ["run", *TINY_ARGS, *extra, "--out", str(env.tmp / "x.npz")]
 
 
-@fault("regime-unknown", "an unknown regime name", "ValueError listing the registered regimes and how to register "
-       "one; the CLI refuses it naming the registered ones (exit 2), before any work")
+@fault(
+    "regime-unknown",
+    "an unknown regime name",
+    "ValueError listing the registered regimes and how to register "
+    "one; the CLI refuses it naming the registered ones (exit 2), before any work",
+)
 def _(env: Env) -> None:
-    with pytest.raises(ValueError, match=r"regime 'papr' is not registered; registered: paper, small_batch, gaussian, "
-                                         r"first_layer_only, large_init, parity3, sparse_finders.*@simulator\.regime"):
+    with pytest.raises(
+        ValueError,
+        match=r"regime 'papr' is not registered; registered: paper, small_batch, gaussian, "
+        r"first_layer_only, large_init, parity3, sparse_finders.*@simulator\.regime",
+    ):
         simulator.build_regime("papr", 16)
     env.no_work()
     code, _, err = env.cli("run", "--regime", "papr", "--d", "16", "--out", str(env.tmp / "x.npz"))
     assert code == 2 and "invalid choice: 'papr'" in err and "paper" in err and "sparse_finders" in err
 
 
-@fault("regime-raises", "a user regime's function raises", "RegimeError naming the regime, d, the arguments and the "
-       "original error; in the CLI one error line, exit 2, before any work")
+@fault(
+    "regime-raises",
+    "a user regime's function raises",
+    "RegimeError naming the regime, d, the arguments and the "
+    "original error; in the CLI one error line, exit 2, before any work",
+)
 def _(env: Env) -> None:
     fresh_registries(env)
     simulator.regime("boom")(lambda d, **kw: 1 / 0)
-    with pytest.raises(simulator.RegimeError, match=r"^regime 'boom' at d=16 with \{'C': 3\} raised "
-                                                    r"ZeroDivisionError: division by zero$"):
+    with pytest.raises(
+        simulator.RegimeError,
+        match=r"^regime 'boom' at d=16 with \{'C': 3\} raised "
+        r"ZeroDivisionError: division by zero$",
+    ):
         simulator.build_regime("boom", 16, C=3)
     env.no_work()
     code, _, err = env.cli("run", "--regime", "boom", "--d", "16", "--device", "cpu", "--out", str(env.tmp / "x.npz"))
     assert code == 2 and "regime 'boom' at d=16" in one_error_line(err) and "ZeroDivisionError" in err
 
 
-@fault("regime-wrong-type", "a user regime returns something other than a RunConfig",
-       "RegimeError naming the regime and the type returned")
+@fault(
+    "regime-wrong-type",
+    "a user regime returns something other than a RunConfig",
+    "RegimeError naming the regime and the type returned",
+)
 def _(env: Env) -> None:
     fresh_registries(env)
     simulator.regime("dict_regime")(lambda d, **kw: {"d": d})
-    with pytest.raises(simulator.RegimeError, match=r"regime 'dict_regime' \(.*\) returned builtins\.dict, not a "
-                                                    r"RunConfig"):
+    with pytest.raises(
+        simulator.RegimeError,
+        match=r"regime 'dict_regime' \(.*\) returned builtins\.dict, not a "
+        r"RunConfig",
+    ):
         simulator.build_regime("dict_regime", 16)
 
 
-@fault("regime-bad-name", "a regime registered under a name that is not identifier-like, or under 'custom'",
-       "ValueError naming the name and the allowed form, at registration")
+@fault(
+    "regime-bad-name",
+    "a regime registered under a name that is not identifier-like, or under 'custom'",
+    "ValueError naming the name and the allowed form, at registration",
+)
 def _(env: Env) -> None:
     fresh_registries(env)
     for name in ("", "my regime", "1st", "custom"):
@@ -619,33 +775,45 @@ def _(env: Env) -> None:
     assert not {"", "my regime", "1st"} & set(simulator.registered_regimes())
 
 
-@fault("regime-taken-name", "a second function registered under a taken name",
-       "RegimeError naming both origins; the first registration is kept")
+@fault(
+    "regime-taken-name",
+    "a second function registered under a taken name",
+    "RegimeError naming both origins; the first registration is kept",
+)
 def _(env: Env) -> None:
     fresh_registries(env)
 
     def small_batch(d: int, **kw: Any) -> RunConfig:
         return simulator.paper(d, **kw)
 
-    with pytest.raises(simulator.RegimeError, match=r"regime 'small_batch' is already registered from "
-                                                    r"simulator\.regimes\.small_batch; cannot register "
-                                                    r"tests\.unit\.test_faults\..*small_batch"):
+    with pytest.raises(
+        simulator.RegimeError,
+        match=r"regime 'small_batch' is already registered from "
+        r"simulator\.regimes\.small_batch; cannot register "
+        r"tests\.unit\.test_faults\..*small_batch",
+    ):
         simulator.regime("small_batch")(small_batch)
     assert simulator.registered_regimes()["small_batch"].build is simulator.small_batch
 
 
-@fault("entry-point-fails", "an installed package's regime entry point does not import",
-       "RegimeError naming the entry point (name = value) and the original error; the CLI says so in one line")
+@fault(
+    "entry-point-fails",
+    "an installed package's regime entry point does not import",
+    "RegimeError naming the entry point (name = value) and the original error; the CLI says so in one line",
+)
 def _(env: Env) -> None:
     import importlib.metadata
 
     fresh_registries(env)
     ep = importlib.metadata.EntryPoint(name="broken", value="xorcert_missing_plugin:regime", group="xorcert.regimes")
     real = importlib.metadata.entry_points
-    env.mp.setattr(importlib.metadata, "entry_points",
-                   lambda **kw: [ep] if kw.get("group") == "xorcert.regimes" else real(**kw))
-    pattern = (r"entry point broken = xorcert_missing_plugin:regime \(group xorcert\.regimes\) failed to import: "
-               r"ModuleNotFoundError: No module named 'xorcert_missing_plugin'")
+    env.mp.setattr(
+        importlib.metadata, "entry_points", lambda **kw: [ep] if kw.get("group") == "xorcert.regimes" else real(**kw)
+    )
+    pattern = (
+        r"entry point broken = xorcert_missing_plugin:regime \(group xorcert\.regimes\) failed to import: "
+        r"ModuleNotFoundError: No module named 'xorcert_missing_plugin'"
+    )
     with pytest.raises(simulator.RegimeError, match=pattern):
         simulator.registered_regimes()
     env.no_work()
@@ -653,12 +821,18 @@ def _(env: Env) -> None:
     assert code == 2 and re.search(pattern, one_error_line(err))
 
 
-@fault("label-noise-out-of-range", "label_noise outside [0, 0.5), NaN, or a bool",
-       "ValueError naming RunConfig.label_noise, the value and [0, 0.5); the CLI exits 2 before any work")
+@fault(
+    "label-noise-out-of-range",
+    "label_noise outside [0, 0.5), NaN, or a bool",
+    "ValueError naming RunConfig.label_noise, the value and [0, 0.5); the CLI exits 2 before any work",
+)
 def _(env: Env) -> None:
     for value in (0.5, -0.1, 1.0, float("nan"), True, "0.1"):
-        with pytest.raises(ValueError, match=rf"^RunConfig\.label_noise = {re.escape(repr(value))} is not allowed: "
-                                             r"must be a number in \[0, 0\.5\)$"):
+        with pytest.raises(
+            ValueError,
+            match=rf"^RunConfig\.label_noise = {re.escape(repr(value))} is not allowed: "
+            r"must be a number in \[0, 0\.5\)$",
+        ):
             TINY.replace(label_noise=value)
     env.no_work()
     for text in ("0.5", "nan", "-1e-9"):
@@ -666,9 +840,12 @@ def _(env: Env) -> None:
         assert code == 2 and "RunConfig.label_noise" in one_error_line(err) and "[0, 0.5)" in err
 
 
-@fault("data-law-unknown-at-run", "a config names a data law no one registered in this process",
-       "the config builds and loads (a file of a user law reads anywhere), but the engine, the memory check and "
-       "the cache refuse the run before any work, listing the registered laws; the CLI refuses it as a choice")
+@fault(
+    "data-law-unknown-at-run",
+    "a config names a data law no one registered in this process",
+    "the config builds and loads (a file of a user law reads anywhere), but the engine, the memory check and "
+    "the cache refuse the run before any work, listing the registered laws; the CLI refuses it as a choice",
+)
 def _(env: Env) -> None:
     cfg = TINY.replace(data="laplace")
     env.mp.setattr("simulator.data.init_params", lambda *a, **k: pytest.fail("work started"))
@@ -686,7 +863,8 @@ def _(env: Env) -> None:
 
 
 @pytest.mark.parametrize("case", FAULTS, ids=[f.name for f in FAULTS])
-def test_fault(case: Fault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-               capsys: pytest.CaptureFixture[str]) -> None:
+def test_fault(
+    case: Fault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("XORCERT_CACHE", str(tmp_path / "xorcert-cache"))
     case.check(Env(tmp_path, monkeypatch, capsys))

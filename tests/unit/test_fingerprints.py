@@ -91,15 +91,21 @@ def data_key(law: str, lc: tuple[int, ...], dt: torch.dtype) -> str:
     return f"data/{law}/{'-'.join(map(str, lc))}/{str(dt)[6:]}"
 
 
-DATA_CASES = [(law, lc, dt) for law, lc in (("boolean", (0, 1)), ("boolean", (3, 1, 7)), ("gaussian", (0, 1)),
-                                             ("gaussian", (2, 5, 11))) for dt in (torch.float32, F64)]
+DATA_CASES = [
+    (law, lc, dt)
+    for law, lc in (("boolean", (0, 1)), ("boolean", (3, 1, 7)), ("gaussian", (0, 1)), ("gaussian", (2, 5, 11)))
+    for dt in (torch.float32, F64)
+]
 REGIMES = ("paper", "small_batch", "gaussian", "first_layer_only", "large_init", "parity3", "sparse_finders")
 
 
 def test_every_pin_is_checked() -> None:
     """The cases below cover exactly the pinned keys (a pin without a test would check nothing)."""
-    keys = {data_key(*c) for c in DATA_CASES} | {f"run/{n}/{d}/{c}" for n in REGIMES for d in (16, 32)
-                                                for c in (5, 0)} | {f"run32/{n}/32" for n in RUN32}
+    keys = (
+        {data_key(*c) for c in DATA_CASES}
+        | {f"run/{n}/{d}/{c}" for n in REGIMES for d in (16, 32) for c in (5, 0)}
+        | {f"run32/{n}/32" for n in RUN32}
+    )
     assert keys == set(PINNED)
 
 
@@ -115,8 +121,9 @@ def test_samples_are_pinned(law: str, lc: tuple[int, ...], dt: torch.dtype) -> N
 def test_float64_runs_are_pinned(name: str) -> None:
     for d in (16, 32):
         for chunk in (5, 0):
-            cfg = getattr(simulator, name)(d, seeds=2, seed=3, dtype="float64", device="cpu", steps=6,
-                                           test_size=500, snapshots=3, chunk_rows=chunk)
+            cfg = getattr(simulator, name)(
+                d, seeds=2, seed=3, dtype="float64", device="cpu", steps=6, test_size=500, snapshots=3, chunk_rows=chunk
+            )
             assert run_digest(simulator.run(cfg)) == PINNED[f"run/{name}/{d}/{chunk}"], (name, d, chunk)
 
 
@@ -125,13 +132,24 @@ RUN32 = ("paper", "gaussian", "parity3", "small_batch")
 
 @pytest.mark.parametrize("name", RUN32)
 def test_float32_runs_are_pinned(name: str) -> None:
-    cfg = getattr(simulator, name)(32, seeds=2, seed=5, dtype="float32", device="cpu", steps=8, test_size=700,
-                                   snapshots=3)
+    cfg = getattr(simulator, name)(
+        32, seeds=2, seed=5, dtype="float32", device="cpu", steps=8, test_size=700, snapshots=3
+    )
     assert run_digest(simulator.run(cfg)) == PINNED[f"run32/{name}/32"]
 
 
 def test_label_noise_zero_is_pinned() -> None:
     """label_noise = 0 draws no flips: the pinned run, bit for bit."""
-    cfg = simulator.paper(16, seeds=2, seed=3, dtype="float64", device="cpu", steps=6, test_size=500, snapshots=3,
-                          chunk_rows=5, label_noise=0.0)
+    cfg = simulator.paper(
+        16,
+        seeds=2,
+        seed=3,
+        dtype="float64",
+        device="cpu",
+        steps=6,
+        test_size=500,
+        snapshots=3,
+        chunk_rows=5,
+        label_noise=0.0,
+    )
     assert run_digest(simulator.run(cfg)) == PINNED["run/paper/16/5"]

@@ -51,8 +51,20 @@ def identity_residual(traj: simulator.Trajectory, variant: str) -> np.ndarray:
 
 
 def _config(**overrides: Any) -> RunConfig:
-    base: dict[str, Any] = dict(d=12, p=8, m=40, eta=0.6, theta=0.8, steps=25, snapshots=2, dtype="float64",
-                                device="cpu", test_size=32, variants=tuple(VARIANTS), seeds=2)
+    base: dict[str, Any] = dict(
+        d=12,
+        p=8,
+        m=40,
+        eta=0.6,
+        theta=0.8,
+        steps=25,
+        snapshots=2,
+        dtype="float64",
+        device="cpu",
+        test_size=32,
+        variants=tuple(VARIANTS),
+        seeds=2,
+    )
     base.update(overrides)
     return RunConfig(**base)
 
@@ -72,7 +84,9 @@ def test_layer_balance_identity_holds(coupled_run: simulator.Trajectory, variant
     """C6: a'² - ‖w'‖² = a² - ‖w‖² + η²(g_a² - ‖g_w‖²) per neuron and step, to 1e-12 in float64."""
     res = identity_residual(coupled_run, variant)
     assert res.shape == (25, 2, 8)
-    assert res.max() <= IDENTITY_TOL, f"worst relative residual {res.max():.3g} at {np.unravel_index(res.argmax(), res.shape)}"
+    assert res.max() <= IDENTITY_TOL, (
+        f"worst relative residual {res.max():.3g} at {np.unravel_index(res.argmax(), res.shape)}"
+    )
 
 
 def test_run_leaves_the_linear_regime(coupled_run: simulator.Trajectory) -> None:
@@ -99,14 +113,22 @@ def test_frozen_second_layer_stays_at_init(coupled_run: simulator.Trajectory) ->
 
 
 @settings(max_examples=8, deadline=None)
-@given(d=st.integers(3, 20), p=st.integers(1, 9), m=st.integers(1, 30), eta=st.floats(0.01, 2.0),
-       theta=st.floats(0.05, 2.0), seed=st.integers(0, 1000),
-       data=st.sampled_from(["boolean", "gaussian"]))
-def test_layer_balance_identity_any_setting(d: int, p: int, m: int, eta: float, theta: float, seed: int,
-                                            data: str) -> None:
+@given(
+    d=st.integers(3, 20),
+    p=st.integers(1, 9),
+    m=st.integers(1, 30),
+    eta=st.floats(0.01, 2.0),
+    theta=st.floats(0.05, 2.0),
+    seed=st.integers(0, 1000),
+    data=st.sampled_from(["boolean", "gaussian"]),
+)
+def test_layer_balance_identity_any_setting(
+    d: int, p: int, m: int, eta: float, theta: float, seed: int, data: str
+) -> None:
     """The identity is exact for any d, p, m, η, θ, seed and data law, not only the fixture's."""
-    cfg = _config(d=d, p=p, m=m, eta=eta, theta=theta, seed=seed, data=data, steps=6, seeds=1,
-                  variants=tuple(TWO_LAYER))
+    cfg = _config(
+        d=d, p=p, m=m, eta=eta, theta=theta, seed=seed, data=data, steps=6, seeds=1, variants=tuple(TWO_LAYER)
+    )
     traj = simulator.run(cfg)
     for v in TWO_LAYER:
         res = identity_residual(traj, v)

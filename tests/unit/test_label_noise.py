@@ -26,8 +26,19 @@ CPU = torch.device("cpu")
 
 
 def tiny(**overrides: Any) -> RunConfig:
-    base: dict[str, Any] = dict(d=10, p=6, m=60, eta=0.6, theta=0.8, steps=6, dtype="float64", device="cpu",
-                                test_size=400, snapshots=3, label_noise=0.25)
+    base: dict[str, Any] = dict(
+        d=10,
+        p=6,
+        m=60,
+        eta=0.6,
+        theta=0.8,
+        steps=6,
+        dtype="float64",
+        device="cpu",
+        test_size=400,
+        snapshots=3,
+        label_noise=0.25,
+    )
     base.update(overrides)
     return RunConfig(**base)
 
@@ -68,7 +79,7 @@ def test_flips_are_chunk_and_seed_invariant() -> None:
     parts = [data.label_flips(k, r0, c, 0.3, F64) for r0, c in ((0, 1), (1, 40), (41, 56))]
     assert torch.equal(torch.cat(parts, dim=1), whole)
     for r in range(3):
-        assert torch.equal(data.label_flips(k[r:r + 1], 0, 97, 0.3, F64)[0], whole[r])
+        assert torch.equal(data.label_flips(k[r : r + 1], 0, 97, 0.3, F64)[0], whole[r])
 
 
 def test_runs_are_chunk_and_seed_invariant() -> None:
@@ -78,7 +89,7 @@ def test_runs_are_chunk_and_seed_invariant() -> None:
     others += [(r, simulator.run(tiny(seed=3 + r, seeds=1))) for r in (0, 1)]
     for r, other in others:
         for k in ("snap_W", "snap_a", "batch_loss", "batch_err", "g_w_norm2", "test_err_count"):
-            want = base.arrays[k] if r is None else base.arrays[k][:, r:r + 1]
+            want = base.arrays[k] if r is None else base.arrays[k][:, r : r + 1]
             np.testing.assert_allclose(other.arrays[k], want, rtol=1e-12, atol=1e-14, err_msg=k)
 
 
@@ -133,9 +144,36 @@ def test_cli_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from simulator.cli import main
 
     out = tmp_path / "r.npz"
-    code = main(["run", "--regime", "custom", "--d", "8", "--p", "4", "--m", "16", "--eta", "0.1", "--theta", "0.1",
-                 "--steps", "3", "--test-size", "64", "--snapshots", "2", "--device", "cpu", "--label-noise", "0.2",
-                 "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "run",
+            "--regime",
+            "custom",
+            "--d",
+            "8",
+            "--p",
+            "4",
+            "--m",
+            "16",
+            "--eta",
+            "0.1",
+            "--theta",
+            "0.1",
+            "--steps",
+            "3",
+            "--test-size",
+            "64",
+            "--snapshots",
+            "2",
+            "--device",
+            "cpu",
+            "--label-noise",
+            "0.2",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0 and Trajectory.load(out).config.label_noise == 0.2
     capsys.readouterr()
     assert main(["show", str(out)]) == 0 and "label noise 0.2 (training labels only)" in capsys.readouterr().out

@@ -15,27 +15,46 @@ import numpy as np
 import pytest
 
 from lemmas.c01_phase1_linearization import CLAIM, check
-from simulator import RunConfig
+from simulator import RunConfig, first_layer_only, paper, parity3
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
-from simulator import first_layer_only, paper, parity3
 
 D, P, R, T = 32, 4, 4, 40
 SNAPS = [0, 4, 8, 12, 16, 20, 30, T]
 Z = 1 / math.log(D)
 
 
-def build(t1: int | None = 10, t2: int | None = 25, *, variants=("logistic", "linear"), regime: str = "custom",
-          label_coords=(0, 1), test_dev: float = 0.01, proxy_shift_snap: dict[int, float] | None = None,
-          proxy_shift_step: dict[int, float] | None = None):
+def build(
+    t1: int | None = 10,
+    t2: int | None = 25,
+    *,
+    variants=("logistic", "linear"),
+    regime: str = "custom",
+    label_coords=(0, 1),
+    test_dev: float = 0.01,
+    proxy_shift_snap: dict[int, float] | None = None,
+    proxy_shift_step: dict[int, float] | None = None,
+):
     """t1 / t2: the step where S reaches 1-ζ / where max|h'+1| reaches ζ (None: never).
 
     proxy_shift_snap {snapshot index: relative distance}: move the proxy's snap_W there;
     proxy_shift_step {step: relative distance}: move the proxy's recorded w_i at that step.
     """
     V = len(variants)
-    cfg = RunConfig(d=D, p=P, m=4, eta=0.1, theta=0.1, steps=T, seeds=R, variants=variants, device="cpu",
-                    test_size=1000, regime=regime, label_coords=label_coords)
+    cfg = RunConfig(
+        d=D,
+        p=P,
+        m=4,
+        eta=0.1,
+        theta=0.1,
+        steps=T,
+        seeds=R,
+        variants=variants,
+        device="cpu",
+        test_size=1000,
+        regime=regime,
+        label_coords=label_coords,
+    )
     t = np.arange(T)
     s = np.where(t >= (T + 1 if t1 is None else t1), 10.0, 0.0)[:, None, None, None]
     s = np.broadcast_to(s, (T, R, V, P)).copy()
@@ -56,9 +75,18 @@ def build(t1: int | None = 10, t2: int | None = 25, *, variants=("logistic", "li
         for step, rel in (proxy_shift_step or {}).items():
             norm = np.sqrt(s[step, :, 1] ** 2 + 1.0)
             w_coords[step, :, 0, :, 0] += rel * norm
-    return make_trajectory(cfg, T=T, snap_steps=SNAPS, a=1.0, w_perp=1.0, w_coords=w_coords,
-                           batch_max_dev=np.broadcast_to(dev, (T, R, V)), snap_a=1.0, snap_W=snap_W,
-                           test_max_dev=test_dev)
+    return make_trajectory(
+        cfg,
+        T=T,
+        snap_steps=SNAPS,
+        a=1.0,
+        w_perp=1.0,
+        w_coords=w_coords,
+        batch_max_dev=np.broadcast_to(dev, (T, R, V)),
+        snap_a=1.0,
+        snap_W=snap_W,
+        test_max_dev=test_dev,
+    )
 
 
 def test_linear_until_found_holds():

@@ -16,16 +16,23 @@ import pytest
 
 from lemmas.base import THRESHOLDS
 from lemmas.c02_signal_finding import CLAIM, check, rate_ratios, t1_prediction
-from simulator import RunConfig
+from simulator import RunConfig, paper, parity3
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
-from simulator import paper, parity3
 
 ETA, THETA, P, R = 0.1, 0.05, 4, 4
 
 
-def rung(d: int, growth: float = 1.0, s0: float | None = None, opp_factor: float | None = None,
-         a_scale: float = 1.0, steps_factor: float = 2.0, seeds: int = R, seed: int = 0):
+def rung(
+    d: int,
+    growth: float = 1.0,
+    s0: float | None = None,
+    opp_factor: float | None = None,
+    a_scale: float = 1.0,
+    steps_factor: float = 2.0,
+    seeds: int = R,
+    seed: int = 0,
+):
     """A trajectory of one rung; growth = fitted rate / predicted rate, per step log-factor."""
     T = int(steps_factor * t1_prediction(d, ETA))
     cfg = RunConfig(d=d, p=P, m=8, eta=ETA, theta=THETA, steps=T, seeds=seeds, seed=seed, device="cpu")
@@ -35,8 +42,9 @@ def rung(d: int, growth: float = 1.0, s0: float | None = None, opp_factor: float
     o = THETA * 0.5 * ((1 - rho) if opp_factor is None else opp_factor) ** t
     s, o = np.broadcast_to(s, (T, seeds, 1, P)), np.broadcast_to(o, (T, seeds, 1, P))
     wi, wj = (s + o) / math.sqrt(2), (o - s) / math.sqrt(2)  # ⟨w, μ̂+⟩ = s, ⟨w, μ̂-⟩ = o
-    return make_trajectory(cfg, T=T, snap_steps=[0, T], a=a_scale * THETA, w_perp=THETA,
-                           w_coords=np.stack([wi, wj], axis=-1))
+    return make_trajectory(
+        cfg, T=T, snap_steps=[0, T], a=a_scale * THETA, w_perp=THETA, w_coords=np.stack([wi, wj], axis=-1)
+    )
 
 
 def test_exact_linearized_growth_holds():
@@ -50,7 +58,9 @@ def test_exact_linearized_growth_holds():
     json.dumps(v.to_dict())  # serialisable for the report
     assert set(v.series) == {"d16_norms", "d16_growth", "d32_norms", "d32_growth"}
     norms = v.series["d16_norms"]
-    assert len(panels.bands(norms)) == 3 and all(len(b.x) <= 200 for b in panels.bands(norms)) and norms.y_scale == "log"
+    assert (
+        len(panels.bands(norms)) == 3 and all(len(b.x) <= 200 for b in panels.bands(norms)) and norms.y_scale == "log"
+    )
     assert {c.role for c in v.series["d32_growth"].marks} == {"median", "fit", "reference"}
     assert all(panels.round_trips(p) for p in v.series.values())
 
@@ -58,8 +68,7 @@ def test_exact_linearized_growth_holds():
 def test_rate_ratios_exact():
     traj = rung(16)
     t1 = int(traj.T1()[0])
-    fit, pred, ratio = rate_ratios(traj.w_sig()[:, 0], traj.w_perp()[:, 0], traj.a()[:, 0], t1, THETA, ETA,
-                                   traj.zeta)
+    fit, pred, ratio = rate_ratios(traj.w_sig()[:, 0], traj.w_perp()[:, 0], traj.a()[:, 0], t1, THETA, ETA, traj.zeta)
     assert np.allclose(ratio, 1.0) and np.allclose(pred, math.log1p(ETA / math.sqrt(2 * math.pi)))
 
 

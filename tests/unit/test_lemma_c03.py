@@ -15,20 +15,36 @@ import numpy as np
 import pytest
 
 from lemmas.c03_signal_heavy import CLAIM, check, signal_heavy_mass
-from simulator import RunConfig
+from simulator import RunConfig, gaussian, parity3
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
-from simulator import gaussian, parity3
 
 D, P, R, T = 32, 4, 4, 30
 Z = 1 / math.log(D)
 
 
-def build(heavy_steps, *, heavy_at_T: bool = True, regime: str = "custom", label_coords=(0, 1),
-          per_seed_heavy: dict[int, np.ndarray] | None = None):
+def build(
+    heavy_steps,
+    *,
+    heavy_at_T: bool = True,
+    regime: str = "custom",
+    label_coords=(0, 1),
+    per_seed_heavy: dict[int, np.ndarray] | None = None,
+):
     """heavy_steps: bool (T,) — where every neuron is signal-heavy; per_seed_heavy overrides one seed."""
-    cfg = RunConfig(d=D, p=P, m=4, eta=0.1, theta=0.1, steps=T, seeds=R, device="cpu", test_size=1000,
-                    regime=regime, label_coords=label_coords)
+    cfg = RunConfig(
+        d=D,
+        p=P,
+        m=4,
+        eta=0.1,
+        theta=0.1,
+        steps=T,
+        seeds=R,
+        device="cpu",
+        test_size=1000,
+        regime=regime,
+        label_coords=label_coords,
+    )
     heavy = np.broadcast_to(np.asarray(heavy_steps, bool)[:, None], (T, R)).copy()
     for r, h in (per_seed_heavy or {}).items():
         heavy[:, r] = h
@@ -40,8 +56,7 @@ def build(heavy_steps, *, heavy_at_T: bool = True, regime: str = "custom", label
     snap_W[..., 2] = 1.0
     s_T = 10.0 if heavy_at_T else 0.0
     snap_W[-1, ..., 0], snap_W[-1, ..., 1] = s_T / math.sqrt(2), -s_T / math.sqrt(2)
-    return make_trajectory(cfg, T=T, snap_steps=[0, T], a=1.0, w_perp=1.0, w_coords=w_coords, snap_a=1.0,
-                           snap_W=snap_W)
+    return make_trajectory(cfg, T=T, snap_steps=[0, T], a=1.0, w_perp=1.0, w_coords=w_coords, snap_a=1.0, snap_W=snap_W)
 
 
 def steps_from(t0: int) -> np.ndarray:
@@ -74,6 +89,7 @@ def test_lost_only_at_the_final_state_fails():
 
 def test_partial_mass_at_the_threshold():
     """S_t just above / just below 1-ζ: neuron 0 carries a mass share set by its |a|."""
+
     def with_light_neuron(share: float):
         traj = build(steps_from(5))
         a = traj.arrays["a"]

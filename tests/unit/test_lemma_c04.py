@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 from lemmas.c04_clean_approximation import CLAIM, check, gap_ratios
-from simulator import RunConfig
+from simulator import RunConfig, large_init, parity3
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
-from simulator import large_init, parity3
 
 D, P, R, T = 32, 4, 4, 30
 SNAPS = [0, 5, 10, 15, 20, 25, T]
@@ -25,11 +24,31 @@ Z = 1 / math.log(D)
 MARGINS = np.array([1.0, 2.0, 3.0, 4.0])
 
 
-def build(t1: int | None = 10, *, gap: float | np.ndarray = 0.1 * Z * 4, agree: float | np.ndarray = 1.0,
-          margins: np.ndarray = MARGINS, regime: str = "custom", label_coords=(0, 1), data: str = "boolean"):
+def build(
+    t1: int | None = 10,
+    *,
+    gap: float | np.ndarray = 0.1 * Z * 4,
+    agree: float | np.ndarray = 1.0,
+    margins: np.ndarray = MARGINS,
+    regime: str = "custom",
+    label_coords=(0, 1),
+    data: str = "boolean",
+):
     """gap / agree: a value for every snapshot, or (S,) or (S, R) arrays."""
-    cfg = RunConfig(d=D, p=P, m=4, eta=0.1, theta=0.1, steps=T, seeds=R, device="cpu", test_size=1000,
-                    regime=regime, label_coords=label_coords, data=data)
+    cfg = RunConfig(
+        d=D,
+        p=P,
+        m=4,
+        eta=0.1,
+        theta=0.1,
+        steps=T,
+        seeds=R,
+        device="cpu",
+        test_size=1000,
+        regime=regime,
+        label_coords=label_coords,
+        data=data,
+    )
     s = np.where(np.arange(T) >= (T + 1 if t1 is None else t1), 10.0, 0.0)[:, None, None, None] * np.ones((1, R, 1, P))
     w_coords = np.zeros((T, R, 1, P, len(label_coords)))
     w_coords[..., 0], w_coords[..., 1] = s / math.sqrt(2), -s / math.sqrt(2)
@@ -41,9 +60,17 @@ def build(t1: int | None = 10, *, gap: float | np.ndarray = 0.1 * Z * 4, agree: 
             x = x[:, None]
         return np.broadcast_to(x, (S, R))[:, :, None]
 
-    return make_trajectory(cfg, T=T, snap_steps=SNAPS, a=1.0, w_perp=1.0, w_coords=w_coords,
-                           test_clean_gap=per_snap(gap), test_sign_agree=per_snap(agree),
-                           test_clean_margin=np.broadcast_to(margins, (S, R, 1, 4)))
+    return make_trajectory(
+        cfg,
+        T=T,
+        snap_steps=SNAPS,
+        a=1.0,
+        w_perp=1.0,
+        w_coords=w_coords,
+        test_clean_gap=per_snap(gap),
+        test_sign_agree=per_snap(agree),
+        test_clean_margin=np.broadcast_to(margins, (S, R, 1, 4)),
+    )
 
 
 def test_close_to_clean_network_holds():

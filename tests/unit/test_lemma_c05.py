@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 from lemmas.c05_margin_balance import CLAIM, check, margin_ratio, rise_factor
-from simulator import RunConfig
+from simulator import RunConfig, first_layer_only, parity3
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
-from simulator import first_layer_only, parity3
 
 D, P, R, T = 32, 4, 4, 40
 Z = 1 / math.log(D)
@@ -35,16 +34,36 @@ def cluster_state(margins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a[:, :, None], w[:, :, None]
 
 
-def build(ratio_t, *, t2: int | None = 10, final: np.ndarray | None = None, data: str = "boolean",
-          snap_margins: np.ndarray | None = None, per_seed_ratio: dict[int, np.ndarray] | None = None,
-          regime: str = "custom", label_coords=(0, 1)):
+def build(
+    ratio_t,
+    *,
+    t2: int | None = 10,
+    final: np.ndarray | None = None,
+    data: str = "boolean",
+    snap_margins: np.ndarray | None = None,
+    per_seed_ratio: dict[int, np.ndarray] | None = None,
+    regime: str = "custom",
+    label_coords=(0, 1),
+):
     """ratio_t (T,): margins (1, 1, 1, ratio_t) per step (a ratio of ∞ puts cluster 0 at 0).
 
     final: the last snapshot's clean margins (default: those of the last step);
     snap_margins (S, 4): every snapshot's clean margins (Gaussian data reads only these).
     """
-    cfg = RunConfig(d=D, p=P, m=4, eta=0.1, theta=0.1, steps=T, seeds=R, device="cpu", test_size=1000,
-                    data=data, regime=regime, label_coords=label_coords)
+    cfg = RunConfig(
+        d=D,
+        p=P,
+        m=4,
+        eta=0.1,
+        theta=0.1,
+        steps=T,
+        seeds=R,
+        device="cpu",
+        test_size=1000,
+        data=data,
+        regime=regime,
+        label_coords=label_coords,
+    )
     ratio = np.broadcast_to(np.asarray(ratio_t, float)[:, None], (T, R)).copy()
     for r, x in (per_seed_ratio or {}).items():
         ratio[:, r] = x
@@ -61,8 +80,16 @@ def build(ratio_t, *, t2: int | None = 10, final: np.ndarray | None = None, data
         snap_margins = margins[idx]
         snap_margins[-1] = margins[-1] if final is None else final
     cm = np.broadcast_to(np.asarray(snap_margins, float).reshape(S, -1, 4), (S, R, 4))[:, :, None]
-    return make_trajectory(cfg, T=T, snap_steps=SNAPS, a=a, w_coords=w, w_perp=0.0,
-                           batch_max_dev=np.broadcast_to(dev, (T, R, 1)), test_clean_margin=cm)
+    return make_trajectory(
+        cfg,
+        T=T,
+        snap_steps=SNAPS,
+        a=a,
+        w_coords=w,
+        w_perp=0.0,
+        batch_max_dev=np.broadcast_to(dev, (T, R, 1)),
+        test_clean_margin=cm,
+    )
 
 
 def settling(r_T: float = 1.1) -> np.ndarray:
@@ -140,8 +167,9 @@ def test_rise_to_infinity_fails_and_rise_from_infinity_does_not():
 def test_margin_ratio_and_rise_factor():
     m = np.array([[1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 0.0, 1.0], [-1.0, 1.0, 1.0, 1.0]])
     np.testing.assert_array_equal(margin_ratio(m), [4.0, np.inf, np.inf])
-    np.testing.assert_allclose(rise_factor(np.array([np.inf, np.inf, 3.0, 2.0, 4.0, np.inf])),
-                               [1.0, 1.0, 1.0, 1.0, 2.0, np.inf])
+    np.testing.assert_allclose(
+        rise_factor(np.array([np.inf, np.inf, 3.0, 2.0, 4.0, np.inf])), [1.0, 1.0, 1.0, 1.0, 2.0, np.inf]
+    )
 
 
 def test_T2_never_reached():

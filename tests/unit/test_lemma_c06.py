@@ -16,17 +16,23 @@ import pytest
 
 from lemmas.base import THRESHOLDS
 from lemmas.c06_layer_balance import CLAIM, balance_ratio, check, identity_residual
-from simulator import RunConfig
+from simulator import RunConfig, first_layer_only, gaussian, paper, parity3
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
-from simulator import first_layer_only, gaussian, paper, parity3
 
 D, P, R, T, ETA = 32, 5, 4, 30, 0.1
 Z = 1 / math.log(D)
 
 
-def simulate(*, frozen: bool = False, w_scale: float = 1.0, dtype: str = "float64", label_coords=(0, 1),
-             seed: int = 0, stop_before_T: bool = False):
+def simulate(
+    *,
+    frozen: bool = False,
+    w_scale: float = 1.0,
+    dtype: str = "float64",
+    label_coords=(0, 1),
+    seed: int = 0,
+    stop_before_T: bool = False,
+):
     rng = np.random.default_rng(seed)
     W = rng.normal(size=(R, P, D))
     W *= w_scale / np.linalg.norm(W, axis=-1, keepdims=True)  # ‖w_k‖ = w_scale
@@ -44,8 +50,19 @@ def simulate(*, frozen: bool = False, w_scale: float = 1.0, dtype: str = "float6
         if not frozen:
             a = a - ETA * g_a
         W = W - ETA * g_w
-    cfg = RunConfig(d=D, p=P, m=4, eta=ETA, theta=0.1, steps=T, seeds=R, device="cpu", test_size=1000,
-                    dtype=dtype, label_coords=label_coords)
+    cfg = RunConfig(
+        d=D,
+        p=P,
+        m=4,
+        eta=ETA,
+        theta=0.1,
+        steps=T,
+        seeds=R,
+        device="cpu",
+        test_size=1000,
+        dtype=dtype,
+        label_coords=label_coords,
+    )
     arrays = {k: np.stack(v)[:, :, None] for k, v in rec.items()}
     snaps = [0, T - 5] if stop_before_T else [0, T]
     snap_W = np.stack([W0, W])[:, :, None]

@@ -14,10 +14,9 @@ import pytest
 
 from lemmas.base import THRESHOLDS
 from lemmas.c07_gradient_concentration import CLAIM, check, per_sample_std
-from simulator import RunConfig
+from simulator import RunConfig, paper, parity3, small_batch
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
-from simulator import paper, parity3, small_batch
 
 R, P = 4, 5
 
@@ -44,8 +43,11 @@ def runs(d: int, m: int, drift=0.1, std=1.0, reg_mean=None, md_mean=None):
     reg_mean = drift if reg_mean is None else reg_mean
     md_mean = drift if md_mean is None else md_mean
     c = cfg(d, m)
-    return {"regime": one_step(c, reg_mean, std), "m_d": one_step(c.replace(m=d), md_mean, std),
-            "drift": one_step(c.replace(m=THRESHOLDS.c7_drift_batch_factor * m, data_offset=1), drift, std)}
+    return {
+        "regime": one_step(c, reg_mean, std),
+        "m_d": one_step(c.replace(m=d), md_mean, std),
+        "drift": one_step(c.replace(m=THRESHOLDS.c7_drift_batch_factor * m, data_offset=1), drift, std),
+    }
 
 
 def test_per_sample_std_bessel():

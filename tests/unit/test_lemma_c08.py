@@ -16,19 +16,40 @@ import pytest
 
 from lemmas.c08_amplification import CLAIM, check, first_heavy_steps, rank_correlation
 from lemmas.report import Scatter
-from simulator import RunConfig
+from simulator import RunConfig, first_layer_only, parity3
 from tests.support.synthetic import make_trajectory
-from simulator import first_layer_only, parity3
 
 D, P, R, T = 8, 8, 4, 20
 
 
-def build(t_heavy, a_final, *, sparse: bool = False, variants=("logistic", "frozen_a"), norms_main=None,
-          norms_frozen=None, a_frozen=None, err: float = 0.0, snapshots: bool = True):
+def build(
+    t_heavy,
+    a_final,
+    *,
+    sparse: bool = False,
+    variants=("logistic", "frozen_a"),
+    norms_main=None,
+    norms_frozen=None,
+    a_frozen=None,
+    err: float = 0.0,
+    snapshots: bool = True,
+):
     """t_heavy: (p,) first signal-heavy step (≥ T: never); a_final: (p,) |a| at T of the main run."""
     V = len(variants)
-    cfg = RunConfig(d=D, p=P, m=4, eta=0.1, theta=0.1, steps=T, seeds=R, variants=variants, device="cpu",
-                    test_size=1000, init="sparse_finders" if sparse else "sphere", finder_fraction=0.25)
+    cfg = RunConfig(
+        d=D,
+        p=P,
+        m=4,
+        eta=0.1,
+        theta=0.1,
+        steps=T,
+        seeds=R,
+        variants=variants,
+        device="cpu",
+        test_size=1000,
+        init="sparse_finders" if sparse else "sphere",
+        finder_fraction=0.25,
+    )
     t = np.arange(T)[:, None, None, None]
     s = np.where(t >= np.asarray(t_heavy)[None, None, None, :], 10.0, 0.0)
     s = np.broadcast_to(s, (T, R, V, P))
@@ -46,8 +67,17 @@ def build(t_heavy, a_final, *, sparse: bool = False, variants=("logistic", "froz
             snap_W[-1, :, 0, :, 2] = norms_main
         if norms_frozen is not None and V > 1:
             snap_W[-1, :, 1, :, 2] = norms_frozen
-    return make_trajectory(cfg, T=T, snap_steps=snap, a=1.0, w_perp=1.0, w_coords=w_coords, snap_a=snap_a,
-                           snap_W=snap_W, test_err_count=np.full((S, R, V), err * cfg.test_size))
+    return make_trajectory(
+        cfg,
+        T=T,
+        snap_steps=snap,
+        a=1.0,
+        w_perp=1.0,
+        w_coords=w_coords,
+        snap_a=snap_a,
+        snap_W=snap_W,
+        test_err_count=np.full((S, R, V), err * cfg.test_size),
+    )
 
 
 EARLY_FIRST = np.arange(P) + 1  # neuron k becomes signal-heavy at step k+1
@@ -107,7 +137,9 @@ def test_sparse_finders_carry_the_network_holds():
     # mass |a|·‖w‖: finders 5·10 + 4.43·10 against 14.6 for the six others -> share ≈ 0.87
     v = check(sparse())
     assert v.status == "holds", v.summary()
-    assert v.stats["finder_share_median"] == pytest.approx(0.866, abs=1e-3) and v.stats["finder_share_frozen_median"] == pytest.approx(0.25)
+    assert v.stats["finder_share_median"] == pytest.approx(0.866, abs=1e-3) and v.stats[
+        "finder_share_frozen_median"
+    ] == pytest.approx(0.25)
     assert v.thresholds["finder_share_min"] == pytest.approx(0.75)  # max(1/2, 3 × 1/4)
 
 

@@ -13,11 +13,10 @@ import pytest
 
 from lemmas.base import THRESHOLDS
 from lemmas.c09_main_theorem import CLAIM, check
-from simulator import RunConfig
+from simulator import RunConfig, first_layer_only, gaussian, paper, parity3
 from simulator.population import clopper_pearson
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
-from simulator import first_layer_only, gaussian, paper, parity3
 
 D, P, R, T = 32, 4, 4, 20
 SNAPS = [0, 10, T]
@@ -25,8 +24,9 @@ SNAPS = [0, 10, T]
 
 def build(final_errors, *, test_size: int = 20_000, snaps=SNAPS, loss: float = 0.05, regime: str = "custom"):
     """final_errors: the error count at the last snapshot, one value or one per seed."""
-    cfg = RunConfig(d=D, p=P, m=4, eta=0.1, theta=0.1, steps=T, seeds=R, device="cpu", test_size=test_size,
-                    regime=regime)
+    cfg = RunConfig(
+        d=D, p=P, m=4, eta=0.1, theta=0.1, steps=T, seeds=R, device="cpu", test_size=test_size, regime=regime
+    )
     S = len(snaps)
     counts = np.zeros((S, R, 1))
     counts[0] = 0.5 * test_size

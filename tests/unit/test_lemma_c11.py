@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 from lemmas.c11_phase_lengths import CLAIM, check, within_factor
-from simulator import RunConfig
+from simulator import RunConfig, large_init, parity3
 from tests.support.synthetic import make_trajectory
-from simulator import large_init, parity3
 
 P, R, ETA = 2, 3, 0.1
 
 
-def rung(d: int, t1: int | None, t_eps: int | None = None, t_loss: int | None = None, steps: int | None = None,
-         seed: int = 0):
+def rung(
+    d: int, t1: int | None, t_eps: int | None = None, t_loss: int | None = None, steps: int | None = None, seed: int = 0
+):
     """t1 None: never signal-heavy; t_eps / t_loss None: target never reached."""
     T = steps or 2 * (t1 or 100) + 200
     cfg = RunConfig(d=d, p=P, m=4, eta=ETA, theta=0.1, steps=T, seeds=R, seed=seed, device="cpu", test_size=100)
@@ -32,10 +32,16 @@ def rung(d: int, t1: int | None, t_eps: int | None = None, t_loss: int | None = 
     steps_arr = np.asarray(snaps)[:, None, None]
     err = np.where(steps_arr >= (t_eps if t_eps is not None else T + 1), 0.0, 50.0)
     loss = np.where(steps_arr >= (t_loss if t_loss is not None else T + 1), 0.0, 1.0)
-    return make_trajectory(cfg, T=T, snap_steps=snaps, a=1.0, w_perp=1.0,
-                           w_coords=np.stack([s / math.sqrt(2), -s / math.sqrt(2)], axis=-1),
-                           test_err_count=np.broadcast_to(err, (len(snaps), R, 1)),
-                           test_loss=np.broadcast_to(loss, (len(snaps), R, 1)))
+    return make_trajectory(
+        cfg,
+        T=T,
+        snap_steps=snaps,
+        a=1.0,
+        w_perp=1.0,
+        w_coords=np.stack([s / math.sqrt(2), -s / math.sqrt(2)], axis=-1),
+        test_err_count=np.broadcast_to(err, (len(snaps), R, 1)),
+        test_loss=np.broadcast_to(loss, (len(snaps), R, 1)),
+    )
 
 
 def t1_log(d: int, c: float = 2.0) -> int:
@@ -79,8 +85,10 @@ def test_single_rung_is_inconclusive():
 
 def test_phase_two_reported_without_verdict_below_1024():
     # phase two wildly unstable across the ladder, but d < 1024: no effect on the verdict
-    lad = {16: rung(16, t1_log(16), t_eps=t1_log(16) + 10, t_loss=t1_log(16) + 10),
-           32: rung(32, t1_log(32), t_eps=t1_log(32) + 150, t_loss=t1_log(32) + 150)}
+    lad = {
+        16: rung(16, t1_log(16), t_eps=t1_log(16) + 10, t_loss=t1_log(16) + 10),
+        32: rung(32, t1_log(32), t_eps=t1_log(32) + 150, t_loss=t1_log(32) + 150),
+    }
     v = check(lad)
     assert v.status == "holds"
     assert v.stats["phase2_in_verdict"] == 0.0

@@ -21,8 +21,9 @@ def test_list_names_every_claim_and_regime(capsys: pytest.CaptureFixture[str]) -
     assert "batch sizes" in out  # what C10 reads
 
 
-def test_check_prints_the_verdict_statistics_and_where_the_run_is(tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_prints_the_verdict_statistics_and_where_the_run_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     argv = ["check", "C6", "--regime", "paper", "--d", "8", "--seeds", "2", "--cache-dir", str(tmp_path)]
     code = main(argv)
     out = capsys.readouterr().out
@@ -31,23 +32,27 @@ def test_check_prints_the_verdict_statistics_and_where_the_run_is(tmp_path: Path
     assert main(argv) == 0 and "read from the cache" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("argv", "says"), [
-    (["check", "C99"], "claim 'C99' is not registered"),
-    (["check", "C3", "--regime", "nosuch"], "--regime 'nosuch' is not registered"),
-    (["check", "C3", "--ladder", "16,32"], "give --d, not --ladder"),
-    (["check", "C2", "--d", "16"], "give --ladder"),
-    (["check", "C2", "--ladder", "32,16"], "at least two increasing"),
-    (["check", "C2", "--ladder", "16,x"], "comma-separated integers"),
-    (["check", "C3", "--seeds", "0"], "--seeds = 0: must be an integer ≥ 1"),
-    (["check", "C3", "--d", "2"], "--d = 2"),
-    (["check", "C3", "--batch", "-3"], "--batch '-3'"),
-    (["check", "C3", "--profile", "huge"], "--profile 'huge'"),
-    (["check", "C3", "--d", "10000000000"], "d = 10000000000 is not allowed"),  # the regime validates it
-    (["check", "C3", "--import", "no/such/file.py"], "no such file"),
-    (["list", "--import", "no_such_module_xyz"], "No module named"),
-])
-def test_bad_input_is_one_error_line_naming_it(argv: list[str], says: str, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["check", "C99"], "claim 'C99' is not registered"),
+        (["check", "C3", "--regime", "nosuch"], "--regime 'nosuch' is not registered"),
+        (["check", "C3", "--ladder", "16,32"], "give --d, not --ladder"),
+        (["check", "C2", "--d", "16"], "give --ladder"),
+        (["check", "C2", "--ladder", "32,16"], "at least two increasing"),
+        (["check", "C2", "--ladder", "16,x"], "comma-separated integers"),
+        (["check", "C3", "--seeds", "0"], "--seeds = 0: must be an integer ≥ 1"),
+        (["check", "C3", "--d", "2"], "--d = 2"),
+        (["check", "C3", "--batch", "-3"], "--batch '-3'"),
+        (["check", "C3", "--profile", "huge"], "--profile 'huge'"),
+        (["check", "C3", "--d", "10000000000"], "d = 10000000000 is not allowed"),  # the regime validates it
+        (["check", "C3", "--import", "no/such/file.py"], "no such file"),
+        (["list", "--import", "no_such_module_xyz"], "No module named"),
+    ],
+)
+def test_bad_input_is_one_error_line_naming_it(
+    argv: list[str], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if argv[0] == "check":
         argv = [*argv, "--cache-dir", str(tmp_path / "cache")]
     assert main(argv) == 2
@@ -58,12 +63,14 @@ def test_bad_input_is_one_error_line_naming_it(argv: list[str], says: str, tmp_p
 
 def _run(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run([sys.executable, "-m", "lemmas", *argv], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lemmas", *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_a_regime_of_ones_own_through_import(tmp_path: Path) -> None:
-    (tmp_path / "mine.py").write_text(textwrap.dedent('''
+    (tmp_path / "mine.py").write_text(
+        textwrap.dedent('''
         import simulator
 
         @simulator.regime("tiny_noisy")
@@ -78,11 +85,25 @@ def test_a_regime_of_ones_own_through_import(tmp_path: Path) -> None:
         @simulator.regime("not_a_config")
         def not_a_config(d, **kw):
             return {"d": d}
-    '''))
+    ''')
+    )
     listed = _run(tmp_path, "list", "--import", "mine.py")
     assert listed.returncode == 0 and "tiny_noisy" in listed.stdout and "label noise" in listed.stdout
-    ran = _run(tmp_path, "check", "C6", "--regime", "tiny_noisy", "--d", "8", "--seeds", "2", "--import", "mine.py",
-               "--cache-dir", "cache")
+    ran = _run(
+        tmp_path,
+        "check",
+        "C6",
+        "--regime",
+        "tiny_noisy",
+        "--d",
+        "8",
+        "--seeds",
+        "2",
+        "--import",
+        "mine.py",
+        "--cache-dir",
+        "cache",
+    )
     assert ran.returncode == 0 and ran.stdout.startswith("C6 HOLDS"), ran.stdout + ran.stderr
     for name, says in (("broken", "this regime is broken"), ("not_a_config", "dict")):
         bad = _run(tmp_path, "check", "C6", "--regime", name, "--d", "8", "--import", "mine.py", "--cache-dir", "c2")

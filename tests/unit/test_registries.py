@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib.metadata
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,8 +30,9 @@ COPY_PROB = 0.9
 
 
 @simulator.data_law("correlated_xor")
-def correlated_xor(keys: torch.Tensor, row0: int, rows: int, d: int, label_coords: tuple[int, ...],
-                   dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def correlated_xor(
+    keys: torch.Tensor, row0: int, rows: int, d: int, label_coords: tuple[int, ...], dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """x ~ Unif{±1}^d except that coordinate 2 copies coordinate 0 with probability 0.9; y = -x_0 x_1."""
     x = data.boolean_rows(keys, row0, rows, d, dtype).clone()
     u = (data.words(data.subkeys(keys, 7), row0, rows, 1)[:, :, 0] >> 11) & ((1 << 53) - 1)
@@ -40,8 +42,19 @@ def correlated_xor(keys: torch.Tensor, row0: int, rows: int, d: int, label_coord
 
 
 def user_config(**overrides: Any) -> RunConfig:
-    base: dict[str, Any] = dict(d=10, p=6, m=50, eta=0.6, theta=0.8, steps=6, dtype="float64", device="cpu",
-                                test_size=300, snapshots=3, data="correlated_xor")
+    base: dict[str, Any] = dict(
+        d=10,
+        p=6,
+        m=50,
+        eta=0.6,
+        theta=0.8,
+        steps=6,
+        dtype="float64",
+        device="cpu",
+        test_size=300,
+        snapshots=3,
+        data="correlated_xor",
+    )
     base.update(overrides)
     return RunConfig(**base)
 
@@ -75,8 +88,7 @@ def fake_entry_points(mp: pytest.MonkeyPatch, group: str, *eps: tuple[str, str])
     """importlib.metadata.entry_points(group=group) returns these (name, value) entry points."""
     real = importlib.metadata.entry_points
     made = [importlib.metadata.EntryPoint(name=n, value=v, group=group) for n, v in eps]
-    mp.setattr(importlib.metadata, "entry_points",
-               lambda **kw: made if kw.get("group") == group else real(**kw))
+    mp.setattr(importlib.metadata, "entry_points", lambda **kw: made if kw.get("group") == group else real(**kw))
 
 
 # ----------------------------------------------------------------------------------- regimes
@@ -124,9 +136,11 @@ def test_same_function_twice_is_one_entry(regs: Registry) -> None:
 def test_reloaded_function_replaces_its_old_copy(regs: Registry) -> None:
     """A function of the same module and qualified name (a reloaded module, a re-run notebook cell) replaces
     the old copy in place; two different lambdas do not."""
+
     def make() -> Any:
         def again(d: int, **kw: Any) -> RunConfig:
             return simulator.paper(d, **kw)
+
         return again
 
     first, second = make(), make()
@@ -139,8 +153,12 @@ def test_reloaded_function_replaces_its_old_copy(regs: Registry) -> None:
 
 
 def test_taken_name_names_both_origins(regs: Registry) -> None:
-    with pytest.raises(simulator.RegimeError, match=r"regime 'paper' is already registered from "
-                                                    r"simulator\.regimes\.paper; cannot register .*\.other"):
+    with pytest.raises(
+        simulator.RegimeError,
+        match=r"regime 'paper' is already registered from "
+        r"simulator\.regimes\.paper; cannot register .*\.other",
+    ):
+
         @simulator.regime("paper")
         def other(d: int, **kw: Any) -> RunConfig:
             return simulator.paper(d, **kw)
@@ -155,48 +173,70 @@ def test_bad_regime_names(regs: Registry, name: Any) -> None:
 def test_regime_errors_name_the_regime_and_the_cause(regs: Registry) -> None:
     simulator.regime("boom")(lambda d, **kw: 1 / 0)
     simulator.regime("wrong_type")(lambda d, **kw: {"d": d})
-    with pytest.raises(simulator.RegimeError,
-                       match=r"^regime 'boom' at d=64 with \{'x': 1\} raised ZeroDivisionError: division by zero$"):
+    with pytest.raises(
+        simulator.RegimeError,
+        match=r"^regime 'boom' at d=64 with \{'x': 1\} raised ZeroDivisionError: division by zero$",
+    ):
         simulator.build_regime("boom", 64, x=1)
-    with pytest.raises(simulator.RegimeError, match=r"regime 'wrong_type' \(.*\) returned builtins\.dict, not a RunConfig"):
+    with pytest.raises(
+        simulator.RegimeError, match=r"regime 'wrong_type' \(.*\) returned builtins\.dict, not a RunConfig"
+    ):
         simulator.build_regime("wrong_type", 64)
     simulator.regime("takes_note")(lambda d, note=None, **kw: simulator.paper(d, **kw))
-    with pytest.raises(simulator.RegimeError, match=r"regime 'takes_note': parameter note = \{1, 2\} cannot be "
-                                                    r"recorded in regime_params: must be a JSON scalar"):
+    with pytest.raises(
+        simulator.RegimeError,
+        match=r"regime 'takes_note': parameter note = \{1, 2\} cannot be "
+        r"recorded in regime_params: must be a JSON scalar",
+    ):
         simulator.build_regime("takes_note", 16, note={1, 2})
     with pytest.raises(simulator.RegimeError, match=r"parameter note = \[1\] cannot be recorded"):
         simulator.build_regime("takes_note", 16, note=[1])  # a list would make the config unhashable
     cfg = simulator.build_regime("takes_note", 16, note="v2")
     assert dict(cfg.regime_params)["note"] == "v2" and hash(cfg) == hash(RunConfig.from_dict(cfg.to_dict()))
-    with pytest.raises(ValueError, match=r"regime 'nope' is not registered; registered: paper, .*boom, wrong_type, "
-                                         r"takes_note\. "
-                                         r"Register one with the @simulator\.regime.*xorcert\.regimes"):
+    with pytest.raises(
+        ValueError,
+        match=r"regime 'nope' is not registered; registered: paper, .*boom, wrong_type, "
+        r"takes_note\. "
+        r"Register one with the @simulator\.regime.*xorcert\.regimes",
+    ):
         simulator.build_regime("nope", 64)
 
 
-def test_entry_points_register_functions_and_modules(regs: Registry, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_points_register_functions_and_modules(
+    regs: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An entry point naming a function registers it under the entry point's name; one naming a module
     registers what the module's import registers; both after the built-ins, loaded once."""
-    (tmp_path / "xc_plugin_fn.py").write_text(textwrap.dedent('''
+    (tmp_path / "xc_plugin_fn.py").write_text(
+        textwrap.dedent('''
         import simulator
         def plug(d, **kw):
             """A plugged-in regime."""
             return simulator.paper(d, p=4, **kw)
-    '''))
-    (tmp_path / "xc_plugin_mod.py").write_text(textwrap.dedent('''
+    ''')
+    )
+    (tmp_path / "xc_plugin_mod.py").write_text(
+        textwrap.dedent("""
         import simulator
         @simulator.regime("from_module", batch_twin="paper")
         def from_module(d, **kw):
             return simulator.paper(d, **kw)
-    '''))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     for mod in ("xc_plugin_fn", "xc_plugin_mod"):
         monkeypatch.delitem(sys.modules, mod, raising=False)
     fake_entry_points(monkeypatch, "xorcert.regimes", ("plugged", "xc_plugin_fn:plug"), ("mod", "xc_plugin_mod"))
     names = list(simulator.registered_regimes())
-    assert names[:7] == ["paper", "small_batch", "gaussian", "first_layer_only", "large_init", "parity3",
-                         "sparse_finders"]
+    assert names[:7] == [
+        "paper",
+        "small_batch",
+        "gaussian",
+        "first_layer_only",
+        "large_init",
+        "parity3",
+        "sparse_finders",
+    ]
     assert names[-2:] == ["plugged", "from_module"]
     reg = simulator.registered_regimes()["plugged"]
     assert reg.origin == "entry point plugged = xc_plugin_fn:plug (group xorcert.regimes)"
@@ -208,9 +248,12 @@ def test_entry_points_register_functions_and_modules(regs: Registry, tmp_path: P
 
 def test_failing_entry_point_names_itself_and_the_error(regs: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_entry_points(monkeypatch, "xorcert.regimes", ("broken", "xc_no_such_module_anywhere:fn"))
-    with pytest.raises(simulator.RegimeError, match=r"entry point broken = xc_no_such_module_anywhere:fn "
-                                                    r"\(group xorcert\.regimes\) failed to import: "
-                                                    r"ModuleNotFoundError: No module named"):
+    with pytest.raises(
+        simulator.RegimeError,
+        match=r"entry point broken = xc_no_such_module_anywhere:fn "
+        r"\(group xorcert\.regimes\) failed to import: "
+        r"ModuleNotFoundError: No module named",
+    ):
         simulator.registered_regimes()
     with pytest.raises(simulator.RegimeError, match="entry point broken"):  # raised again, not swallowed
         simulator.build_regime("paper", 16)
@@ -228,15 +271,21 @@ def test_builtin_laws_are_registered_first() -> None:
 
 def test_failing_law_entry_point(law_regs: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_entry_points(monkeypatch, "xorcert.data_laws", ("bad_law", "xc_missing_law_module:law"))
-    with pytest.raises(simulator.DataLawError, match=r"entry point bad_law = xc_missing_law_module:law "
-                                                     r"\(group xorcert\.data_laws\) failed to import"):
+    with pytest.raises(
+        simulator.DataLawError,
+        match=r"entry point bad_law = xc_missing_law_module:law "
+        r"\(group xorcert\.data_laws\) failed to import",
+    ):
         simulator.registered_laws()
 
 
 def test_law_with_wrong_shapes_is_refused(law_regs: Registry) -> None:
     simulator.data_law("flat")(lambda keys, row0, rows, d, lc, dtype: (torch.zeros(rows, d), torch.zeros(rows)))
-    with pytest.raises(simulator.DataLawError, match=r"data law 'flat' .* returned X, y of shapes \(5, 10\), \(5,\); "
-                                                     r"expected tensors \(1, 5, 10\) and \(1, 5\)"):  # the test set, first
+    with pytest.raises(
+        simulator.DataLawError,
+        match=r"data law 'flat' .* returned X, y of shapes \(5, 10\), \(5,\); "
+        r"expected tensors \(1, 5, 10\) and \(1, 5\)",
+    ):  # the test set, first
         simulator.run(user_config(data="flat", seeds=2, m=5, test_size=5))
 
 
@@ -248,7 +297,7 @@ def test_user_law_rows_are_chunk_and_seed_invariant() -> None:
     for i in (0, 1):
         assert torch.equal(torch.cat([p[i] for p in parts], dim=1), whole[i])
     for r in range(3):
-        single = correlated_xor(k[r:r + 1], 0, 41, 12, (0, 1), F64)
+        single = correlated_xor(k[r : r + 1], 0, 41, 12, (0, 1), F64)
         assert torch.equal(single[0][0], whole[0][r]) and torch.equal(single[1][0], whole[1][r])
 
 
@@ -315,11 +364,13 @@ def test_unregistered_law_is_refused_before_any_work(monkeypatch: pytest.MonkeyP
     initialization is drawn, by the engine and by the memory check, listing the registered laws."""
     cfg = user_config(data="laplace")
     monkeypatch.setattr(data, "init_params", lambda *a, **k: pytest.fail("work started"))
-    with pytest.raises(ValueError, match=r"data law 'laplace' is not registered; registered: boolean, gaussian, "
-                                         r".*@simulator\.data_law"):
+    with pytest.raises(
+        ValueError,
+        match=r"data law 'laplace' is not registered; registered: boolean, gaussian, "
+        r".*@simulator\.data_law",
+    ):
         simulator.run(cfg)
     from simulator.memory import check_memory
 
     with pytest.raises(ValueError, match=r"data law 'laplace' is not registered"):
         check_memory(cfg)
-

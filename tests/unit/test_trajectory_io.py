@@ -33,8 +33,20 @@ SQ2 = math.sqrt(2.0)
 @pytest.fixture(scope="module")
 def small_traj() -> Trajectory:
     """A tiny real run (two seeds, two variants) to save and load."""
-    cfg = RunConfig(d=6, p=3, m=10, eta=0.3, theta=0.5, steps=4, snapshots=3, dtype="float64", device="cpu",
-                    test_size=16, seeds=2, variants=("logistic", "linear"))
+    cfg = RunConfig(
+        d=6,
+        p=3,
+        m=10,
+        eta=0.3,
+        theta=0.5,
+        steps=4,
+        snapshots=3,
+        dtype="float64",
+        device="cpu",
+        test_size=16,
+        seeds=2,
+        variants=("logistic", "linear"),
+    )
     return simulator.run(cfg)
 
 
@@ -69,7 +81,7 @@ def load_outcome(raw: bytes, path: Path, original: Trajectory) -> str:
 def zip_layout(raw: bytes) -> tuple[int, int]:
     """(offset of the central directory, offset of the end-of-central-directory record)."""
     eocd = raw.rindex(b"PK\x05\x06")
-    (cd_offset,) = struct.unpack("<I", raw[eocd + 16:eocd + 20])
+    (cd_offset,) = struct.unpack("<I", raw[eocd + 16 : eocd + 20])
     return cd_offset, eocd
 
 
@@ -150,7 +162,9 @@ def test_flipped_bytes_in_the_data(small_traj: Trajectory, saved: tuple[Path, by
     assert sum(v == "error" for v in outcomes.values()) > 100  # most flips are detected, not ignored
 
 
-def test_every_flipped_array_byte_is_detected(small_traj: Trajectory, saved: tuple[Path, bytes], tmp_path: Path) -> None:
+def test_every_flipped_array_byte_is_detected(
+    small_traj: Trajectory, saved: tuple[Path, bytes], tmp_path: Path
+) -> None:
     """A flipped byte inside an array's data (here: every byte of snap_W's values) is always detected."""
     raw = saved[1]
     zf = zipfile.ZipFile(io.BytesIO(raw))
@@ -177,8 +191,13 @@ def test_flipped_bytes_in_the_zip_directory(small_traj: Trajectory, saved: tuple
     raw = saved[1]
     cd, eocd = zip_layout(raw)
     starts = [i for i in range(cd, eocd) if raw.startswith(b"PK\x01\x02", i)]
-    records = [(starts[0], starts[1]), (starts[1], starts[2]), (starts[-4], starts[-3]), (starts[-1], eocd),
-               (eocd, len(raw))]
+    records = [
+        (starts[0], starts[1]),
+        (starts[1], starts[2]),
+        (starts[-4], starts[-3]),
+        (starts[-1], eocd),
+        (eocd, len(raw)),
+    ]
     outcomes = {}
     for lo, hi in records:
         for pos in range(lo, hi):
@@ -191,8 +210,9 @@ def test_flipped_bytes_in_the_zip_directory(small_traj: Trajectory, saved: tuple
     assert not bad, f"{len(bad)} of {len(outcomes)} flips escaped ({kinds}); e.g. {dict(list(bad.items())[:6])}"
 
 
-def test_encrypted_flag_raises_trajectory_file_error(small_traj: Trajectory, saved: tuple[Path, bytes],
-                                                     tmp_path: Path) -> None:
+def test_encrypted_flag_raises_trajectory_file_error(
+    small_traj: Trajectory, saved: tuple[Path, bytes], tmp_path: Path
+) -> None:
     """Bit 0 of a directory record's flags set (a one-bit flip): must be TrajectoryFileError.
 
     KNOWN BUG: zipfile raises RuntimeError('File ... is encrypted, password required'), which
@@ -204,8 +224,9 @@ def test_encrypted_flag_raises_trajectory_file_error(small_traj: Trajectory, sav
     assert load_outcome(bytes(raw), tmp_path / "enc.npz", small_traj) == "error"
 
 
-def test_unknown_compression_method_raises_trajectory_file_error(small_traj: Trajectory, saved: tuple[Path, bytes],
-                                                                 tmp_path: Path) -> None:
+def test_unknown_compression_method_raises_trajectory_file_error(
+    small_traj: Trajectory, saved: tuple[Path, bytes], tmp_path: Path
+) -> None:
     """A damaged compression-method field: must be TrajectoryFileError.
 
     KNOWN BUG: zipfile raises NotImplementedError('That compression method is not supported').
@@ -253,8 +274,9 @@ def _header(raw: bytes) -> dict[str, Any]:
         return json.loads(z["__header__"].tobytes().decode())
 
 
-@pytest.mark.parametrize("key,value", [("package_version", "0.0.0-other"), ("format_version", 999),
-                                       ("package_version", None)])
+@pytest.mark.parametrize(
+    "key,value", [("package_version", "0.0.0-other"), ("format_version", 999), ("package_version", None)]
+)
 def test_other_version_is_refused(saved: tuple[Path, bytes], tmp_path: Path, key: str, value: Any) -> None:
     """A file whose meta says another package or format version raises TrajectoryFileError telling
     both versions and to re-run (trajectories are not converted)."""
@@ -276,8 +298,7 @@ def test_other_version_via_save(small_traj: Trajectory, tmp_path: Path) -> None:
         Trajectory.load(path)
 
 
-@pytest.mark.parametrize("header", [b"{not json", b'{"meta": {}}', "{\"config\": {\"d\": 2}, \"meta\": {}}".encode(),
-                                    b"\xff\xfe"])
+@pytest.mark.parametrize("header", [b"{not json", b'{"meta": {}}', b'{"config": {"d": 2}, "meta": {}}', b"\xff\xfe"])
 def test_damaged_header(saved: tuple[Path, bytes], tmp_path: Path, header: bytes) -> None:
     """A header that is not JSON, lacks the config, holds an invalid config, or is not UTF-8: TrajectoryFileError."""
     path = tmp_path / "h.npz"
@@ -319,13 +340,20 @@ def hand_trajectory() -> Trajectory:
     """
     cfg = RunConfig(d=1000, p=2, m=4, eta=0.1, theta=1.0, steps=3, device="cpu", test_size=4)
     a = np.array([[2.0, -1.0], [2.0, -1.0], [2.0, 1.0]]).reshape(3, 1, 1, 2)
-    wc = np.array([[[3.0, -1.0], [1.0, 1.0]], [[2.0, -2.0], [1.0, 1.0]], [[2.0, -2.0], [1.0, 1.0]]]).reshape(3, 1, 1, 2, 2)
+    wc = np.array([[[3.0, -1.0], [1.0, 1.0]], [[2.0, -2.0], [1.0, 1.0]], [[2.0, -2.0], [1.0, 1.0]]]).reshape(
+        3, 1, 1, 2, 2
+    )
     perp = np.array([[0.5, 0.0], [0.1, 0.0], [0.1, 0.0]]).reshape(3, 1, 1, 2)
     gwc = np.zeros((3, 1, 1, 2, 2))
     gwc[0, 0, 0, 0] = (1.0, 3.0)  # neuron 0 at step 0, signal direction μ̂+: (1 - 3)/√2 = -√2
     gwc[0, 0, 0, 1] = (1.0, 3.0)  # neuron 1, μ̂-: (1 + 3)/√2 = 2√2
-    arrays = {"a": a, "w_coords": wc, "w_perp": perp, "g_w_coords": gwc,
-              "batch_max_dev": np.array([0.01, 0.05, 0.2]).reshape(3, 1, 1)}
+    arrays = {
+        "a": a,
+        "w_coords": wc,
+        "w_perp": perp,
+        "g_w_coords": gwc,
+        "batch_max_dev": np.array([0.01, 0.05, 0.2]).reshape(3, 1, 1),
+    }
     return Trajectory(cfg, arrays, {})
 
 
@@ -385,8 +413,21 @@ def test_hand_variant_lookup() -> None:
 @pytest.fixture(scope="module")
 def run_every_step() -> Trajectory:
     """A real coupled run with a snapshot at every step (so the full W is known at every step)."""
-    cfg = RunConfig(d=9, p=7, m=40, eta=0.8, theta=0.9, steps=12, snapshots=13, dtype="float64", device="cpu",
-                    test_size=256, seeds=2, variants=("logistic", "linear"), label_coords=(5, 2))
+    cfg = RunConfig(
+        d=9,
+        p=7,
+        m=40,
+        eta=0.8,
+        theta=0.9,
+        steps=12,
+        snapshots=13,
+        dtype="float64",
+        device="cpu",
+        test_size=256,
+        seeds=2,
+        variants=("logistic", "linear"),
+        label_coords=(5, 2),
+    )
     return simulator.run(cfg)
 
 
@@ -419,8 +460,14 @@ def direct(traj: Trajectory, v: int) -> dict[str, np.ndarray]:
         x[[i, j]] = (ci, cj)
         f_clean = (a * np.maximum(w_sig_vec @ x, 0)).mean(-1)
         margins.append(yc * f_clean)
-    return {"w_sig": np.abs(c_sig), "w_opp": np.abs(c_opp), "w_perp": w_perp, "S": S, "T1": T1,
-            "clean_margins": np.stack(margins, -1)}
+    return {
+        "w_sig": np.abs(c_sig),
+        "w_opp": np.abs(c_opp),
+        "w_perp": w_perp,
+        "S": S,
+        "T1": T1,
+        "clean_margins": np.stack(margins, -1),
+    }
 
 
 @pytest.mark.parametrize("variant", ["logistic", "linear"])
@@ -461,8 +508,9 @@ def test_clean_margins_agree_with_test_set_estimate(run_every_step: Trajectory) 
     t = run_every_step
     T = t.steps
     for variant in ("logistic", "linear"):
-        np.testing.assert_allclose(t.snap("test_clean_margin", variant)[:T], t.clean_margins(variant),
-                                   rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(
+            t.snap("test_clean_margin", variant)[:T], t.clean_margins(variant), rtol=1e-10, atol=1e-14
+        )
 
 
 def test_test_error_matches_direct_evaluation(run_every_step: Trajectory) -> None:
@@ -473,8 +521,9 @@ def test_test_error_matches_direct_evaluation(run_every_step: Trajectory) -> Non
 
     t = run_every_step
     cfg = t.config
-    x, y = data.test_rows(cfg.data, cfg.test_seed, 0, cfg.test_size, cfg.d, cfg.label_coords, torch.float64,
-                          torch.device("cpu"))
+    x, y = data.test_rows(
+        cfg.data, cfg.test_seed, 0, cfg.test_size, cfg.d, cfg.label_coords, torch.float64, torch.device("cpu")
+    )
     x, y = x.numpy(), y.numpy()
     for v in range(2):
         W, a = t.arrays["snap_W"][:, :, v], t.arrays["snap_a"][:, :, v]  # (S, R, p, d), (S, R, p)
