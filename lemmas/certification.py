@@ -1,9 +1,9 @@
 """The certification as a pytest test: every claim in every regime, on examples hypothesis draws.
 
 `test_claim` is parametrized (by `lemmas.pytest_plugin`) with one item per (claim, regime), so
-`pytest -n auto` spreads them over workers. It is collected from a test module that imports
-it (this repository's tests/claims/test_certify.py) or, with `pytest --xorcert`, from this
-module in the installed package. Its expected verdict comes from the baseline (--baseline,
+`pytest -n auto` spreads them over workers. It is collected from any test module that imports
+it (xorcert's own test suite does) or, with `pytest --xorcert`, from this module in the
+installed package. Its expected verdict comes from the baseline (--baseline,
 default reports/baseline.json under the rootdir), for the active profile:
 
 * expected `holds` (or `inconclusive`): every example must give exactly that;

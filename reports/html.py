@@ -148,24 +148,14 @@ def anchor(claim: str, regime: str | None = None) -> str:
 
 
 def repro_commands(entry: Mapping[str, Any] | None, nodeid: str | None, profile: str | None) -> list[str]:
-    """The entry's own `reproduce` command (it evaluates the example alone), or, for entries of older
-    certificates, a one-liner that does; and the pytest command that replays the item."""
+    """The entry's own `reproduce` command (`python -m lemmas check …`: the example alone, with the
+    installed package), and the pytest command that replays the item."""
     out = []
     own = str((entry or {}).get("reproduce") or "")
     if own:
         out.append(own)
     if nodeid:
-        out.append(f'.venv/bin/pytest "{nodeid}" --hypothesis-profile {profile or "quick"} -p no:cacheprovider')
-    ex = (entry or {}).get("example") or {}
-    claim = (entry or {}).get("claim")
-    if ex and claim and not own:
-        args = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in ex.items())
-        out.append(
-            ".venv/bin/python -c 'from lemmas.base import registry; "
-            "from tests.claims.harness import Example, evaluate; from simulator.cache import TrajectoryCache; "
-            f'print(evaluate(registry()["{claim}"], Example({args}), TrajectoryCache().get_or_run)'
-            ".summary())'"
-        )
+        out.append(f'pytest "{nodeid}" --hypothesis-profile {profile or "quick"} -p no:cacheprovider')
     return out
 
 
