@@ -89,7 +89,7 @@ def _seed_outcome(seed: int, t2: int, steps: np.ndarray, R: np.ndarray, z: float
     """One seed's record from its ratio series R (len(steps),)."""
     if t2 < 0:
         r_T = float(R[-1])
-        rec = {"seed": seed, "T2": -1, "R_T": r_T}
+        rec: dict[str, Any] = {"seed": seed, "T2": -1, "R_T": r_T}
         if not r_T <= 1 + z:
             return {
                 **rec,
@@ -106,7 +106,7 @@ def _seed_outcome(seed: int, t2: int, steps: np.ndarray, R: np.ndarray, z: float
         return {"seed": seed, "T2": t2, "outcome": "na", "why": f"no clean-margin reading at or after T2 = {t2}"}
     after, t_after = R[sel], steps[sel]
     rise = rise_factor(after)
-    rec: dict[str, Any] = {
+    rec = {
         "seed": seed,
         "T2": t2,
         "R_T": float(after[-1]),

@@ -117,8 +117,8 @@ def _seed_outcome(seed: int, res: np.ndarray, bal: np.ndarray, rtol: float, z: f
             f"{bad_steps}/{res.shape[0]} steps over tolerance)"
         )
     if bal.max() > z:
-        t = int(np.argmax(bal > z))
-        problems.append(f"max_k|a²-‖w‖²|/max a² = {bal.max():.3g} > ζ = {z:.3g} (first at state {t})")
+        first = int(np.argmax(bal > z))
+        problems.append(f"max_k|a²-‖w‖²|/max a² = {bal.max():.3g} > ζ = {z:.3g} (first at state {first})")
     return seed_outcome(rec, problems)
 
 

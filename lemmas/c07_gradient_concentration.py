@@ -193,6 +193,7 @@ def check(runs: Mapping[str, Trajectory]) -> Verdict:
     drift_mean = dr.g_sig_mean()[0]  # (R, p)
     drift = np.abs(drift_mean)
     s_drift = per_sample_std(dr)
+    assert s_drift is not None  # _validate: the drift run has m ≥ c7_drift_batch_factor·m ≥ 2 samples
     s_reg = per_sample_std(reg)
     s_from_drift = s_reg is None
     if s_reg is None:  # m = 1: the batch has no variance information

@@ -70,6 +70,7 @@ def check(traj: Trajectory) -> Verdict:
     lo, hi = traj.test_error_ci(0, alpha)  # (S, R)
     err = traj.test_error(0)
     loss = traj.snap("test_loss", 0).astype(np.float64)
+    per_seed: list[dict[str, Any]]
     if na_why:
         per_seed = [{"seed": s, "outcome": "na", "why": na_why} for s in traj.seeds]
     else:

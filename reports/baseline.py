@@ -174,7 +174,7 @@ def updated(baseline: Mapping[str, Any] | None, cert: Mapping[str, Any]) -> tupl
         },
     }
     table = out["profiles"].setdefault(profile, {})
-    for (cid, regime), status in statuses.items():
-        table.setdefault(cid, {})[regime] = status
+    for (cid, regime), expected in statuses.items():
+        table.setdefault(cid, {})[regime] = expected
     out["profiles"][profile] = {c: table[c] for c in sorted(table, key=claim_order)}
     return out, len(statuses)

@@ -218,8 +218,8 @@ def build(
     return sanitize(cert)
 
 
-def sort_entries(entries: list[dict[str, Any]], regimes: Sequence[str]) -> list[dict[str, Any]]:
-    rank = {r: i for i, r in enumerate(regimes)}
+def sort_entries(entries: Iterable[Mapping[str, Any]], regimes: Sequence[str]) -> list[Mapping[str, Any]]:
+    rank: dict[str | None, int] = {r: i for i, r in enumerate(regimes)}
     return sorted(
         entries,
         key=lambda e: (

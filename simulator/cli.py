@@ -256,7 +256,7 @@ def _field_kwargs(f: Field, hint: Any) -> dict[str, Any]:
     elif f.name == "regime_params":
         default = "default: from the regime"
     else:
-        value = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        value = f.default_factory() if f.default_factory is not MISSING else f.default
         default = f"default: {' '.join(map(str, value)) if isinstance(value, tuple) else value}"
     kw["help"] = f"{FIELD_HELP.get(f.name) or _source_comment(f.name)} ({default})".replace("%", "%%")
     kw["default"] = None

@@ -20,6 +20,8 @@ from an independent key domain of the same streams (`subkeys`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -118,6 +120,23 @@ def _sign_lut_packed(device: torch.device) -> torch.Tensor:
     return _sign_lut(torch.int8, device).view(torch.int64).view(256)
 
 
+class _Views(TypedDict, total=False):
+    """BooleanSampler's workspace views for one chunk size: tensors, and on the CPU numpy views of the words."""
+
+    z: torch.Tensor
+    t: torch.Tensor
+    ctr: torch.Tensor
+    bytes: torch.Tensor
+    idx: torch.Tensor
+    signs: torch.Tensor
+    src: torch.Tensor
+    dst: torch.Tensor
+    x: torch.Tensor
+    zn: np.ndarray  # host only: uint64 views of z, t and ctr
+    tn: np.ndarray
+    ctrn: np.ndarray
+
+
 class BooleanSampler:
     """`boolean_rows` with a preallocated workspace, for a loop over row chunks.
 
@@ -158,9 +177,9 @@ class BooleanSampler:
         self.out = out.view(-1)
         self.lut = _sign_lut_packed(device)
         self.host = device.type == "cpu"
-        self._views: dict[int, dict[str, object]] = {}
+        self._views: dict[int, _Views] = {}
 
-    def _views_for(self, rows: int) -> dict[str, object]:
+    def _views_for(self, rows: int) -> _Views:
         """The workspace views for a chunk of `rows` rows (made once per chunk size)."""
         v = self._views.get(rows)
         if v is None:
@@ -180,9 +199,11 @@ class BooleanSampler:
             }
             if self.host:
                 v.update(
-                    zn=z.numpy().view(np.uint64),
-                    tn=v["t"].numpy().view(np.uint64),
-                    ctrn=v["ctr"].numpy().view(np.uint64),
+                    {
+                        "zn": z.numpy().view(np.uint64),
+                        "tn": v["t"].numpy().view(np.uint64),
+                        "ctrn": v["ctr"].numpy().view(np.uint64),
+                    }
                 )
             self._views[rows] = v
         return v
@@ -198,13 +219,13 @@ class BooleanSampler:
         # word w of row r has counter (row0 + r)·per_row + w + 1; z = key + counter·golden, then mixed
         offset = row0 * self.per_row * GOLDEN
         if self.host:  # numpy uint64: wrapping arithmetic and logical shifts
-            z, t = v["zn"], v["tn"]
-            np.add(v["ctrn"], (keys.numpy().view(np.uint64) + np.uint64(offset & _MASK)).reshape(-1, 1), out=z)
-            for shift, mult in ((_U30, _U_M1), (_U27, _U_M2), (_U31, None)):
-                np.right_shift(z, shift, out=t)
-                np.bitwise_xor(z, t, out=z)
-                if mult is not None:
-                    np.multiply(z, mult, out=z)
+            zn, tn = v["zn"], v["tn"]
+            np.add(v["ctrn"], (keys.numpy().view(np.uint64) + np.uint64(offset & _MASK)).reshape(-1, 1), out=zn)
+            for ushift, umult in ((_U30, _U_M1), (_U27, _U_M2), (_U31, None)):
+                np.right_shift(zn, ushift, out=tn)
+                np.bitwise_xor(zn, tn, out=zn)
+                if umult is not None:
+                    np.multiply(zn, umult, out=zn)
         else:  # int64 torch: wrapping arithmetic; arithmetic shift + mask = logical shift
             z, t = v["z"], v["t"]
             torch.add(v["ctr"], (keys + _s64(offset)).view(-1, 1), out=z)
@@ -269,7 +290,7 @@ def labels(x: torch.Tensor, label_coords: tuple[int, ...], law: str) -> torch.Te
     return labels_from_columns([x[..., c] for c in label_coords], law)
 
 
-def labels_from_columns(cols: list[torch.Tensor], law: str) -> torch.Tensor:
+def labels_from_columns(cols: Sequence[torch.Tensor], law: str) -> torch.Tensor:
     """`labels` from the label coordinates' columns x_c (each of shape x.shape[:-1])."""
     if law == "gaussian":
         cols = [torch.sign(c) for c in cols]

@@ -298,8 +298,8 @@ def run(
         for v in metrics.values():
             bad |= ~torch.isfinite(v.reshape(R, V, -1)).all(-1)
         if bool(bad.any()):
-            r, v = [int(x) for x in torch.nonzero(bad)[0]]
-            raise SimulationDiverged(t, cfg.variants[v], seeds[r], finished(t, keep_last=False))
+            r, vi = [int(x) for x in torch.nonzero(bad)[0]]
+            raise SimulationDiverged(t, cfg.variants[vi], seeds[r], finished(t, keep_last=False))
         snap_W.append(snap_W_all[len(snap_W)].copy_(W))
         snap_a.append(a.clone())
         snap_test.append(metrics)
@@ -333,8 +333,8 @@ def run(
     def check_finite(t: int) -> None:
         """Raise at the first step ≤ t whose state (recorded, or current at t) is non-finite."""
         bad = torch.zeros(t, R, B, dtype=torch.bool, device=dev)
-        for k, v in rec.items() if t > 0 else ():
-            if PER_STEP_FIELDS[k] == "neuron":
+        for name, v in rec.items() if t > 0 else ():
+            if PER_STEP_FIELDS[name] == "neuron":
                 bad |= ~torch.isfinite(v[:t].reshape(t, R, B, -1)).all(-1)
             else:  # per variant: blame every neuron of that variant
                 ok = torch.isfinite(v[:t].reshape(t, R, V, -1)).all(-1)
@@ -379,6 +379,7 @@ def run(
         first_block = True
         for ch in chunks:
             if src.keys is None:
+                assert src.x is not None and src.y is not None  # a _Batch has keys or (x, y): _as_batch
                 ch.x.copy_(src.x[:, ch.r0 : ch.r0 + ch.c])
                 y = src.y[:, ch.r0 : ch.r0 + ch.c]  # (R, c)
             elif sampler is not None:

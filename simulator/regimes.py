@@ -126,7 +126,7 @@ def build_regime(name: str, d: int, **kw: Any) -> RunConfig:
 
 def _from_hyper(h: PaperHyper, regime: str, extra: dict[str, Any], **overrides: Any) -> RunConfig:
     params = {"C": h.C, "kappa": h.kappa, **extra}
-    base = dict(
+    base: dict[str, Any] = dict(
         d=h.d,
         p=h.p,
         m=h.m,

@@ -49,7 +49,12 @@ PER_STEP_FIELDS = {
 }
 LOG_SNAPSHOTS = 24
 # Types of the meta fields that readers use (a hand-edited header must not crash them).
-META_TYPES = {"steps_done": int, "stopped_early": bool, "wall_time_s": (int, float), "device": str}
+META_TYPES: dict[str, type | tuple[type, ...]] = {
+    "steps_done": int,
+    "stopped_early": bool,
+    "wall_time_s": (int, float),
+    "device": str,
+}
 
 
 class TrajectoryFileError(ValueError):
@@ -96,7 +101,13 @@ class Trajectory:
         """Write one .npz atomically (simulator.files.atomic_write: the old file or the new one, never a part)."""
         header = json.dumps({"config": self.config.to_dict(), "meta": self.meta}, sort_keys=True)
         return atomic_write(
-            path, lambda fh: np.savez(fh, __header__=np.frombuffer(header.encode(), dtype=np.uint8), **self.arrays)
+            path,
+            lambda fh: np.savez(
+                fh,
+                __header__=np.frombuffer(header.encode(), dtype=np.uint8),
+                # mypy checks **arrays against savez's `allow_pickle: bool` too; no trajectory field has that name
+                **self.arrays,  # type: ignore[arg-type]
+            ),
         )
 
     @classmethod
