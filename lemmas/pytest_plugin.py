@@ -123,6 +123,10 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 f"--{what}s: unknown {what}(s) {', '.join(unknown)}; registered: {', '.join(known)}"
             )
+    if config.getoption("xorcert_collect", default=False) or config.getoption("xorcert_regimes", default=None):
+        prof = certify_profile(config)  # a certification run: its regimes must build (no simulation yet)
+        for regime in selected_regimes(config):
+            _check_builds(regime, prof)
     if config.getoption("xorcert_collect", default=False):
         from lemmas import certification
 
@@ -159,9 +163,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
     prof = certify_profile(metafunc.config)
     table = expected_table(metafunc.config).get(prof.name, {})
+    regimes = selected_regimes(metafunc.config)
+    for regime in regimes:  # a regime that cannot build its config stops the run before any simulation
+        _check_builds(regime, prof)
     params = []
     for cid in selected_claims(metafunc.config):
-        for regime in selected_regimes(metafunc.config):
+        for regime in regimes:
             marks = []
             if table.get(cid, {}).get(regime) == FAILS:
                 marks.append(
@@ -173,6 +180,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 )
             params.append(pytest.param(cid, regime, marks=marks, id=f"{cid}-{regime}"))
     metafunc.parametrize(("cid", "regime"), params)
+
+
+def _check_builds(regime: str, prof: Profile) -> None:
+    """Build the regime's config at the profile's smallest d (no simulation); a function that raises
+    or returns something else than a RunConfig is a usage error naming the regime."""
+    from lemmas.plan import Example, base_config
+
+    batches = prof.batches_for(regime)
+    ex = Example(regime, prof.ds_for(regime)[0], seeds=prof.seeds, batch=batches[0] if batches else "")
+    try:
+        base_config(ex)
+    except Exception as e:  # noqa: BLE001 - reported with the regime that raised it
+        raise pytest.UsageError(f"regime {regime!r} cannot build its config ({ex.describe()}): {e}") from e
 
 
 @pytest.fixture(scope="session")

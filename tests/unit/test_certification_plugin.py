@@ -95,3 +95,25 @@ def test_a_conftest_that_takes_a_builtin_name_is_named(repo: pytest.Pytester) ->
     res = run(repo, "--claims", "C6")
     assert res.ret == pytest.ExitCode.USAGE_ERROR or res.ret == pytest.ExitCode.INTERRUPTED
     assert "regime 'paper'" in res.stderr.str() + res.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ("raise RuntimeError('this regime is broken')", "*regime 'bad' cannot build its config*this regime is broken*"),
+        ("return {'d': d}", "*regime 'bad' cannot build its config*dict*"),
+    ],
+    ids=["raises", "wrong type"],
+)
+def test_a_regime_that_cannot_build_stops_the_run_before_any_simulation(
+    repo: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, body: str, says: str
+) -> None:
+    monkeypatch.setenv("XORCERT_CACHE", str(repo.path / "cache"))
+    repo.makeconftest(f"import simulator\n\n@simulator.regime('bad')\ndef bad(d, **kw):\n    {body}\n")
+    res = run(repo, "--regimes", "paper,bad")
+    assert res.ret != pytest.ExitCode.OK
+    assert not (repo.path / "cache").exists()  # nothing simulated
+    from fnmatch import fnmatch
+
+    text = res.stdout.str() + "\n" + res.stderr.str()
+    assert any(fnmatch(line, says) for line in text.splitlines()), text[-3000:]
