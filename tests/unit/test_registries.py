@@ -374,3 +374,28 @@ def test_unregistered_law_is_refused_before_any_work(monkeypatch: pytest.MonkeyP
 
     with pytest.raises(ValueError, match=r"data law 'laplace' is not registered"):
         check_memory(cfg)
+
+
+def test_a_claim_gives_its_verdict_on_a_user_law(regs: Registry) -> None:
+    """The user law through the whole plan: a regime on it, the certification's run, C6's verdict (the
+    layer-balance identity is a property of the update, so it must hold whatever the inputs), and C9's
+    (holds or fails: the network's error is defined for any law)."""
+    from lemmas import certify
+    from lemmas.plan import Example
+
+    @simulator.regime("on_correlated_xor")
+    def on_correlated_xor(d: int, **kw: Any) -> RunConfig:
+        return simulator.paper(d, **{"data": "correlated_xor", **kw})
+
+    seen: list[RunConfig] = []
+
+    def get(cfg: RunConfig) -> Trajectory:
+        seen.append(cfg)
+        return simulator.run(cfg)
+
+    ex = Example("on_correlated_xor", d=8, seeds=2)
+    c6 = certify("C6", ex, cache=get)
+    assert c6.status == "holds", c6.summary()
+    assert seen and all(c.data == "correlated_xor" and c.regime == "on_correlated_xor" for c in seen)
+    c9 = certify("C9", ex, cache=get)
+    assert c9.status in ("holds", "fails"), c9.summary()
