@@ -25,7 +25,7 @@ import torch
 from lemmas.base import THRESHOLDS
 from lemmas.c10_sample_complexity import check, samples_to_eps
 from simulator import paper, run
-from tests.unit.test_lemma_c10 import LADDER, d_log2_d, grid_from
+from tests.support.c10_grids import LADDER, d_log2_d, grid_from
 
 
 def test_kernel_rate_d_squared_fails():

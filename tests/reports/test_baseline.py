@@ -8,7 +8,7 @@ import pytest
 
 from reports import baseline as bmod
 from reports.diff import baseline_diff, certificate_diff, format_diff, tolerance
-from tests.reports import synthetic as S
+from tests.support import certificates as S
 
 
 def agreeing() -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reports.html import render_report
-from tests.reports import synthetic as S
+from tests.support import certificates as S
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = (

@@ -12,7 +12,7 @@ import pytest
 from reports import certificate as certmod
 from reports.__main__ import main
 from reports.files import read_json, write_json_atomic
-from tests.reports import synthetic as S
+from tests.support import certificates as S
 
 
 def shards(records: dict[str, list]) -> tuple[dict, dict]:

@@ -22,7 +22,7 @@ import pytest
 from reports import plugin
 from reports.__main__ import main as reports_main
 from reports.files import write_json_atomic, write_text_atomic
-from tests.reports import synthetic as S
+from tests.support import certificates as S
 from tests.support.fake_run import run
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import pytest
 from lemmas.plain import sanitize
 from lemmas.report import Band, Curve, ErrorBar, HLine, KeyStat, Panel, Scatter, VLine
 from reports.plots import clean_svg, plots_for
-from tests.reports import synthetic as S
+from tests.support import certificates as S
 
 
 @pytest.mark.parametrize("claim", S.CLAIMS)

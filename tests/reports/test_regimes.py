@@ -8,8 +8,8 @@ from reports import certificate as certmod
 from reports.diff import baseline_diff, format_diff
 from reports.html import render_report
 from reports.summary import cell_lines
-from tests.reports import synthetic as S
-from tests.reports.test_html import parse
+from tests.support import certificates as S
+from tests.support.html_page import parse
 
 BASELINE = {"schema": 1, "profiles": {"quick": {c: {"paper": "holds"} for c in S.CLAIMS}}}
 DIFFERS = "label_noise differs from paper: C3 (holds → fails), C7 (holds → inconclusive), C9 (holds → fails)"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from reports import certificate as certmod
-from tests.reports import synthetic as S
+from tests.support import certificates as S
 
 FAKE_MODULE = """
 import json, os, shutil, signal, time
