@@ -224,6 +224,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         return EXIT[verdict.status]
     print(f"{claim.id} {verdict.status.upper()}: {verdict.reason}")
+    from reports.keystats import measure_all
+
+    for m in measure_all(claim.key_stats, verdict.to_dict()):
+        print(f"  key: {m.describe()}")
     names = sorted(set(verdict.stats) | set(verdict.thresholds))
     if names:
         width = max(len(n) for n in names)

@@ -28,6 +28,7 @@ def test_check_prints_the_verdict_statistics_and_where_the_run_is(
     code = main(argv)
     out = capsys.readouterr().out
     assert out.startswith("C6 HOLDS") and code == 0
+    assert "key: max_k|a²-‖w‖²| / max a² = " in out  # the claim's key statistic against its threshold
     assert "max_balance_ratio" in out and "simulated in" in out and str(tmp_path) in out
     assert main(argv) == 0 and "read from the cache" in capsys.readouterr().out
 
