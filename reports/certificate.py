@@ -499,23 +499,28 @@ class Difference:
 
 def paper_differences(
     cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell] | None = None
-) -> dict[str, list[Difference]]:
-    """User regime -> the claims whose verdict there differs from the one in `paper` (both cells run)."""
+) -> dict[str, list[Difference] | None]:
+    """User regime -> the claims whose verdict there differs from the one in `paper` (both cells run);
+    None for a user regime that shares no run claim with `paper` (nothing was compared)."""
     cs = cells(cert) if cs is None else cs
-    out: dict[str, list[Difference]] = {}
+    out: dict[str, list[Difference] | None] = {}
     for regime in user_regimes(cert):
-        rows = out.setdefault(regime, [])
+        rows, compared = [], 0
         for (cid, r), cell in cs.items():
             base = cs.get((cid, "paper"))
             if r != regime or base is None or "not run" in (cell.status, base.status):
                 continue
+            compared += 1
             if cell.status != base.status:
                 rows.append(Difference(cid, regime, base.status, cell.status))
+        out[regime] = rows if compared else None
     return out
 
 
-def describe_differences(regime: str, diffs: Sequence[Difference]) -> str:
+def describe_differences(regime: str, diffs: Sequence[Difference] | None) -> str:
     """One line: "label_noise differs from paper: C3 (holds → fails), …"."""
+    if diffs is None:
+        return f"{regime}: not compared with paper (no claim was run in both; add paper to --regimes)"
     if not diffs:
         return f"{regime}: every verdict run in both is as in paper"
     return f"{regime} differs from paper: " + ", ".join(d.describe() for d in diffs)

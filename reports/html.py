@@ -380,7 +380,7 @@ def render_report(
     claims_meta = cert.get("claims") or {}
     regimes = matrix_regimes(cert)
     differences = paper_differences(cert, cs)
-    differs = {(d.claim, d.regime): f"{d.paper} → {d.status}" for rows in differences.values() for d in rows}
+    differs = {(d.claim, d.regime): f"{d.paper} → {d.status}" for rows in differences.values() for d in rows or ()}
     views: dict[tuple[str, str], CellView] = {}
     for key, cell in cs.items():
         try:

@@ -37,7 +37,7 @@ def cell_lines(cert: Mapping[str, Any]) -> list[tuple[str, str]]:
     rank = {r: i for i, r in enumerate(matrix_regimes(cert))}
     ordered = sorted(cs.items(), key=lambda kv: (claim_order(kv[0][0]), rank.get(kv[0][1], len(rank)), kv[0][1]))
     differences = paper_differences(cert, cs)
-    differ = {(d.claim, d.regime) for rows in differences.values() for d in rows}
+    differ = {(d.claim, d.regime) for rows in differences.values() for d in rows or ()}
     out = []
     for (cid, regime), cell in ordered:
         rate = cell.fail_rate(conf)

@@ -102,3 +102,12 @@ def test_merged_shards_keep_the_builtin_regimes() -> None:
     merged = certmod.merge([S.certificate(paper), S.certificate(user)], ["a.json", "b.json"])
     assert merged["builtin_regimes"] == list(certmod.BUILTIN_REGIMES)
     assert certmod.describe_differences(S.USER_REGIME, certmod.paper_differences(merged)[S.USER_REGIME]) == DIFFERS
+
+
+def test_a_user_regime_without_paper_is_not_compared() -> None:
+    """Run alone (--regimes label_noise), a user regime's line says it was not compared, never "as in paper"."""
+    cert = S.certificate(records=S.user_regime_records())
+    cert["entries"] = [e for e in cert["entries"] if e["regime"] != "paper"]
+    diffs = certmod.paper_differences(cert)
+    assert diffs[S.USER_REGIME] is None
+    assert "not compared with paper" in certmod.describe_differences(S.USER_REGIME, diffs[S.USER_REGIME])
