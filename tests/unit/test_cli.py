@@ -17,30 +17,9 @@ import pytest
 
 from simulator import RunConfig, Trajectory, engine, paper, small_batch
 from simulator.cli import ProgressBar, build_parser, config_from_args, format_progress, main
+from tests.support.tiny_run import TINY_ARGS
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-TINY_ARGS = [
-    "--regime",
-    "custom",
-    "--d",
-    "8",
-    "--p",
-    "4",
-    "--m",
-    "16",
-    "--eta",
-    "0.1",
-    "--theta",
-    "0.1",
-    "--steps",
-    "5",
-    "--test-size",
-    "256",
-    "--snapshots",
-    "2",
-    "--device",
-    "cpu",
-]
 
 
 def cli(*args: str, **kw) -> subprocess.CompletedProcess:

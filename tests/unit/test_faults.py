@@ -37,29 +37,8 @@ from simulator.cache import CacheNotStored, CorruptCacheEntry, TrajectoryCache
 from simulator.cli import build_parser, config_from_args, main
 from simulator.memory import GIB, MemoryBudgetError, check_memory
 from simulator.trajectory import PER_STEP_FIELDS
+from tests.support.tiny_run import TINY_ARGS
 
-TINY_ARGS = [
-    "--regime",
-    "custom",
-    "--d",
-    "8",
-    "--p",
-    "4",
-    "--m",
-    "16",
-    "--eta",
-    "0.1",
-    "--theta",
-    "0.1",
-    "--steps",
-    "5",
-    "--test-size",
-    "256",
-    "--snapshots",
-    "2",
-    "--device",
-    "cpu",
-]
 TINY = RunConfig(d=8, p=4, m=16, eta=0.1, theta=0.1, steps=5, test_size=256, snapshots=2, device="cpu")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 A_RANGE = re.compile(r"[\[(][-\d.e+]+, [-\d.e+]+[\])]")  # an allowed range such as [1, 1000000000] or (0, 13.594]
