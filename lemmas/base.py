@@ -283,6 +283,10 @@ def verdict_from_seeds(
 # ---------------------------------------------------------------------------------------
 
 NEEDS = ("run", "ladder", "gradient", "batch_grid")
+# How much of a run's time a claim reads: "T" the whole horizon; "phases" only up to its phase
+# boundaries T1, T_ε and T_L (docs/SPEC.md §2), so its runs may stop once every seed has passed them
+# (RunConfig.stop_phases, simulator.phases).
+HORIZONS = ("T", "phases")
 
 
 @dataclass(frozen=True)
@@ -298,10 +302,13 @@ class Claim:
     key_stats: tuple[KeyStat, ...] = ()  # what the verdict turns on, for the report (first: the summary's)
     decisions: str = ""  # choices made where the specification (docs/SPEC.md) is silent
     applies: Callable[[Any], str | None] = lambda cfg: None  # RunConfig -> None, or why the claim is undefined there
+    horizon: str = "T"  # how much of a run it reads: one of HORIZONS
 
     def __post_init__(self) -> None:
         if self.needs not in NEEDS:
             raise ValueError(f"Claim.needs = {self.needs!r}: must be one of {NEEDS}")
+        if self.horizon not in HORIZONS:
+            raise ValueError(f"Claim.horizon = {self.horizon!r}: must be one of {HORIZONS}")
 
 
 XOR_PLANE = (

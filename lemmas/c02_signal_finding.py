@@ -311,6 +311,7 @@ CLAIM = Claim(
     ),
     check=check,
     needs="ladder",
+    horizon="phases",  # reads T1 (C11: T1, T_ε, T_L) and the steps before it, never the rest of the horizon
     key_stats=(
         KeyStat("T1 / linearized prediction", "d{d}_T1_over_pred", "in", "t1_band"),
         KeyStat("growth rate / prediction", "d{d}_rate_ratio", "in", "d{d}_rate_band"),

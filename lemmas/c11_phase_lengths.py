@@ -211,6 +211,7 @@ CLAIM = Claim(
     ),
     check=check,
     needs="ladder",
+    horizon="phases",  # reads T1 (C11: T1, T_ε, T_L) and the steps before it, never the rest of the horizon
     key_stats=(KeyStat("T1·η/log d, worst ratio to median", "q_worst_ratio_median", "<=", "factor"),),
     variants=(),
     decisions=(

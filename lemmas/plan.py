@@ -253,6 +253,13 @@ def base_config(ex: Example, d: int | None = None, variants: tuple[str, ...] | N
     return cfg.replace(variants=variants if variants is not None else cfg.variants[:1])
 
 
+def within_horizon(cfg: RunConfig, claim: Claim) -> RunConfig:
+    """The run as far as the claim reads it: a claim that reads only up to the phase boundaries
+    (horizon "phases") lets it stop once every seed has passed T1, T_ε and T_L (simulator.phases).
+    Claims of one horizon share their runs; a stored whole run serves a stopped one's request."""
+    return cfg.replace(stop_phases=THRESHOLDS.eps) if claim.horizon == "phases" else cfg
+
+
 def bundle(ex: Example) -> RunConfig:
     """The per-run bundle over the whole horizon: the main run and (unless it is the main) the frozen-a run."""
     main = base_config(ex).variants[0]
@@ -350,9 +357,9 @@ def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
         return not_applicable(claim.id, why)
     if claim.needs == "run":
         coupled_proxy = any(VARIANTS[v][0] == "linear" for v in claim.variants)
-        return claim.check(get(proxy_run(ex) if coupled_proxy else bundle(ex)))
+        return claim.check(get(proxy_run(ex) if coupled_proxy else within_horizon(bundle(ex), claim)))
     if claim.needs == "ladder":
-        return claim.check({d: get(base_config(ex, d=d)) for d in ex.ladder})
+        return claim.check({d: get(within_horizon(base_config(ex, d=d), claim)) for d in ex.ladder})
     if claim.needs == "gradient":
         return claim.check({k: get(c) for k, c in gradient_configs(ex).items()})
     if claim.needs == "batch_grid":

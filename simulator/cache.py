@@ -198,13 +198,19 @@ class TrajectoryCache:
         `progress(step, steps)` is passed to the engine; it is called only when this process
         computes the run, never on a hit. `notify(message)` is told when this process has to
         wait for another that holds the key's lock. A run that cannot be stored is returned
-        all the same, with a CacheNotStored warning.
+        all the same, with a CacheNotStored warning. A config with `stop_phases` is served by the
+        stored whole run of the same config, when there is one (it holds everything the stopped
+        run would: simulator.phases).
         """
         path = self.path_for(cfg)
         try:
             return Fetched(self._load(cfg, path), path, computed=False)
         except (OSError, TrajectoryFileError):
             pass  # missing, unreadable or damaged: decided again under the lock
+        if cfg.stop_phases > 0:  # the whole run serves a request that may stop once past its phases
+            full = cfg.replace(stop_phases=0.0)
+            with contextlib.suppress(OSError, TrajectoryFileError):
+                return Fetched(self._load(full, self.path_for(full)), self.path_for(full), computed=False)
         try:
             fd, waited, holder = self._lock(path.stem, notify)
         except OSError as e:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from .config import CUSTOM, DEVICES, DTYPES, INITS, INT_RANGES, MAX_LABEL_NOISE, VARIANTS, RunConfig
 from .files import atomic_write
 from .laws import registered_laws
+from .phases import STOP_MARGIN
 from .regimes import build_regime, registered
 from .registry import RegistryError
 
@@ -99,6 +100,9 @@ FIELD_HELP = {
     f"batches (integer in {_range('data_offset')})",
     "stop_error": "stop at the first snapshot where every seed's main-run test error is <= this "
     "(number in [0, 1); 0 = run the whole horizon)",
+    "stop_phases": "eps > 0: stop once every seed's main run has passed T1 (signal-heavy mass >= 1 - zeta), T_eps "
+    f"(test error <= eps) and T_L (test loss <= zeta), at the first snapshot at or after {1 + STOP_MARGIN:g} times the "
+    "step by which all have (the horizon C2 and C11 read; number in [0, 1); 0 = run the whole horizon)",
     "regime_params": "what the regime constructor was given, recorded with the run, as KEY=VALUE pairs "
     "(set by the constructor; override only to relabel a run)",
 }
@@ -537,10 +541,12 @@ def summarize(traj: Trajectory, path: Path | str = "") -> str:
         f" (requested device {cfg.device})",
     ]
     if meta.get("stopped_early"):
-        lines.append(
-            f"  stopped     early at step {traj.steps} of {cfg.steps}: every seed's test error "
-            f"<= stop_error = {cfg.stop_error}"
+        why = (
+            f"every seed's test error <= stop_error = {cfg.stop_error}"
+            if cfg.stop_error > 0 and bool((traj.test_error()[-1] <= cfg.stop_error).all())
+            else f"every seed past T1, T_eps (eps = {cfg.stop_phases}) and T_L, with a margin"
         )
+        lines.append(f"  stopped     early at step {traj.steps} of {cfg.steps}: {why}")
     elif not traj.complete:
         lines.append(
             f"  PARTIAL     {traj.steps} of {cfg.steps} steps recorded, without the last snapshot "

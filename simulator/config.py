@@ -104,6 +104,7 @@ class RunConfig:
     chunk_rows: int = 0  # rows of a batch processed at once; 0 = automatic
     data_offset: int = 0  # minibatch stream: configs differing only here share the init, not the batches
     stop_error: float = 0.0  # > 0: stop at the first snapshot where every seed's main test error ≤ this
+    stop_phases: float = 0.0  # ε > 0: stop once every seed's main run has passed T1, T_ε and T_L (simulator.phases)
     regime: str = CUSTOM  # the registered regime this config was built from (docs/SPEC.md §4, §5)
     regime_params: tuple[tuple[str, Any], ...] = field(default=())  # what the constructor was given
 
@@ -197,6 +198,9 @@ def _validate(cfg: RunConfig) -> None:
     se = cfg.stop_error
     if isinstance(se, bool) or not isinstance(se, (int, float)) or not (0 <= se < 1):
         _fail("stop_error", se, "must be a number in [0, 1) (0 = run the whole horizon)")
+    sp = cfg.stop_phases
+    if isinstance(sp, bool) or not isinstance(sp, (int, float)) or not (0 <= sp < 1):
+        _fail("stop_phases", sp, "must be a number in [0, 1): the test error ε of T_ε (0 = run the whole horizon)")
     rho = cfg.label_noise
     if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not (0 <= rho < MAX_LABEL_NOISE):
         _fail("label_noise", rho, f"must be a number in [0, {MAX_LABEL_NOISE})")

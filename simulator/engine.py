@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import data, laws, population
+from . import data, laws, phases, population
 from .config import VARIANTS, RunConfig
 from .trajectory import PER_STEP_FIELDS, Trajectory, expected_shapes, snapshot_steps
 
@@ -349,6 +349,17 @@ def run(
             r, k = [int(x) for x in torch.nonzero(now)[0]]
         raise SimulationDiverged(t_bad, cfg.variants[k // p], seeds[r], finished(t_bad, keep_last=False))
 
+    watch = phases.PhaseWatch(cfg) if cfg.stop_phases > 0 else None
+
+    def phases_passed(t: int) -> bool:
+        """Show the watch the main run's steps since the last snapshot and the snapshot at t; may it stop?"""
+        assert watch is not None
+        s = slice(watch.steps_read, t)
+        main = [rec[k][s, :, :p].cpu().numpy() for k in ("a", "w_coords", "w_perp")]  # the main run's neurons
+        watch.read_steps(*main)
+        test = snap_test[-1]
+        return watch.read_snapshot(t, test["test_err_count"][:, 0].cpu().numpy(), test["test_loss"][:, 0].cpu().numpy())
+
     next_snap = 0
     for t in range(T):
         if next_snap < len(snaps) and snaps[next_snap] == t:
@@ -357,10 +368,11 @@ def run(
             next_snap += 1
             if progress is not None:
                 progress(t, T)
-            if cfg.stop_error > 0 and bool(
+            stop = cfg.stop_error > 0 and bool(
                 (snap_test[-1]["test_err_count"][:, 0] <= cfg.stop_error * cfg.test_size).all()
-            ):
-                traj = finished(t)  # every seed's main run is at test error ≤ stop_error: stop here
+            )  # every seed's main run is at test error ≤ stop_error
+            if stop or (watch is not None and phases_passed(t)):
+                traj = finished(t)
                 traj.meta["stopped_early"] = True
                 return traj
         # ---- the batch ----

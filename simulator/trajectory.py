@@ -160,7 +160,8 @@ class Trajectory:
 
     @property
     def complete(self) -> bool:
-        """A whole run: every step to cfg.steps and its last snapshot, or a run stopped early at stop_error."""
+        """A whole run: every step to cfg.steps and its last snapshot, or a run stopped early (stop_error,
+        stop_phases)."""
         snaps = self.arrays["snap_steps"]
         return bool(self.meta.get("stopped_early")) or (
             self.steps == self.config.steps and snaps.size > 0 and int(snaps[-1]) == self.steps
@@ -227,9 +228,8 @@ class Trajectory:
 
     def S(self, variant: str | int = 0, z: float | None = None) -> np.ndarray:
         """Signal-heavy mass S_t: share of the output mass held by signal-heavy neurons (T, R)."""
-        mass = self.mass(variant)
-        tot = mass.sum(-1)
-        return np.where(tot > 0, (mass * self.signal_heavy(variant, z)).sum(-1) / np.where(tot > 0, tot, 1), 0.0)
+        z = self.zeta if z is None else z
+        return signal_heavy_mass(self.a(variant), self.series("w_coords", variant), self.w_perp(variant), z)
 
     def T1(self, variant: str | int = 0, z: float | None = None) -> np.ndarray:
         """First step with S_t ≥ 1 - ζ, per seed; -1 where never reached (R,)."""
@@ -350,12 +350,12 @@ def length_problems(cfg: RunConfig, arrays: dict[str, np.ndarray], meta: dict[st
     got = arrays["snap_steps"].tolist()
     upto, before = [s for s in grid if s <= t], [s for s in grid if s < t]
     if meta.get("stopped_early"):
-        if cfg.stop_error > 0 and t < cfg.steps and t in grid and got == upto:
+        if (cfg.stop_error > 0 or cfg.stop_phases > 0) and t < cfg.steps and t in grid and got == upto:
             return []
         return [
-            f"a run stopped early must stop at a snapshot step before {cfg.steps}, with stop_error > 0, and keep "
-            f"the snapshots up to it; this one has {t} steps, stop_error = {cfg.stop_error} and snapshot steps "
-            f"{_brief(got)}"
+            f"a run stopped early must stop at a snapshot step before {cfg.steps}, with stop_error > 0 or "
+            f"stop_phases > 0, and keep the snapshots up to it; this one has {t} steps, stop_error = "
+            f"{cfg.stop_error}, stop_phases = {cfg.stop_phases} and snapshot steps {_brief(got)}"
         ]
     if got in (upto, before):
         return []
@@ -363,6 +363,20 @@ def length_problems(cfg: RunConfig, arrays: dict[str, np.ndarray], meta: dict[st
         f"snapshot steps {_brief(got)} are not those of a run of {cfg.steps} steps with snapshots = "
         f"{cfg.snapshots} that recorded {t} steps: expected {_brief(upto)}"
     ]
+
+
+def signal_heavy_mass(a: np.ndarray, w_coords: np.ndarray, w_perp: np.ndarray, z: float) -> np.ndarray:
+    """S_t (docs/SPEC.md §2) from per-step records a (…, p), w_coords (…, p, K ≥ 2), w_perp (…, p): the
+    share of the output mass |a_k|·‖w_k‖ held by neurons with ‖w_sig‖ ≥ max(‖w_opp‖, ‖w_perp‖)/ζ; (…)."""
+    wc = w_coords.astype(np.float64)
+    s = np.where(a >= 0, -1.0, 1.0)  # σ: μ̂_sig = (e_i + σ e_j)/√2
+    sig = (wc[..., 0] + s * wc[..., 1]) / math.sqrt(2)
+    opp = (wc[..., 0] - s * wc[..., 1]) / math.sqrt(2)
+    perp = w_perp.astype(np.float64)
+    mass = np.abs(a) * np.sqrt(sig**2 + opp**2 + perp**2)
+    heavy = np.abs(sig) * z >= np.maximum(np.abs(opp), perp)
+    tot = mass.sum(-1)
+    return np.where(tot > 0, (mass * heavy).sum(-1) / np.where(tot > 0, tot, 1), 0.0)
 
 
 def _brief(steps: list[int]) -> str:

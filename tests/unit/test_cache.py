@@ -66,6 +66,7 @@ def _alternative(cfg: RunConfig, name: str):
         "regime_params": (("C", 3.0),),
         "finder_fraction": 0.5,
         "stop_error": 0.25,
+        "stop_phases": 0.05,
         "label_noise": 0.1,
     }
     if name in special:

@@ -1,0 +1,141 @@
+"""Claim-aware horizons: a run with `stop_phases` stops once every seed has passed T1, T_ε and T_L,
+and the claims that read only that far (C2, C11) read the same on it as on the whole run."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import simulator
+from lemmas import plan
+from lemmas.base import THRESHOLDS, Claim, Verdict, registry
+from lemmas.c11_phase_lengths import t_eps, t_loss
+from simulator.cache import TrajectoryCache
+from simulator.phases import STOP_MARGIN, PhaseWatch
+from simulator.trajectory import PER_STEP_FIELDS
+
+EPS = THRESHOLDS.eps
+LADDER = (16, 32)
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[int, tuple[simulator.Trajectory, simulator.Trajectory]]:
+    """(whole run, run stopped at its phases) of the paper regime, 3 seeds, on each rung."""
+    out = {}
+    for d in LADDER:
+        cfg = simulator.paper(d, seeds=3, device="cpu")
+        out[d] = (simulator.run(cfg), simulator.run(cfg.replace(stop_phases=EPS)))
+    return out
+
+
+def passed_at(traj: simulator.Trajectory) -> int | None:
+    """t*: the step by which every seed has passed T1, T_ε and T_L (read as C2 and C11 read them), or None."""
+    t = np.stack((traj.T1(), t_eps(traj), t_loss(traj)))
+    return int(t.max()) if (t >= 0).all() else None
+
+
+def test_runs_stop_where_every_seed_has_passed_its_phases(runs) -> None:
+    """With every seed past T1, T_ε and T_L, the run stops at the first snapshot at or after (1 + STOP_MARGIN)·t*;
+    otherwise (d = 16: two seeds never reach ε in the horizon) it is the whole run."""
+    stopped = 0
+    for d, (full, stop) in runs.items():
+        t_star = passed_at(full)
+        if t_star is None:
+            assert not stop.meta.get("stopped_early") and stop.steps == full.steps, d
+            continue
+        want = min(s for s in full.snap_steps.tolist() if s >= math.ceil((1 + STOP_MARGIN) * t_star))
+        assert stop.meta.get("stopped_early") and stop.complete and stop.steps == want < full.steps, (d, want)
+        stopped += 1
+    assert stopped, "no rung stopped early: the test no longer exercises the stop"
+
+
+def test_stopped_run_is_the_prefix_of_the_whole_run(runs) -> None:
+    """Same init and batches: every per-step array and snapshot of the stopped run is bit-identical to the
+    whole run's first steps, so its T1, T_ε and T_L are the whole run's."""
+    for d, (full, stop) in runs.items():
+        ns = len(stop.snap_steps)
+        for k, v in stop.arrays.items():
+            ref = full.arrays[k][: stop.steps] if k in PER_STEP_FIELDS else full.arrays[k][:ns]
+            np.testing.assert_array_equal(v, ref, err_msg=f"d={d} {k}")
+        for read in (simulator.Trajectory.T1, t_eps, t_loss):
+            np.testing.assert_array_equal(read(stop), read(full))
+
+
+@pytest.mark.parametrize("cid", ["C2", "C11"])
+def test_c2_c11_read_the_same_on_the_stopped_runs(runs, cid: str) -> None:
+    """The verdict, every statistic and every seed's outcome of C2 and C11 are those of the whole runs."""
+    claim = registry()[cid]
+    assert claim.horizon == "phases"
+    full = claim.check({d: r[0] for d, r in runs.items()})
+    stop = claim.check({d: r[1] for d, r in runs.items()})
+    same = json.dumps([full.status, full.stats, full.per_seed]) == json.dumps([stop.status, stop.stats, stop.per_seed])
+    assert same, (full.to_dict(), stop.to_dict())
+
+
+def test_a_seed_that_never_passes_runs_the_whole_horizon() -> None:
+    """A horizon too short for T1, or one that ends after T1 but before T_L, is run whole (not stopped)."""
+    cfg = simulator.paper(16, seeds=2, device="cpu")
+    for steps in (20, 100):  # at d = 16: T1 ≈ 40 steps, T_L ≈ 150
+        run = simulator.run(cfg.replace(steps=steps, stop_phases=EPS))
+        assert run.steps == steps and not run.meta.get("stopped_early") and run.complete, steps
+        assert ((run.T1() >= 0).all() and (t_loss(run) < 0).any()) if steps == 100 else (run.T1() < 0).all()
+
+
+def test_watch_reads_t1_across_snapshots() -> None:
+    """T1 is the first step over every chunk of steps read, not the first of the last chunk."""
+    cfg = simulator.paper(16, seeds=1, device="cpu", stop_phases=EPS)
+    w = PhaseWatch(cfg)
+    heavy = (np.ones((3, 1, 2)), np.tile([1.0, -1.0, 0.0], (3, 1, 2, 1)), np.zeros((3, 1, 2)))  # S = 1
+    light = (np.ones((4, 1, 2)), np.tile([1.0, 1.0, 0.0], (4, 1, 2, 1)), np.ones((4, 1, 2)))  # S = 0
+    w.read_steps(*light)
+    w.read_steps(*heavy)
+    w.read_steps(*light)
+    assert w.t1.tolist() == [4] and w.steps_read == 11
+    assert not w.read_snapshot(11, np.array([1000.0]), np.array([0.9]))  # T_ε, T_L not yet
+    assert not w.read_snapshot(20, np.array([0.0]), np.array([0.0]))  # t* = 20: may stop from 22 on
+    assert w.stop_at == math.ceil((1 + STOP_MARGIN) * 20)
+    assert w.read_snapshot(22, np.array([5.0]), np.array([0.5]))  # passed stays passed
+    assert (w.t_eps.tolist(), w.t_loss.tolist()) == ([20], [20])
+
+
+def test_stored_whole_run_serves_a_stopped_request(tmp_path) -> None:
+    """The cache answers a stop_phases request with the stored whole run of the same config, not a new run."""
+    cfg = simulator.paper(16, seeds=1, device="cpu", snapshots=4)
+    cache = TrajectoryCache(tmp_path)
+    whole = cache.fetch(cfg)
+    assert whole.computed
+    again = cache.fetch(cfg.replace(stop_phases=EPS))
+    assert not again.computed and again.path == whole.path and again.trajectory.steps == cfg.steps
+    assert cache.fetch(cfg.replace(steps=cfg.steps - 1, stop_phases=EPS)).computed  # another config: a new run
+
+
+def test_plan_asks_ladder_claims_for_stopped_runs() -> None:
+    """C2 and C11 request their rungs with stop_phases = ε; a claim of the whole horizon gets the whole run."""
+    asked: list[simulator.RunConfig] = []
+
+    def get(cfg: simulator.RunConfig) -> simulator.Trajectory:
+        asked.append(cfg)
+        raise LookupError
+
+    ex = plan.Example(regime="paper", d=16, width=1, seed=0, seeds=2, ladder=LADDER)
+    for cid in ("C2", "C11"):
+        asked.clear()
+        with pytest.raises(LookupError):
+            plan.evaluate(registry()[cid], ex, get)
+        assert asked and all(c.stop_phases == EPS for c in asked), cid
+    whole = Claim("C99", "whole", "t", "a", "s", check=lambda runs: Verdict("C99", "holds", ""), needs="ladder")
+    asked.clear()
+    with pytest.raises(LookupError):
+        plan.evaluate(whole, ex, get)
+    assert asked[0].stop_phases == 0
+
+
+def test_bad_horizon_and_stop_phases_are_refused() -> None:
+    with pytest.raises(ValueError, match="Claim.horizon"):
+        Claim("C99", "x", "t", "a", "s", check=lambda r: Verdict("C99", "holds", ""), horizon="T1")
+    for bad in (-0.1, 1.0, True, "0.1", float("nan")):
+        with pytest.raises(ValueError, match=r"RunConfig.stop_phases = .* \[0, 1\)"):
+            simulator.paper(16, stop_phases=bad)
