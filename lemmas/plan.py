@@ -315,7 +315,8 @@ def c10_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
     seed's least m·T_ε so far: a run needing more than twice that cannot hold any seed's arg-min;
     the horizon cap bounds the cost of small batches where nothing is learnt — a seed censored
     there is reported as such by the check), 101 uniform snapshots (T_ε to 1% of the horizon) on
-    a c10_test_size-point test set, and stops once every seed is at test error ≤ ε. The descent
+    a c10_test_size-point test set, and stops once every seed is at test error ≤ ε, or, once every
+    seed has a least n, at the first snapshot past n_best/m steps (no seed can improve beyond). The descent
     stops after two consecutive m at which no seed improved its own least n (so every seed's
     arg-min is bracketed from below), or at m = 1.
 
@@ -333,9 +334,17 @@ def c10_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
         for m in batch_grid(d):
             found = best[np.isfinite(best)]
             cap = min(budget, 2 * float(found.max())) if found.size else budget
-            steps = min(math.ceil(cap / m), THRESHOLDS.c10_max_horizon * paper_hyper(d).steps)
+            steps = max(1, min(math.ceil(cap / m), THRESHOLDS.c10_max_horizon * paper_hyper(d).steps))
+            # once every seed has a least n, past n_best samples none can improve: the run stops there
+            # (at a snapshot of its own grid, so every T_ε it reads is the one the whole run would read)
+            settled = math.ceil(float(best.max()) / m) if np.isfinite(best).all() else 0
             run_cfg = cfg.replace(
-                m=m, steps=max(steps, 1), snapshots=101, stop_error=THRESHOLDS.eps, test_size=THRESHOLDS.c10_test_size
+                m=m,
+                steps=steps,
+                snapshots=101,
+                stop_error=THRESHOLDS.eps,
+                stop_step=settled if settled < steps else 0,
+                test_size=THRESHOLDS.c10_test_size,
             )
             rows[m] = traj = get(run_cfg)
             n = samples_to_eps(traj)

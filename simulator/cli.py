@@ -100,6 +100,8 @@ FIELD_HELP = {
     f"batches (integer in {_range('data_offset')})",
     "stop_error": "stop at the first snapshot where every seed's main-run test error is <= this "
     "(number in [0, 1); 0 = run the whole horizon)",
+    "stop_step": f"stop at the first snapshot at or after this step; the snapshot grid stays that of --steps "
+    f"(integer in {_range('stop_step')}; 0 = run the whole horizon)",
     "stop_phases": "eps > 0: stop once every seed's main run has passed T1 (signal-heavy mass >= 1 - zeta), T_eps "
     f"(test error <= eps) and T_L (test loss <= zeta), at the first snapshot at or after {1 + STOP_MARGIN:g} times the "
     "step by which all have (the horizon C2 and C11 read; number in [0, 1); 0 = run the whole horizon)",
@@ -541,11 +543,12 @@ def summarize(traj: Trajectory, path: Path | str = "") -> str:
         f" (requested device {cfg.device})",
     ]
     if meta.get("stopped_early"):
-        why = (
-            f"every seed's test error <= stop_error = {cfg.stop_error}"
-            if cfg.stop_error > 0 and bool((traj.test_error()[-1] <= cfg.stop_error).all())
-            else f"every seed past T1, T_eps (eps = {cfg.stop_phases}) and T_L, with a margin"
-        )
+        if 0 < cfg.stop_step <= traj.steps:
+            why = f"past stop_step = {cfg.stop_step}"
+        elif cfg.stop_error > 0 and bool((traj.test_error()[-1] <= cfg.stop_error).all()):
+            why = f"every seed's test error <= stop_error = {cfg.stop_error}"
+        else:
+            why = f"every seed past T1, T_eps (eps = {cfg.stop_phases}) and T_L, with a margin"
         lines.append(f"  stopped     early at step {traj.steps} of {cfg.steps}: {why}")
     elif not traj.complete:
         lines.append(

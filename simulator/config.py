@@ -66,6 +66,7 @@ INT_RANGES = {
     "snapshots": (2, MAX_SNAPSHOTS),
     "chunk_rows": (0, MAX_M),
     "data_offset": (0, 2**20),
+    "stop_step": (0, MAX_STEPS),
 }
 
 
@@ -104,6 +105,7 @@ class RunConfig:
     chunk_rows: int = 0  # rows of a batch processed at once; 0 = automatic
     data_offset: int = 0  # minibatch stream: configs differing only here share the init, not the batches
     stop_error: float = 0.0  # > 0: stop at the first snapshot where every seed's main test error ≤ this
+    stop_step: int = 0  # > 0: stop at the first snapshot at or after this step (the grid stays that of `steps`)
     stop_phases: float = 0.0  # ε > 0: stop once every seed's main run has passed T1, T_ε and T_L (simulator.phases)
     regime: str = CUSTOM  # the registered regime this config was built from (docs/SPEC.md §4, §5)
     regime_params: tuple[tuple[str, Any], ...] = field(default=())  # what the constructor was given

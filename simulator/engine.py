@@ -368,9 +368,10 @@ def run(
             next_snap += 1
             if progress is not None:
                 progress(t, T)
-            stop = cfg.stop_error > 0 and bool(
-                (snap_test[-1]["test_err_count"][:, 0] <= cfg.stop_error * cfg.test_size).all()
-            )  # every seed's main run is at test error ≤ stop_error
+            stop = (0 < cfg.stop_step <= t) or (
+                cfg.stop_error > 0
+                and bool((snap_test[-1]["test_err_count"][:, 0] <= cfg.stop_error * cfg.test_size).all())
+            )  # past stop_step, or every seed's main run is at test error ≤ stop_error
             if stop or (watch is not None and phases_passed(t)):
                 traj = finished(t)
                 traj.meta["stopped_early"] = True

@@ -160,8 +160,8 @@ class Trajectory:
 
     @property
     def complete(self) -> bool:
-        """A whole run: every step to cfg.steps and its last snapshot, or a run stopped early (stop_error,
-        stop_phases)."""
+        """A whole run: every step to cfg.steps and its last snapshot, or a run stopped early by a stop rule
+        (stop_error, stop_phases, stop_step)."""
         snaps = self.arrays["snap_steps"]
         return bool(self.meta.get("stopped_early")) or (
             self.steps == self.config.steps and snaps.size > 0 and int(snaps[-1]) == self.steps
@@ -350,12 +350,14 @@ def length_problems(cfg: RunConfig, arrays: dict[str, np.ndarray], meta: dict[st
     got = arrays["snap_steps"].tolist()
     upto, before = [s for s in grid if s <= t], [s for s in grid if s < t]
     if meta.get("stopped_early"):
-        if (cfg.stop_error > 0 or cfg.stop_phases > 0) and t < cfg.steps and t in grid and got == upto:
+        rule = cfg.stop_error > 0 or cfg.stop_phases > 0 or 0 < cfg.stop_step <= t
+        if rule and t < cfg.steps and t in grid and got == upto:
             return []
         return [
-            f"a run stopped early must stop at a snapshot step before {cfg.steps}, with stop_error > 0 or "
-            f"stop_phases > 0, and keep the snapshots up to it; this one has {t} steps, stop_error = "
-            f"{cfg.stop_error}, stop_phases = {cfg.stop_phases} and snapshot steps {_brief(got)}"
+            f"a run stopped early must stop at a snapshot step before {cfg.steps} by a stop rule (stop_error > 0, "
+            f"stop_phases > 0, or stop_step ≤ that step), and keep the snapshots up to it; this one has {t} steps, "
+            f"stop_error = {cfg.stop_error}, stop_phases = {cfg.stop_phases}, stop_step = {cfg.stop_step} and "
+            f"snapshot steps {_brief(got)}"
         ]
     if got in (upto, before):
         return []

@@ -1,5 +1,6 @@
 """Claim-aware horizons: a run with `stop_phases` stops once every seed has passed T1, T_ε and T_L,
-and the claims that read only that far (C2, C11) read the same on it as on the whole run."""
+and the claims that read only that far (C2, C11) read the same on it as on the whole run; C10's grid
+runs stop (`stop_step`) once no seed can improve its least sample count."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from lemmas.base import THRESHOLDS, Claim, Verdict, registry
 from lemmas.c11_phase_lengths import t_eps, t_loss
 from simulator.cache import TrajectoryCache
 from simulator.phases import STOP_MARGIN, PhaseWatch
-from simulator.trajectory import PER_STEP_FIELDS
+from simulator.trajectory import PER_STEP_FIELDS, snapshot_steps
+from tests.support.synthetic import make_trajectory
 
 EPS = THRESHOLDS.eps
 LADDER = (16, 32)
@@ -139,3 +141,72 @@ def test_bad_horizon_and_stop_phases_are_refused() -> None:
     for bad in (-0.1, 1.0, True, "0.1", float("nan")):
         with pytest.raises(ValueError, match=r"RunConfig.stop_phases = .* \[0, 1\)"):
             simulator.paper(16, stop_phases=bad)
+    with pytest.raises(ValueError, match=r"RunConfig.stop_step = -1 .*allowed range \[0, "):
+        simulator.paper(16, stop_step=-1)
+
+
+def test_stop_step_stops_at_the_first_snapshot_past_it_on_the_whole_runs_grid() -> None:
+    """`stop_step` ends the run at the first snapshot of the `steps` grid at or after it: the whole run's prefix."""
+    cfg = simulator.paper(16, seeds=2, device="cpu", steps=200, snapshots=11)
+    whole = simulator.run(cfg)
+    cut = simulator.run(cfg.replace(stop_step=45))
+    at = min(s for s in whole.snap_steps.tolist() if s >= 45)
+    assert cut.meta.get("stopped_early") and cut.complete and cut.steps == at < cfg.steps
+    assert cut.snap_steps.tolist() == [s for s in whole.snap_steps.tolist() if s <= at]
+    for k in ("a", "w_coords", "batch_loss"):
+        np.testing.assert_array_equal(cut.arrays[k], whole.arrays[k][:at])
+    np.testing.assert_array_equal(cut.arrays["test_err_count"], whole.arrays["test_err_count"][: len(cut.snap_steps)])
+    assert simulator.run(cfg.replace(stop_step=cfg.steps)).steps == cfg.steps  # at the horizon: the whole run
+
+
+def grid_run(cfg: simulator.RunConfig) -> simulator.Trajectory:
+    """A stand-in for the engine on C10's grid runs, with its stop rules: seed s reaches ε after
+    n(m) = d·log²d·(1 + |log₂(m/4)|/4)·(1 + s/10) samples (least at m = 4), never at m = 1 for even
+    seeds; the error is 0.5 before and 0 after, read on the run's own snapshot grid (p = 1 to stay small)."""
+
+    def t_eps(seed: int) -> int | None:
+        if cfg.m == 1 and seed % 2 == 0:
+            return None
+        n = cfg.d * math.log(cfg.d) ** 2 * (1 + abs(math.log2(cfg.m / 4)) / 4) * (1 + seed / 10)
+        return math.ceil(n / cfg.m)
+
+    reach = [t_eps(cfg.seed + r) for r in range(cfg.seeds)]
+    grid = snapshot_steps(cfg.steps, cfg.snapshots)
+    snaps = []
+    for s in grid:
+        snaps.append(s)
+        done = all(t is not None and t <= s for t in reach)
+        if s < cfg.steps and ((cfg.stop_error > 0 and done) or 0 < cfg.stop_step <= s):
+            break
+    err = np.array([[0.0 if t is not None and s >= t else 0.5 for t in reach] for s in snaps]) * cfg.test_size
+    traj = make_trajectory(cfg.replace(p=1), T=snaps[-1], snap_steps=snaps, test_err_count=err[:, :, None])
+    traj.meta["stopped_early"] = snaps[-1] < cfg.steps
+    return traj
+
+
+def test_c10_search_stops_settled_runs_without_changing_what_it_reads() -> None:
+    """Once every seed has a least n, a grid run stops past n_best/m (stop_step); the search tries the same batch
+    sizes and C10 reads the same n*, arg-min and statistics as on the whole runs, for fewer samples."""
+    ex = plan.Example(regime="paper", d=8, seeds=4, ladder=(8, 16, 32, 64, 128))
+    asked: dict[str, list[simulator.RunConfig]] = {"cut": [], "whole": []}
+
+    def get(kind: str):
+        def run(cfg: simulator.RunConfig) -> simulator.Trajectory:
+            cfg = cfg if kind == "cut" else cfg.replace(stop_step=0)
+            asked[kind].append(cfg)
+            return grid_run(cfg)
+
+        return run
+
+    cut, whole = plan.c10_grid(ex, get("cut")), plan.c10_grid(ex, get("whole"))
+    assert {d: list(r) for d, r in cut.items()} == {d: list(r) for d, r in whole.items()}
+    assert any(c.stop_step > 0 for c in asked["cut"]), "no grid run was stopped: the test no longer exercises it"
+    c10 = registry()["C10"]
+    a, b = c10.check(cut), c10.check(whole)
+    assert a.status == "holds"
+    assert json.dumps([a.status, a.stats, a.per_seed]) == json.dumps([b.status, b.stats, b.per_seed])
+    samples = {
+        k: sum(t.steps * t.config.m for rows in g.values() for t in rows.values())
+        for k, g in (("cut", cut), ("whole", whole))
+    }
+    assert samples["cut"] < samples["whole"], samples
