@@ -269,7 +269,13 @@ def cmd_list(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "claims": {
-                        c.id: {"title": c.title, "anchor": c.anchor, "needs": c.needs, "variants": list(c.variants)}
+                        c.id: {
+                            "title": c.title,
+                            "anchor": c.anchor,
+                            "needs": c.needs,
+                            "variants": list(c.variants),
+                            "horizon": c.horizon,
+                        }
                         for c in claims.values()
                     },
                     "regimes": {r.name: {"description": r.description, "origin": r.origin} for r in regimes.values()},
@@ -282,6 +288,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("claims (id, title, paper anchor; what each reads):")
     for c in claims.values():
         extra = f" + coupled {', '.join(c.variants)}" if c.variants else ""
+        if c.horizon == "phases":
+            extra += ", up to T1, T_ε and T_L (the runs stop there)"
         print(f"  {c.id:<4} {c.title} [{c.anchor}]\n       reads {reads.get(c.needs, c.needs)}{extra}")
     print("regimes (name: description; where registered):")
     for r in regimes.values():
