@@ -67,6 +67,7 @@ def _alternative(cfg: RunConfig, name: str):
         "finder_fraction": 0.5,
         "stop_error": 0.25,
         "label_noise": 0.1,
+        "weight_decay": 1e-3,
     }
     if name in special:
         return special[name]
