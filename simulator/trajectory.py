@@ -239,7 +239,8 @@ class Trajectory:
         return _first(self.S(variant, z) >= 1 - z)
 
     def T2(self, variant: str | int = 0, z: float | None = None) -> np.ndarray:
-        """First step with max_x |h'(γ)+1| ≥ ζ on that step's minibatch, per seed; -1 where never (R,)."""
+        """First step with max_x |h'(γ)/h'(0) - 1| ≥ ζ (|h'(γ)+1| for the logistic loss) on that step's
+        minibatch, per seed; -1 where never (R,)."""
         z = self.zeta if z is None else z
         return _first(self.series("batch_max_dev", variant) >= z)
 
