@@ -437,7 +437,7 @@ def test_gaussian_init_follows_the_spec() -> None:
     n = z.numel()
     assert abs(float(z.mean())) < 5 / math.sqrt(n)
     assert abs(float(z.var()) - 1) < 5 * math.sqrt(2 / n)
-    assert abs(float((z**4).mean()) - 3) < 5 * math.sqrt(96 / n)  # Gaussian tails, not the sphere's
+    assert abs(float((z**4).mean()) - 3) < 5 * math.sqrt(96 / n)  # the fourth moment of N(0, 1)
     row2 = (Wg.square().sum(-1) / theta**2).flatten()  # ‖w_k‖²/θ² ~ χ²_d / d: not identically 1
     assert float(row2.std()) > 0.5 * math.sqrt(2 / d)
 
