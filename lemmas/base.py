@@ -6,7 +6,9 @@ function of trajectories (no pytest, no plotting, no simulation) returning a `Ve
 What a claim reads is declared in its `Claim` record:
 
 * `needs = "run"`: one `Trajectory` (all seeds of one example) whose config carries
-  the coupled `variants` the claim lists (C1 reads the `linear` proxy, C8 `frozen_a`);
+  the coupled `variants` the claim lists, named for the logistic loss (C1 reads the `linear`
+  proxy, C8 `frozen_a`); lemmas.plan runs the main run's own twins of the same loss
+  (`simulator.config.proxy_variant`, `frozen_variant`);
 * `needs = "ladder"`: a mapping d → `Trajectory` over a d-ladder (C2 band, C11);
 * `needs = "gradient"`: the t = 0 gradient statistics at several batch sizes (C7);
 * `needs = "batch_grid"`: per d, per batch size m, a `Trajectory` (C10).
@@ -298,7 +300,7 @@ class Claim:
     statement: str  # the finite-d reading of docs/SPEC.md, in words
     check: Callable[..., Verdict]
     needs: str = "run"
-    variants: tuple[str, ...] = ()  # coupled variants the claim reads besides the main run
+    variants: tuple[str, ...] = ()  # coupled variants the claim reads besides the main run (logistic names)
     key_stats: tuple[KeyStat, ...] = ()  # what the verdict turns on, for the report (first: the summary's)
     decisions: str = ""  # choices made where the specification (docs/SPEC.md) is silent
     applies: Callable[[Any], str | None] = lambda cfg: None  # RunConfig -> None, or why the claim is undefined there

@@ -25,8 +25,10 @@ Decisions (where the specification, docs/SPEC.md, is silent; taken with the lead
 * `T2 = -1` ("the batch never deviates by ζ") counts as `T2 = ∞`, so (a) holds.
 * `T1` never reached: the seed is unevaluable ('na'), never 'pass'.
 * `CLAIM.variants = ("linear",)`: the proxy of the main run. In the first_layer_only
-  regime the proxy is `linear_frozen_a` (`proxy_variant("frozen_a")`); the check always
-  reads `proxy_variant(traj.config.variants[0])` and is inconclusive when it is absent.
+  regime the proxy is `linear_frozen_a` (`proxy_variant("frozen_a")`), for another loss its
+  own proxy (`squared_linear`, …); the check always reads
+  `proxy_variant(traj.config.variants[0])` and is inconclusive when it is absent. `max|h'+1|`
+  is read as the deviation `|h'(γ)/h'(0) - 1|` of the main run's loss (docs/SPEC.md §2).
 * Per step only the signal-plane coordinates `w_i, w_j` and `‖w_perp‖` are recorded, so
   (d') uses the lower bound
   `‖w - w^0‖² ≥ Σ_{c∈{i,j}} (w_c - w^0_c)² + (‖w_perp‖ - ‖w^0_perp‖)²` (reverse triangle
@@ -166,7 +168,7 @@ def check(traj: Trajectory) -> Verdict:
         "max_proxy_dist_snap_to_T1": max((p["max_proxy_dist_snap"] for p in ev), default=math.nan),
         "max_proxy_dist_step_lb_to_T1": max((p["max_proxy_dist_step_lb"] for p in ev), default=math.nan),
     }
-    thresholds = {"zeta": z, "T1_le_T2": True, "proxy": proxy, "trained_layers": VARIANTS[main][1]}
+    thresholds = {"zeta": z, "T1_le_T2": True, "proxy": proxy, "trained_layers": VARIANTS[main].layers}
     steps = np.arange(traj.steps)
     t1 = {"T1 (median)": stats["T1_median"]}
     series = {

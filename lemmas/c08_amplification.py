@@ -6,10 +6,10 @@ neuron becomes signal-heavy is negatively rank-correlated with its final |a|; (b
 sparse_finders regime, where only the first ⌈p·finder_fraction⌉ neurons start with a
 signal-plane component, the network still learns (test error ≤ ε at T), the finders hold
 at least half of the output mass |a|·‖w‖ at T and at least 3× their uniform share, while
-in the coupled first-layer-only run (`frozen_a`: same init, same batches) they hold less
-than 2× their uniform share.
+in the coupled first-layer-only run (the main run's frozen twin, `frozen_a` for the logistic
+loss: same loss, same init, same batches) they hold less than 2× their uniform share.
 
-The check (`needs = "run"`, CLAIM.variants = ("frozen_a",)), per seed:
+The check (`needs = "run"`, CLAIM.variants = ("frozen_a",): it reads a frozen twin), per seed:
 
 (a) t_k = first step at which neuron k of the main run is signal-heavy
     (Trajectory.signal_heavy; never -> censored at T, i.e. ranked last, tied with the other
@@ -20,7 +20,7 @@ The check (`needs = "run"`, CLAIM.variants = ("frozen_a",)), per seed:
     the output mass at T is |a|·‖w‖ from the last snapshot's snap_a and snap_W. Passes when
     the main run's final test error ≤ ε (THRESHOLDS.eps), the finders' share of the main
     run's mass ≥ max(THRESHOLDS.c8_finder_mass, THRESHOLDS.c8_finder_uniform_factor·u), and
-    their share in the frozen_a run < THRESHOLDS.c8_frozen_uniform_factor·u.
+    their share in the frozen twin < THRESHOLDS.c8_frozen_uniform_factor·u.
 
 A seed passes when (a) and, in sparse_finders, (b) pass; fails when one of them fails;
 'na' otherwise. The shared w.h.p. rule makes the verdict.
@@ -35,9 +35,11 @@ Decisions (the specification, docs/SPEC.md, is silent):
   test points by default), not the upper end of a confidence interval: the statistical
   certification of the error is C9's business; here it only says the sparse network
   still learns.
-- In (b) the frozen-a comparison reads the variant named "frozen_a"; where the main run
-  is itself frozen_a (first_layer_only, or a sparse_finders run without joint training),
-  that is the main run. A sparse_finders trajectory without a frozen_a run makes (b) 'na'.
+- In (b) the frozen-a comparison reads the main run's frozen twin,
+  `simulator.config.frozen_variant(main)` ("frozen_a" for the logistic loss, "squared_frozen_a"
+  for the squared loss, …); where the main run is itself frozen (first_layer_only, or a
+  sparse_finders run without joint training), that is the main run. A sparse_finders
+  trajectory without that twin makes (b) 'na'.
 """
 
 from __future__ import annotations
@@ -50,10 +52,9 @@ from scipy.stats import spearmanr
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, verdict_from_seeds
 from lemmas.report import Curve, HLine, KeyStat, Panel, Scatter, VLine
-from simulator.config import RunConfig
+from simulator.config import RunConfig, frozen_variant
 from simulator.trajectory import Trajectory
 
-FROZEN = "frozen_a"
 MAX_SCATTER = 200
 
 
@@ -111,9 +112,9 @@ def _part_a(t_heavy: np.ndarray, a_fin: np.ndarray) -> tuple[str, float, str]:
     )
 
 
-def _part_b(err: float, share_main: float, share_frozen: float, u: float) -> tuple[str, str]:
+def _part_b(err: float, share_main: float, share_frozen: float, u: float, frozen: str) -> tuple[str, str]:
     if not math.isfinite(share_main) or not math.isfinite(share_frozen):
-        return "na", "no snapshot or no coupled frozen_a run to compare with"
+        return "na", f"no snapshot or no coupled {frozen} run to compare with"
     need_main = max(THRESHOLDS.c8_finder_mass, THRESHOLDS.c8_finder_uniform_factor * u)
     whys = []
     if err > THRESHOLDS.eps:
@@ -122,7 +123,7 @@ def _part_b(err: float, share_main: float, share_frozen: float, u: float) -> tup
         whys.append(f"finders hold {share_main:.2f} of the mass at T (< {need_main:.2f})")
     if share_frozen >= THRESHOLDS.c8_frozen_uniform_factor * u:
         whys.append(
-            f"in the frozen_a run the finders hold {share_frozen:.2f} "
+            f"in the {frozen} run the finders hold {share_frozen:.2f} "
             f"(≥ {THRESHOLDS.c8_frozen_uniform_factor}× uniform share {u:.2f})"
         )
     return ("fail", "; ".join(whys)) if whys else ("pass", "")
@@ -133,14 +134,15 @@ def check(traj: Trajectory) -> Verdict:
     heavy = traj.signal_heavy()  # (T, R, p)
     a_fin = final_a(traj)
     sparse = cfg.init == "sparse_finders"
-    has_frozen = FROZEN in cfg.variants and len(traj.snap_steps) > 0
+    frozen = frozen_variant(cfg.variants[0])
+    has_frozen = frozen in cfg.variants and len(traj.snap_steps) > 0
     nf = n_finders(traj)
     u = nf / cfg.p
     if sparse:
         share_main_t = (
             finder_share(snapshot_mass(traj), nf) if len(traj.snap_steps) else np.full((0, cfg.seeds), np.nan)
         )
-        share_frozen_t = finder_share(snapshot_mass(traj, FROZEN), nf) if has_frozen else None
+        share_frozen_t = finder_share(snapshot_mass(traj, frozen), nf) if has_frozen else None
         err = traj.test_error()[-1] if len(traj.snap_steps) else np.full(cfg.seeds, np.nan)
     per_seed: list[dict[str, Any]] = []
     t_all, a_all = [], []
@@ -154,7 +156,7 @@ def check(traj: Trajectory) -> Verdict:
         if sparse:
             sm = float(share_main_t[-1, r]) if len(share_main_t) else math.nan
             sf = float(share_frozen_t[-1, r]) if share_frozen_t is not None else math.nan
-            out_b, why_b = _part_b(float(err[r]), sm, sf, u)
+            out_b, why_b = _part_b(float(err[r]), sm, sf, u, frozen)
             rec.update(final_error=float(err[r]), finder_share=sm, finder_share_frozen=sf, b=out_b)
             parts.append(out_b)
             whys.append(why_b)
@@ -276,13 +278,13 @@ CLAIM = Claim(
         KeyStat("finders' mass share", "finder_share_median", ">=", "finder_share_min"),
         KeyStat("finders' share, frozen a", "finder_share_frozen_median", "<", "finder_share_frozen_max"),
     ),
-    variants=(FROZEN,),
+    variants=("frozen_a",),  # the role: the main run's frozen twin (frozen_variant(main), frozen_a for logistic)
     decisions=(
         "never signal-heavy -> censored at T (ranked last); constant final |a| (frozen a) -> ρ = 0, fails; "
         "all first-heavy steps tied -> na; final |a| and mass from the last snapshot; (b) only where "
         "init = sparse_finders, plain final test error (not the CI: that is C9), finders = first "
-        "⌈p·finder_fraction⌉ neurons; the frozen comparison is the 'frozen_a' variant (the main run when "
-        "it is frozen_a)."
+        "⌈p·finder_fraction⌉ neurons; the frozen comparison is the main run's frozen twin of the same loss "
+        "(frozen_a for the logistic loss; the main run when it is itself frozen)."
     ),
     applies=applies,
 )

@@ -27,7 +27,7 @@ import numpy as np
 
 from lemmas.base import THRESHOLDS, Claim, Verdict, not_applicable, registry
 from simulator import RunConfig, Trajectory, build_regime, paper_hyper, registered_regimes
-from simulator.config import VARIANTS, proxy_variant
+from simulator.config import VARIANTS, frozen_variant, proxy_variant
 
 Get = Callable[[RunConfig], Trajectory]
 
@@ -261,13 +261,14 @@ def within_horizon(cfg: RunConfig, claim: Claim) -> RunConfig:
 
 
 def bundle(ex: Example) -> RunConfig:
-    """The per-run bundle over the whole horizon: the main run and (unless it is the main) the frozen-a run."""
+    """The per-run bundle over the whole horizon: the main run and (unless it is the main) its frozen-a twin
+    (`frozen_variant`: the same loss with the second layer frozen)."""
     main = base_config(ex).variants[0]
-    return base_config(ex, variants=tuple(dict.fromkeys((main, "frozen_a"))))
+    return base_config(ex, variants=tuple(dict.fromkeys((main, frozen_variant(main)))))
 
 
 def proxy_run(ex: Example) -> RunConfig:
-    """C1's coupled run: the main run and its linear proxy over phase one only.
+    """C1's coupled run: the main run and its first-order proxy (`proxy_variant`) over phase one only.
 
     The proxy h0 has no minimum (h0' ≡ -1), so its weights grow geometrically forever and
     overflow on long horizons (small batches run ~10⁵ steps); C1 reads it only up to T1, so
@@ -365,7 +366,7 @@ def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
     if why is not None:
         return not_applicable(claim.id, why)
     if claim.needs == "run":
-        coupled_proxy = any(VARIANTS[v][0] == "linear" for v in claim.variants)
+        coupled_proxy = any(VARIANTS[v].proxy for v in claim.variants)
         return claim.check(get(proxy_run(ex) if coupled_proxy else within_horizon(bundle(ex), claim)))
     if claim.needs == "ladder":
         return claim.check({d: get(within_horizon(base_config(ex, d=d), claim)) for d in ex.ladder})

@@ -67,8 +67,8 @@ FIELD_HELP = {
     "m = ceil(d/psi); with --regime small_batch it is passed to the constructor (default m = d, and "
     "T = ceil(n/m) keeps the paper's sample budget n)",
     "eta": "step size eta (finite number > 0); the paper regime uses eta = psi",
-    "theta": "initialization scale theta: |w_k| = |a_k| = theta at t = 0 (finite number > 0); "
-    "the paper regime uses theta = psi/sqrt(p)",
+    "theta": "initialization scale theta: |w_k| = |a_k| = theta at t = 0 (|w_k| = theta on average with "
+    "--init gaussian) (finite number > 0); the paper regime uses theta = psi/sqrt(p)",
     "steps": f"horizon T, the number of SGD steps (integer in {_range('steps')}); the paper regime uses "
     "T = ceil(kappa log(d)/eta)",
     "label_coords": "label coordinates: y = -prod_c x_c over these 2 or 3 distinct coordinates in [0, d-1]; "
@@ -77,14 +77,21 @@ FIELD_HELP = {
     "with y = -prod_c sign(x_c))",
     "label_noise": f"label noise rho: each fresh training label is flipped with probability rho; the test set keeps "
     f"the clean labels (number in [0, {MAX_LABEL_NOISE}))",
-    "variants": "coupled variants (same init and minibatches), the first is the main run: "
+    "weight_decay": "weight decay lambda on both layers, in the same step from the old values: "
+    "W <- W - eta (g_w + lambda W), a <- a - r eta (g_a + lambda a) (a frozen second layer stays put) "
+    "(finite number >= 0; 0 = none)",
+    "lr_ratio": "step ratio r of the second layer: a steps with r * eta, W with eta (finite number > 0; "
+    "1 = the same step)",
+    "variants": "coupled variants (same init and minibatches), the first is the main run; the loss is chosen here "
+    "(logistic h = 2 log(1 + e^-gamma), squared (1 - gamma)^2, exponential e^-gamma): "
     + ", ".join(
-        f"'{name}' ({'logistic loss h' if loss == 'logistic' else 'first-order proxy h0'}, "
+        f"'{name}' ({loss}{', first-order proxy h0' if proxy else ''}, "
         f"{'both layers trained' if layers == 'both' else 'second layer frozen'})"
-        for name, (loss, layers) in VARIANTS.items()
+        for name, (loss, proxy, layers) in VARIANTS.items()
     ),
-    "init": "initialization: 'sphere' (w_k = theta u_k, u_k uniform on the sphere), or 'sparse_finders' "
-    "(only ceil(p * finder_fraction) neurons have a signal-plane component)",
+    "init": "initialization: 'sphere' (w_k = theta u_k, u_k uniform on the sphere), 'gaussian' (w_k ~ "
+    "N(0, theta^2/d I_d)), or 'sparse_finders' (only ceil(p * finder_fraction) neurons have a signal-plane "
+    "component); a_k = theta * (fair sign) in every case",
     "finder_fraction": "share of neurons that see the signal plane with --init sparse_finders (number in (0, 1])",
     "dtype": "floating-point type of the computation",
     "device": "where to run: 'auto' = cuda when torch sees a GPU, else cpu",
@@ -254,7 +261,8 @@ def _field_kwargs(f: Field, hint: Any) -> dict[str, Any]:
         kw = {"type": json.loads, "metavar": "JSON"}
     if choices is not None:
         kw["choices"] = list(choices)
-        kw.pop("metavar", None)
+        if len(choices) <= 8:  # short lists are shown as {a,b,…}; the help text names the others' choices
+            kw.pop("metavar", None)
     if f.name == "d":
         default = "required"
     elif f.name in REGIME_DERIVED:
@@ -536,7 +544,9 @@ def summarize(traj: Trajectory, path: Path | str = "") -> str:
         f"  d {cfg.d}   p {cfg.p}   m {cfg.m}   eta {cfg.eta:.6g}   theta {cfg.theta:.6g}   "
         f"steps {cfg.steps}   n = m*T = {cfg.samples}   zeta = 1/log d = {cfg.zeta:.4g}",
         f"  data {cfg.data}   label coords {list(cfg.label_coords)}   init {cfg.init}   dtype {cfg.dtype}"
-        + (f"   label noise {cfg.label_noise:g} (training labels only)" if cfg.label_noise else ""),
+        + (f"   label noise {cfg.label_noise:g} (training labels only)" if cfg.label_noise else "")
+        + (f"   weight decay {cfg.weight_decay:g}" if cfg.weight_decay else "")
+        + (f"   lr ratio {cfg.lr_ratio:g} (second layer)" if cfg.lr_ratio != 1 else ""),
         f"  seeds       {cfg.seeds} ({', '.join(map(str, traj.seeds))})",
         f"  variants    {', '.join(cfg.variants)}",
         f"  run time    {meta.get('wall_time_s', float('nan')):.2f} s on {meta.get('device', '?')}"
@@ -558,12 +568,14 @@ def summarize(traj: Trajectory, path: Path | str = "") -> str:
     clusters = "  ".join(f"({ci:+d},{cj:+d})" for ci, cj in CLUSTERS)
     for v in cfg.variants:
         t1, t2, fin = traj.T1(v), traj.T2(v), traj.final(v)
+        # the deviation from the linear regime of the variant's loss (docs/SPEC.md §2)
+        t2_label = "T2 (max |h'+1| >= zeta)" if VARIANTS[v].loss == "logistic" else "T2 (max |h'/h'(0)-1| >= zeta)"
         for r, seed in enumerate(traj.seeds):
             cm = "  ".join(f"{x:+.4f}" for x in fin["clean_margin"][r])
             lines += [
                 f"seed {seed}, variant {v}:",
                 f"  T1 (S_t >= 1 - zeta)          {_fmt_step(int(t1[r]), traj.steps)}",
-                f"  T2 (max |h'+1| >= zeta)       {_fmt_step(int(t2[r]), traj.steps)}",
+                f"  {t2_label:<30}{_fmt_step(int(t2[r]), traj.steps)}",
                 f"  final test error              {fin['error'][r]:.4f}   95% CI [{fin['error_lo'][r]:.4f}, "
                 f"{fin['error_hi'][r]:.4f}] (Clopper-Pearson, n = {cfg.test_size})",
                 f"  final test loss               {fin['loss'][r]:.4f}",

@@ -18,28 +18,61 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from .registry import is_name
 
-INITS = ("sphere", "sparse_finders")
+INITS = ("sphere", "sparse_finders", "gaussian")
 DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda")
 CUSTOM = "custom"  # the regime name of a config built by hand rather than by a registered regime
 MAX_LABEL_NOISE = 0.5  # label_noise is in [0, MAX_LABEL_NOISE): at 1/2 the labels carry no signal
-# A variant is one (loss, layers) pair; the variants of one run share the initial
-# weights and every minibatch (coupled runs, docs/SPEC.md C1 and C8).
+LOSS_NAMES = ("logistic", "squared", "exponential")  # the losses of simulator.losses (docs/SPEC.md §1)
+
+
+class Variant(NamedTuple):
+    """What a variant trains: its loss, whether it steps with the loss's first-order proxy, its layers."""
+
+    loss: str  # a name of LOSS_NAMES: h
+    proxy: bool  # True: the step uses h0(γ) = h(0) + h'(0) γ (the records still read h)
+    layers: str  # "both", or "first": the second layer stays at its initial value
+
+
+# A variant is one (loss, proxy or not, trained layers); the variants of one run share the
+# initial weights and every minibatch (coupled runs, docs/SPEC.md C1 and C8). Names: the loss
+# ("logistic" is left out of every name but its own), then "linear" for the proxy, then
+# "frozen_a" for a frozen second layer.
 VARIANTS = {
-    "logistic": ("logistic", "both"),  # the real run: h(γ) = 2 log(1 + e^-γ)
-    "linear": ("linear", "both"),  # the first-order proxy h0(γ) = 2 log 2 - γ
-    "frozen_a": ("logistic", "first"),  # second layer frozen at initialization
-    "linear_frozen_a": ("linear", "first"),  # the proxy of a frozen-a run (C1 in first_layer_only)
+    "logistic": Variant("logistic", False, "both"),  # the real run: h(γ) = 2 log(1 + e^-γ)
+    "linear": Variant("logistic", True, "both"),  # its first-order proxy h0(γ) = 2 log 2 - γ
+    "frozen_a": Variant("logistic", False, "first"),  # second layer frozen at initialization
+    "linear_frozen_a": Variant("logistic", True, "first"),  # the proxy of a frozen-a run (C1 in first_layer_only)
+    "squared": Variant("squared", False, "both"),  # h(γ) = (1 - γ)²
+    "squared_linear": Variant("squared", True, "both"),  # h0(γ) = 1 - 2γ
+    "squared_frozen_a": Variant("squared", False, "first"),
+    "squared_linear_frozen_a": Variant("squared", True, "first"),
+    "exponential": Variant("exponential", False, "both"),  # h(γ) = e^-γ
+    "exponential_linear": Variant("exponential", True, "both"),  # h0(γ) = 1 - γ
+    "exponential_frozen_a": Variant("exponential", False, "first"),
+    "exponential_linear_frozen_a": Variant("exponential", True, "first"),
 }
 
 
+def variant_named(loss: str, proxy: bool, layers: str) -> str:
+    """The name of the variant (loss, proxy, layers)."""
+    return next(name for name, v in VARIANTS.items() if v == (loss, proxy, layers))
+
+
 def proxy_variant(main: str) -> str:
-    """The linear-proxy twin of a variant: same trained layers, loss h0."""
-    return "linear" if VARIANTS[main][1] == "both" else "linear_frozen_a"
+    """The first-order-proxy twin of a variant: same loss linearized, same trained layers."""
+    v = VARIANTS[main]
+    return variant_named(v.loss, True, v.layers)
+
+
+def frozen_variant(main: str) -> str:
+    """The frozen-second-layer twin of a variant: same loss (proxy or not), first layer trained only."""
+    v = VARIANTS[main]
+    return variant_named(v.loss, v.proxy, "first")
 
 
 MAX_SEEDS = 4096
@@ -92,9 +125,11 @@ class RunConfig:
     label_coords: tuple[int, ...] = (0, 1)  # y = -Π x_c over these coordinates; first two = the pair (i, j)
     data: str = "boolean"  # registered data law: "boolean" x ~ Unif{±1}^d; "gaussian" x ~ N(0, I_d), y = -Π sign(x_c)
     label_noise: float = 0.0  # ρ: each fresh training label flipped with probability ρ; test labels stay clean
-    variants: tuple[str, ...] = ("logistic",)  # loss and trained layers; the first is the main run
-    init: str = "sphere"  # "sphere", or "sparse_finders": only ⌈p·finder_fraction⌉ neurons see the signal plane
-    finder_fraction: float = 0.125
+    weight_decay: float = 0.0  # λ: W ← W - η(g_w + λW), a ← a - rη(g_a + λa); 0 = none
+    lr_ratio: float = 1.0  # r: the second layer steps with r·η
+    variants: tuple[str, ...] = ("logistic",)  # names in VARIANTS (loss, proxy, layers); the first is the main run
+    init: str = "sphere"  # "sphere", "gaussian" (w ~ N(0, θ²/d I)), or "sparse_finders" (see finder_fraction)
+    finder_fraction: float = 0.125  # sparse_finders: only ⌈p·finder_fraction⌉ neurons see the signal plane
     dtype: str = "float32"
     device: str = "auto"
     seed: int = 0
@@ -197,6 +232,8 @@ def _validate(cfg: RunConfig) -> None:
         _int(cfg, name)
     _positive_float(cfg, "eta")
     _positive_float(cfg, "theta")
+    _positive_float(cfg, "weight_decay", allow_zero=True)
+    _positive_float(cfg, "lr_ratio")
     se = cfg.stop_error
     if isinstance(se, bool) or not isinstance(se, (int, float)) or not (0 <= se < 1):
         _fail("stop_error", se, "must be a number in [0, 1) (0 = run the whole horizon)")

@@ -377,6 +377,8 @@ def init_params(
 
     `sparse_finders`: only the first ⌈p·finder_fraction⌉ neurons keep their signal-plane
     coordinates; the others are projected onto the perpendicular subspace and rescaled to θ.
+    `gaussian`: w_k = θ g_k/√d ~ N(0, θ²/d I_d), from the same Gaussian draw g_k that the
+    sphere normalizes (so ‖w_k‖ ≈ θ only on average); a_k = θ ε_k as for the others.
     """
     kw = seed_keys(seeds, STREAM_INIT_W, device)
     g = gaussian_rows(kw, 0, p, d, torch.float64)  # (R, p, d), drawn in float64 for every dtype
@@ -385,7 +387,10 @@ def init_params(
         g[:, n_find:, list(pair)] = 0.0
         if d <= 2:
             raise ValueError("sparse_finders needs d > 2")
-    W = theta * g / g.norm(dim=-1, keepdim=True)
+    if init == "gaussian":
+        W = g * (theta / math.sqrt(d))
+    else:
+        W = theta * g / g.norm(dim=-1, keepdim=True)
     ka = seed_keys(seeds, STREAM_INIT_A, device)
     eps = boolean_rows(ka, 0, 1, p, torch.float64)[:, 0, :]  # (R, p) fair signs
     a = theta * eps

@@ -1,13 +1,13 @@
 """The fused online-SGD step of docs/SPEC.md §1, batched over seeds and coupled variants.
 
-Network (mean-field): f(x) = (1/p) Σ_k a_k relu(w_k · x). Loss h(γ) = 2 log(1 + e^{-γ}) of
-the margin γ = y f(x) (variant `linear`: the proxy h0(γ) = 2 log 2 - γ, h0' ≡ -1).
-One step on a fresh batch of m samples, both layers from the old values, gradients
-scaled by p:
+Network (mean-field): f(x) = (1/p) Σ_k a_k relu(w_k · x). Loss h of the margin γ = y f(x),
+the variant's (simulator.losses: logistic, squared, exponential; a proxy variant steps with
+h0(γ) = h(0) + h'(0) γ, h0' ≡ h'(0)). One step on a fresh batch of m samples, both layers
+from the old values, gradients scaled by p, weight decay λ and second-layer step ratio r:
 
     c(x)  = h'(γ(x)) y                                     (m,)
-    g_a,k = (1/m) Σ_x c(x) relu(w_k · x)                   a ← a - η g_a   (unless frozen)
-    g_w,k = (1/m) Σ_x c(x) a_k 1[w_k · x > 0] x            W ← W - η g_w
+    g_a,k = (1/m) Σ_x c(x) relu(w_k · x)                   a ← a - rη (g_a + λa)   (unless frozen)
+    g_w,k = (1/m) Σ_x c(x) a_k 1[w_k · x > 0] x            W ← W - η (g_w + λW)
 
 Shapes: R seeds, V variants, p neurons, B = V·p neurons per seed, d inputs, c rows of
 a chunk. W (R, B, d), a (R, B). The V variants of one seed are stacked along the
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import data, laws, phases, population
+from . import data, laws, losses, phases, population
 from .config import VARIANTS, RunConfig
 from .trajectory import PER_STEP_FIELDS, Trajectory, expected_shapes, snapshot_steps
 
@@ -96,7 +96,7 @@ class _Chunk:
     z: torch.Tensor  # (R, c, B) z = X Wᵀ, then relu(z)
     D: torch.Tensor  # (R, c, B) D = c(x) 1[z > 0]
     gam: torch.Tensor  # (R, c, V) γ(x), in the block buffer
-    th: torch.Tensor  # (R, c, V) tanh(γ/2), in the block buffer
+    th: torch.Tensor  # (R, c, V) s(γ) = 1 - h'(γ)/h'(0), in the block buffer
     xij: torch.Tensor  # (R, c, 2) (x_i, x_j), in the block buffer
     s2: torch.Tensor  # (R, c, 2) (x_i - x_j)², (x_i + x_j)²
     block_end: int  # > 0 on the last chunk of a block: the block's row count
@@ -119,14 +119,16 @@ def _block_stats(
     pq: torch.Tensor,
     T_pq: torch.Tensor,
     V: int,
+    groups: list[losses.LossGroup],
 ) -> None:
     """Add the batch statistics of the first n rows of the block buffers to step t's records.
 
-    batch_loss and batch_err get sums (divided by m at the end of the step), batch_max_dev
-    the running maximum, and T_pq (R, V+1, 4) the sums of [γ | 1] ⊗ [p_i p_j, p_i, p_j, 1].
+    batch_loss (each variant's loss h, for a proxy the loss it linearizes) and batch_err get
+    sums (divided by m at the end of the step), batch_max_dev the running maximum of |s(γ)|,
+    and T_pq (R, V+1, 4) the sums of [γ | 1] ⊗ [p_i p_j, p_i, p_j, 1].
     """
     gam, th, xij, pq = gam1[:, :n, :V], th[:, :n], xij[:, :n], pq[:, :, :n]
-    loss = population.logistic_loss(gam).sum(1)  # (R, V)
+    loss = losses.by_loss(gam, groups, lambda loss_fn, g: loss_fn.h(g)).sum(1)  # (R, V)
     err = (gam <= 0).sum(1, dtype=gam.dtype)
     dev = th.abs().amax(1)
     torch.clamp(xij.transpose(1, 2), min=0, out=pq[:, 1:3]).sign_()  # p = 1[x > 0]
@@ -184,6 +186,8 @@ def run(
     i, j = cfg.pair
     coords = list(cfg.label_coords)
     eta = float(cfg.eta)
+    eta_a = eta * float(cfg.lr_ratio)  # the second layer's step rη (= η exactly at r = 1)
+    lam = float(cfg.weight_decay)
 
     # ---- parameters ------------------------------------------------------------------
     if init is None:
@@ -200,8 +204,10 @@ def run(
             )
     W = W0.repeat(1, V, 1).contiguous()  # (R, B, d): variant v holds neurons [v·p, (v+1)·p)
     a = a0.repeat(1, V).contiguous()  # (R, B)
-    linear = torch.tensor([VARIANTS[v][0] == "linear" for v in cfg.variants], device=dev)  # (V,)
-    train_a = torch.tensor([VARIANTS[v][1] == "both" for v in cfg.variants], dtype=dt, device=dev)
+    groups = losses.loss_groups(
+        [VARIANTS[v].loss for v in cfg.variants], [VARIANTS[v].proxy for v in cfg.variants], dev
+    )  # the variant columns by loss
+    train_a = torch.tensor([VARIANTS[v].layers == "both" for v in cfg.variants], dtype=dt, device=dev)
     train_a = train_a.repeat_interleave(p).view(1, B)
     perp_mask = torch.ones(d, dtype=dt, device=dev)
     perp_mask[[i, j]] = 0.0
@@ -230,7 +236,6 @@ def run(
 
     # ---- step workspace (allocated once; the step loop only writes into it) -------------
     c_max = chunk_rows_for(cfg)
-    any_linear = bool(linear.any())
     # A chunk's rows live in xa (R, c, ws): x in columns [0, d), then (Boolean) the ≤ 7 further
     # generated signs up to dx = 8⌈d/8⌉, then E = c_v(x) s2(x) (2V columns) from dx on, so that
     # one GEMM Dᵀ xa gives both the first-layer gradient and the second moments of g_sig.
@@ -247,7 +252,7 @@ def run(
     m_blk = min(m, max(c_max, (STAT_ELEMENTS // R) // c_max * c_max))
     gam1 = torch.ones(R, m_blk, V + 1, dtype=dt, device=dev)  # [γ(x) per variant | 1]
     gam = gam1[:, :, :V]  # the margins γ(x)
-    th = torch.empty(R, m_blk, V, dtype=dt, device=dev)  # tanh(γ/2) = h'(γ) + 1
+    th = torch.empty(R, m_blk, V, dtype=dt, device=dev)  # s(γ) = 1 - h'(γ)/h'(0) (tanh(γ/2) for the logistic loss)
     xij = torch.empty(R, m_blk, 2, dtype=dt, device=dev)  # (x_i, x_j) of each row: clusters, s2
     pq = torch.ones(R, 4, m_blk, dtype=dt, device=dev)  # rows p_i p_j, p_i, p_j, 1 with p = 1[x > 0]
     T_pq = torch.empty(R, V + 1, 4, dtype=dt, device=dev)  # Σ_x [γ | 1] ⊗ [p_i p_j, p_i, p_j, 1]
@@ -410,8 +415,7 @@ def run(
             h = torch.bmm(ch.x, W.transpose(1, 2), out=ch.z).relu_()  # (R, c, B) relu(z), z = X Wᵀ
             f = torch.bmm(h, a_over_p)  # (R, c, V): f(x) = (1/p) Σ_k a_k relu(z_k) per variant
             g = torch.mul(f, y.unsqueeze(-1), out=ch.gam)  # γ = y f
-            tg = torch.tanh(g.mul(0.5), out=ch.th)  # h'(γ) + 1 = tanh(γ/2) for the logistic loss
-            hp = torch.where(linear, -1.0, tg - 1.0) if any_linear else tg - 1.0  # h'(γ)
+            hp = losses.step_slopes(g, ch.th, groups)  # h'(γ) (h'(0) for a proxy); s(γ) into th
             coef = hp.mul_(y.unsqueeze(-1))  # (R, c, V): c(x) = h'(γ) y
             D = torch.sign(h, out=ch.D)  # 1[z > 0] (h = relu(z) ≥ 0)
             D.view(R, ch.c, V, p).mul_(coef.unsqueeze(-1))  # D = c(x) 1[z > 0]
@@ -425,7 +429,7 @@ def run(
             torch.mul(coef.unsqueeze(-1), s2.unsqueeze(2), out=ch.E)
             G_aug.baddbmm_(D.transpose(1, 2), ch.xg)  # (R, B, dx + 2V): Σ_x D [x | c s2]
             if ch.block_end:  # batch statistics of the block's rows
-                _block_stats(rec, t, first_block, ch.block_end, gam1, th, xij, pq, T_pq, V)
+                _block_stats(rec, t, first_block, ch.block_end, gam1, th, xij, pq, T_pq, V, groups)
                 first_block = False
         # ---- gradients, records, update ----
         # g_a,k = (1/m) Σ_x c(x) relu(z_k) = (1/m) Σ_x D_k(x) w_k·x = w_k · G_k / m  (relu(z) = 1[z > 0] z)
@@ -447,7 +451,11 @@ def run(
         rec["batch_err"][t].div_(m)
         S = torch.matmul(T_pq, pq_to_cluster)  # (R, V + 1, 4): Σ_x [γ | 1] per cluster
         torch.div(S[:, :V], S[:, V:].clamp_(min=1.0), out=rec["batch_margin"][t])  # mean γ per cluster
-        a.addcmul_(ga, train_a, value=-eta)
+        if lam > 0:  # weight decay, from the old values: g_w + λW and g_a + λa (skipped at λ = 0)
+            G.add_(W, alpha=lam)
+            a.addcmul_(torch.add(ga, a, alpha=lam), train_a, value=-eta_a)
+        else:
+            a.addcmul_(ga, train_a, value=-eta_a)
         W.sub_(G, alpha=eta)
     check_finite(T)
     snapshot(T)

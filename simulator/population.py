@@ -3,10 +3,11 @@
 The test set is fixed for a run (its own seed, `RunConfig.test_seed`) and regenerated
 in row chunks at every snapshot rather than stored, so memory stays bounded.
 
-Per (seed, variant): 0-1 error count, mean logistic loss `h(γ)`, `max |h'(γ)+1|`, the
-clean network `f̃(x) = (1/p) Σ a_k relu(w_sig,k · x)` (docs/SPEC.md §2) through
-`max |f - f̃|` and the share of points where `sign f = sign f̃`, and the mean margin of
-`f` and of `f̃` in each of the four clusters of `(x_i, x_j)` (a quadrant for Gaussian
+Per (seed, variant): 0-1 error count, mean loss `h(γ)` and `max |h'(γ)/h'(0) - 1|` of the
+variant's loss (for a proxy variant, of the loss it linearizes; `max |h'(γ)+1|` for the
+logistic loss), the clean network `f̃(x) = (1/p) Σ a_k relu(w_sig,k · x)` (docs/SPEC.md §2)
+through `max |f - f̃|` and the share of points where `sign f = sign f̃`, and the mean margin
+of `f` and of `f̃` in each of the four clusters of `(x_i, x_j)` (a quadrant for Gaussian
 data). On the hypercube `f̃` is constant on a cluster, so its cluster mean is exactly
 the clean cluster margin `γ̃_c`.
 """
@@ -16,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import data
+from . import data, losses
+from .config import VARIANTS
 
 # Cluster order used everywhere: (x_i, x_j) = (1,-1), (-1,1) [label +1], (1,1), (-1,-1) [label -1].
 CLUSTERS = ((1, -1), (-1, 1), (1, 1), (-1, -1))
@@ -45,11 +47,6 @@ def signal_projection(wi: torch.Tensor, wj: torch.Tensor, a: torch.Tensor) -> tu
     return (wi + sigma * wj) / np.sqrt(2.0), sigma
 
 
-def logistic_loss(gamma: torch.Tensor) -> torch.Tensor:
-    """h(γ) = 2 log(1 + e^{-γ})."""
-    return 2.0 * torch.nn.functional.softplus(-gamma)
-
-
 @torch.no_grad()
 def evaluate(W: torch.Tensor, a: torch.Tensor, V: int, cfg, chunk_rows: int = 4096) -> dict[str, torch.Tensor]:
     """Test-set metrics for parameters W (R, V·p, d), a (R, V·p); results on W's device.
@@ -60,6 +57,7 @@ def evaluate(W: torch.Tensor, a: torch.Tensor, V: int, cfg, chunk_rows: int = 40
     p = B // V
     dev, dt = W.device, W.dtype
     i, j = cfg.pair
+    groups = losses.loss_groups([VARIANTS[v].loss for v in cfg.variants], [False] * V, dev)
     s_sig, sigma = signal_projection(W[:, :, i], W[:, :, j], a)  # (R, B)
     err = torch.zeros(R, V, dtype=torch.float64, device=dev)
     loss = torch.zeros(R, V, dtype=torch.float64, device=dev)
@@ -80,8 +78,8 @@ def evaluate(W: torch.Tensor, a: torch.Tensor, V: int, cfg, chunk_rows: int = 40
         fc = (torch.relu(zc) * a.unsqueeze(1)).view(R, rows, V, p).sum(-1) / p
         gamma = y.view(1, -1, 1) * f
         err += (gamma <= 0).sum(1).to(torch.float64)
-        loss += logistic_loss(gamma).sum(1).to(torch.float64)
-        max_dev = torch.maximum(max_dev, torch.tanh(gamma / 2).abs().amax(1))
+        loss += losses.by_loss(gamma, groups, lambda loss_fn, g: loss_fn.h(g)).sum(1).to(torch.float64)
+        max_dev = torch.maximum(max_dev, losses.by_loss(gamma, groups, lambda loss_fn, g: loss_fn.deviation(g)).amax(1))
         gap = torch.maximum(gap, (f - fc).abs().amax(1))
         agree += (torch.sign(f) == torch.sign(fc)).sum(1).to(torch.float64)
         onehot = torch.nn.functional.one_hot(cluster_index(x[:, i], x[:, j]), 4).to(dt)  # (c, 4)

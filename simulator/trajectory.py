@@ -9,14 +9,16 @@ that state), for every seed r, variant v and neuron k (size O(T·p)):
     g_a, g_w_norm2 the step's gradients g_a,k and ‖g_w,k‖² (T, R, V, p)
     g_w_coords     g_w,k at (i, j)                        (T, R, V, p, 2)
     g_sig_m2       batch second moment of the per-sample gradient along μ̂+ and μ̂-  (T, R, V, p, 2)
-    batch_loss, batch_err, batch_max_dev   logistic loss, 0-1 error, max |h'(γ)+1|   (T, R, V)
+    batch_loss, batch_err, batch_max_dev   loss h, 0-1 error, max |h'(γ)/h'(0) - 1|   (T, R, V)
     batch_margin   mean margin γ per cluster              (T, R, V, 4)
 
 At the snapshots (`snap_steps`: a uniform grid, log-spaced steps, and the last, T):
 full `snap_W` (S, R, V, p, d), `snap_a`, and the test-set metrics of population.py.
 
-The loss and |h'+1| recorded for the `linear` variant are those of the logistic loss at
-the proxy run's margins (the quantities C1 compares), not of the proxy h0.
+h is the variant's loss (simulator.losses); |h'(γ)/h'(0) - 1| is |h'(γ) + 1| for the logistic
+loss. The loss and deviation recorded for a proxy variant (`linear`, `squared_linear`, …) are
+those of the loss it linearizes at the proxy run's margins (the quantities C1 compares), not
+of the proxy h0.
 """
 
 from __future__ import annotations
@@ -237,7 +239,8 @@ class Trajectory:
         return _first(self.S(variant, z) >= 1 - z)
 
     def T2(self, variant: str | int = 0, z: float | None = None) -> np.ndarray:
-        """First step with max_x |h'(γ)+1| ≥ ζ on that step's minibatch, per seed; -1 where never (R,)."""
+        """First step with max_x |h'(γ)/h'(0) - 1| ≥ ζ (|h'(γ)+1| for the logistic loss) on that step's
+        minibatch, per seed; -1 where never (R,)."""
         z = self.zeta if z is None else z
         return _first(self.series("batch_max_dev", variant) >= z)
 

@@ -68,6 +68,7 @@ def _alternative(cfg: RunConfig, name: str):
         "stop_error": 0.25,
         "stop_phases": 0.05,
         "label_noise": 0.1,
+        "weight_decay": 1e-3,
     }
     if name in special:
         return special[name]

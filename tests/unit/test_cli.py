@@ -135,6 +135,41 @@ def test_regime_constructor_parameters_reach_the_constructor():
 
 
 # ----------------------------------------------------------------------------- help and bad input
+def test_knob_options_reach_the_config(capsys):
+    """--weight-decay, --lr-ratio, --init gaussian and a loss's --variants build the regime's config with them,
+    and --help gives each one's range and default."""
+    cfg = config_from_args(
+        build_parser().parse_args(
+            [
+                "run",
+                "--d",
+                "16",
+                "--weight-decay",
+                "1e-3",
+                "--lr-ratio",
+                "0.5",
+                "--init",
+                "gaussian",
+                "--variants",
+                "squared",
+                "squared_frozen_a",
+            ]
+        )
+    )
+    assert cfg == paper(16, weight_decay=1e-3, lr_ratio=0.5, init="gaussian", variants=("squared", "squared_frozen_a"))
+    assert call(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for needle in (
+        "--weight-decay X weight decay lambda",
+        "(finite number >= 0; 0 = none) (default: 0.0)",
+        "--lr-ratio X step ratio r of the second layer",
+        "(finite number > 0; 1 = the same step) (default: 1.0)",
+        "'gaussian' (w_k ~ N(0, theta^2/d I_d))",
+        "'squared_linear' (squared, first-order proxy h0, both layers trained)",
+    ):
+        assert needle in text, needle
+
+
 def test_help_mentions_every_field(capsys):
     assert call(["run", "--help"]) == 0
     text = capsys.readouterr().out
@@ -161,6 +196,9 @@ def test_help_mentions_every_field(capsys):
         (["--d", "16", "--variants", "bogus"], "--variants"),
         (["--d", "sixteen"], "--d"),
         (["--steps", "10"], "--d"),
+        (["--d", "16", "--weight-decay", "-0.1"], "RunConfig.weight_decay = -0.1"),
+        (["--d", "16", "--lr-ratio", "0"], "RunConfig.lr_ratio = 0.0"),
+        (["--d", "16", "--init", "normal"], "--init"),
     ],
 )
 def test_bad_values_exit_2_naming_the_parameter(tmp_path, capsys, monkeypatch, args, names):
@@ -170,6 +208,18 @@ def test_bad_values_exit_2_naming_the_parameter(tmp_path, capsys, monkeypatch, a
     err = capsys.readouterr().err
     assert "error:" in err and names in err
     assert not out.exists()
+
+
+def test_show_names_the_knobs_and_the_loss_deviation(tmp_path, capsys):
+    out = tmp_path / "k.npz"
+    knobs = ["--variants", "squared", "logistic", "--weight-decay", "0.01", "--lr-ratio", "2"]
+    assert call(["run", *TINY_ARGS, *knobs, "--quiet", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert call(["show", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "weight decay 0.01" in text and "lr ratio 2 (second layer)" in text
+    squared, logistic = text.split("variant logistic:")
+    assert "T2 (max |h'/h'(0)-1| >= zeta) " in squared and "T2 (max |h'+1| >= zeta)" in logistic
 
 
 def test_show_damaged_or_missing_file_exits_2(tmp_path, capsys):

@@ -85,6 +85,22 @@ BAD_VALUES = [
     ("data", "two words", "identifier-like"),
     ("data", 3, "identifier-like"),
     ("init", "xavier", "'sphere'"),
+    ("init", "normal", "'gaussian'"),
+    ("init", "Gaussian", "['sphere', 'sparse_finders', 'gaussian']"),
+    ("weight_decay", -1e-3, "finite number ≥ 0"),
+    ("weight_decay", -INF, "finite number ≥ 0"),
+    ("weight_decay", INF, "finite number ≥ 0"),
+    ("weight_decay", NAN, "finite number ≥ 0"),
+    ("weight_decay", "0.1", "finite number ≥ 0"),
+    ("weight_decay", True, "finite number ≥ 0"),
+    ("weight_decay", None, "finite number ≥ 0"),
+    ("lr_ratio", 0.0, "finite number > 0"),
+    ("lr_ratio", -2.0, "finite number > 0"),
+    ("lr_ratio", INF, "finite number > 0"),
+    ("lr_ratio", NAN, "finite number > 0"),
+    ("lr_ratio", "2", "finite number > 0"),
+    ("lr_ratio", False, "finite number > 0"),
+    ("variants", ("squared", "huber"), "exponential_linear_frozen_a"),
     ("dtype", "float16", "['float32', 'float64']"),
     ("device", "tpu", "'cpu'"),
     ("variants", ("logistic", "bogus"), "logistic"),
@@ -160,7 +176,36 @@ def test_boundary_values_are_accepted() -> None:
         label_coords=(2, 0, 1),
         test_size=1,
     )
-    make(eta=1e-300, theta=1e300, variants=tuple(VARIANTS))
+    make(eta=1e-300, theta=1e300, variants=tuple(VARIANTS), weight_decay=0.0, lr_ratio=1e-300, init="gaussian")
+    make(weight_decay=1e300, lr_ratio=1e300)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.one_of(st.floats(max_value=-1e-300), st.sampled_from([NAN, INF, -INF])))
+def test_any_negative_or_non_finite_weight_decay_is_rejected(lam: float) -> None:
+    """λ < 0, NaN and ±inf are rejected; λ = 0 (and -0.0) is the run without weight decay."""
+    with pytest.raises(ValueError, match=r"RunConfig\.weight_decay = .* finite number ≥ 0"):
+        make(weight_decay=lam)
+    assert make(weight_decay=-0.0).weight_decay == 0
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.one_of(st.floats(max_value=0.0), st.sampled_from([NAN, INF])))
+def test_any_non_positive_or_non_finite_lr_ratio_is_rejected(r: float) -> None:
+    """r ≤ 0, NaN and inf are rejected (r = 0 would freeze the second layer: that is a frozen_a variant)."""
+    with pytest.raises(ValueError, match=r"RunConfig\.lr_ratio = .* finite number > 0"):
+        make(lr_ratio=r)
+
+
+def test_knobs_are_in_the_stored_config() -> None:
+    """weight_decay, lr_ratio, init and the variants (hence the loss) are fields of the stored config."""
+    cfg = make(weight_decay=1e-3, lr_ratio=0.5, init="gaussian", variants=("squared", "squared_linear"))
+    stored = cfg.to_dict()
+    assert stored["weight_decay"] == 1e-3 and stored["lr_ratio"] == 0.5 and stored["init"] == "gaussian"
+    assert stored["variants"] == ["squared", "squared_linear"]
+    assert RunConfig.from_dict(stored) == cfg
+    defaults = make().to_dict()
+    assert defaults["weight_decay"] == 0.0 and defaults["lr_ratio"] == 1.0
 
 
 # ----------------------------------------------------------------------------- hypothesis
@@ -255,6 +300,18 @@ def test_regime_by_name_rejects_any_d_below_3(d: int, name: str) -> None:
     """simulator.build_regime(name, d) validates d before computing log(d) (no ZeroDivisionError at d = 1)."""
     with pytest.raises(ValueError, match=rf"d = {d} is not allowed"):
         simulator.build_regime(name, d)
+
+
+@pytest.mark.parametrize("name", REGIMES)
+def test_regime_constructors_pass_the_knobs_through(name: str) -> None:
+    """Every built-in regime takes the new knobs as overrides (paper(d, weight_decay=1e-3), …), by function and
+    by name, and still rejects a bad one by field."""
+    knobs = dict(weight_decay=1e-3, lr_ratio=2.0, init="gaussian", variants=("exponential",))
+    cfg = getattr(simulator, name)(16, **knobs)
+    assert (cfg.weight_decay, cfg.lr_ratio, cfg.init, cfg.variants) == tuple(knobs.values())
+    assert simulator.build_regime(name, 16, **knobs) == cfg
+    with pytest.raises(ValueError, match=r"RunConfig\.weight_decay = -1"):
+        simulator.build_regime(name, 16, weight_decay=-1)
 
 
 @pytest.mark.parametrize("name", REGIMES)

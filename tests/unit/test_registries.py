@@ -399,3 +399,30 @@ def test_a_claim_gives_its_verdict_on_a_user_law(regs: Registry) -> None:
     assert seen and all(c.data == "correlated_xor" and c.regime == "on_correlated_xor" for c in seen)
     c9 = certify("C9", ex, cache=get)
     assert c9.status in ("holds", "fails"), c9.summary()
+
+
+def test_a_user_regime_on_another_loss_gets_that_loss_s_twins(regs: Registry) -> None:
+    """A regime that picks the squared loss and weight decay (`simulator.paper(d, variants=("squared",), …)`):
+    the plan couples its main run with the squared loss's frozen twin (the bundle, C8) and proxy (C1), never
+    with the logistic ones, and C6 certifies the restated identity on it."""
+    from lemmas import certify
+    from lemmas.plan import Example, bundle, proxy_run
+
+    @simulator.regime("squared_decay")
+    def squared_decay(d: int, **kw: Any) -> RunConfig:
+        return simulator.paper(d, **{"variants": ("squared",), "weight_decay": 1e-2, **kw})
+
+    ex = Example("squared_decay", d=8, seeds=2)
+    assert bundle(ex).variants == ("squared", "squared_frozen_a")
+    assert proxy_run(ex).variants == ("squared", "squared_linear")
+    assert bundle(ex).weight_decay == proxy_run(ex).weight_decay == 1e-2
+    seen: list[RunConfig] = []
+
+    def get(cfg: RunConfig) -> Trajectory:
+        seen.append(cfg)
+        return simulator.run(cfg)
+
+    c6 = certify("C6", ex, cache=get)
+    assert [c.variants for c in seen] == [("squared", "squared_frozen_a")]
+    assert c6.stats["max_identity_residual"] <= c6.thresholds["identity_rtol"], c6.summary()
+    assert c6.thresholds["weight_decay"] == 1e-2
