@@ -209,8 +209,9 @@ class TrajectoryCache:
             pass  # missing, unreadable or damaged: decided again under the lock
         if cfg.stop_phases > 0:  # the whole run serves a request that may stop once past its phases
             full = cfg.replace(stop_phases=0.0)
+            full_path = self.path_for(full)
             with contextlib.suppress(OSError, TrajectoryFileError):
-                return Fetched(self._load(full, self.path_for(full)), self.path_for(full), computed=False)
+                return Fetched(self._load(full, full_path), full_path, computed=False)
         try:
             fd, waited, holder = self._lock(path.stem, notify)
         except OSError as e:

@@ -221,6 +221,13 @@ def _positive_float(cfg: RunConfig, name: str, allow_zero: bool = False) -> None
         _fail(name, v, "must be a finite number " + ("≥ 0" if allow_zero else "> 0"))
 
 
+def _below(cfg: RunConfig, name: str, hi: float, note: str) -> None:
+    """A number in [0, hi); `note` is appended to the error after the range."""
+    v = getattr(cfg, name)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < hi):
+        _fail(name, v, f"must be a number in [0, {hi}){note}")
+
+
 def _choice(cfg: RunConfig, name: str, allowed: tuple[str, ...]) -> None:
     v = getattr(cfg, name)
     if v not in allowed:
@@ -234,15 +241,9 @@ def _validate(cfg: RunConfig) -> None:
     _positive_float(cfg, "theta")
     _positive_float(cfg, "weight_decay", allow_zero=True)
     _positive_float(cfg, "lr_ratio")
-    se = cfg.stop_error
-    if isinstance(se, bool) or not isinstance(se, (int, float)) or not (0 <= se < 1):
-        _fail("stop_error", se, "must be a number in [0, 1) (0 = run the whole horizon)")
-    sp = cfg.stop_phases
-    if isinstance(sp, bool) or not isinstance(sp, (int, float)) or not (0 <= sp < 1):
-        _fail("stop_phases", sp, "must be a number in [0, 1): the test error ε of T_ε (0 = run the whole horizon)")
-    rho = cfg.label_noise
-    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not (0 <= rho < MAX_LABEL_NOISE):
-        _fail("label_noise", rho, f"must be a number in [0, {MAX_LABEL_NOISE})")
+    _below(cfg, "stop_error", 1, " (0 = run the whole horizon)")
+    _below(cfg, "stop_phases", 1, ": the test error ε of T_ε (0 = run the whole horizon)")
+    _below(cfg, "label_noise", MAX_LABEL_NOISE, "")
     for name in ("data", "regime"):
         if not is_name(getattr(cfg, name)):
             _fail(name, getattr(cfg, name), "must be a non-empty identifier-like string ([A-Za-z_][A-Za-z0-9_.-]*)")

@@ -310,12 +310,11 @@ def test_explicit_shared_batches_broadcast_over_seeds() -> None:
         assert_matches_oracle(traj, r, ref)
 
 
-def test_explicit_real_valued_batches_and_labels() -> None:
-    """Gradients do not rely on ±1 inputs or labels: Gaussian X and arbitrary real y still match."""
-    cfg = tiny_config(variants=ALL_VARIANTS, m=23)
-    g = torch.Generator().manual_seed(3)
-    W0 = cfg.theta * torch.randn(cfg.p, cfg.d, generator=g, dtype=F64)
-    a0 = cfg.theta * torch.randn(cfg.p, generator=g, dtype=F64)
+def assert_real_valued_run_matches(cfg: RunConfig, gen_seed: int, scale: float) -> None:
+    """Explicit Gaussian init (standard deviation `scale`), Gaussian X and real y: the run equals the oracle's."""
+    g = torch.Generator().manual_seed(gen_seed)
+    W0 = scale * torch.randn(cfg.p, cfg.d, generator=g, dtype=F64)
+    a0 = scale * torch.randn(cfg.p, generator=g, dtype=F64)
     batches = [
         (torch.randn(cfg.m, cfg.d, generator=g, dtype=F64), torch.randn(cfg.m, generator=g, dtype=F64))
         for _ in range(cfg.steps)
@@ -324,6 +323,12 @@ def test_explicit_real_valued_batches_and_labels() -> None:
     ref = oracle_run(cfg, W0, a0, batches)
     ref.pop("batch_margin")  # cluster means are only defined for the label's ±1 convention on (x_i, x_j)
     assert_matches_oracle(traj, 0, ref)
+
+
+def test_explicit_real_valued_batches_and_labels() -> None:
+    """Gradients do not rely on ±1 inputs or labels: Gaussian X and arbitrary real y still match."""
+    cfg = tiny_config(variants=ALL_VARIANTS, m=23)
+    assert_real_valued_run_matches(cfg, gen_seed=3, scale=cfg.theta)
 
 
 @pytest.mark.parametrize(
@@ -402,17 +407,7 @@ def test_knobs_with_every_variant_coupled_match_the_oracle(knobs: str) -> None:
 def test_knobs_on_explicit_batches_match_the_oracle(loss: str) -> None:
     """Explicit init and real-valued batches, weight decay and a step ratio together, a loss's variants coupled."""
     cfg = tiny_config(variants=variants_of(loss), m=23, weight_decay=0.4, lr_ratio=1.7)
-    g = torch.Generator().manual_seed(5)
-    W0 = 0.5 * torch.randn(cfg.p, cfg.d, generator=g, dtype=F64)
-    a0 = 0.5 * torch.randn(cfg.p, generator=g, dtype=F64)
-    batches = [
-        (torch.randn(cfg.m, cfg.d, generator=g, dtype=F64), torch.randn(cfg.m, generator=g, dtype=F64))
-        for _ in range(cfg.steps)
-    ]
-    traj = simulator.run(cfg, init=(W0, a0), batches=batches)
-    ref = oracle_run(cfg, W0, a0, batches)
-    ref.pop("batch_margin")  # cluster means are only defined for the label's ±1 convention on (x_i, x_j)
-    assert_matches_oracle(traj, 0, ref)
+    assert_real_valued_run_matches(cfg, gen_seed=5, scale=0.5)
 
 
 def test_knobs_change_the_run() -> None:
