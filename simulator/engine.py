@@ -409,6 +409,10 @@ def run(
         Only the steps recorded since the last check are read: the earlier ones passed it."""
         flush(t)
         t0, n = checked[0], t - checked[0]
+        new = [v[t0:t].reshape(-1) for v in rec.values()] + [W.view(-1), a.view(-1)]
+        if bool(torch.isfinite(torch.cat(new)).all()):
+            checked[0] = t
+            return  # all finite (one pass); otherwise find the first non-finite step, seed and neuron
         bad = torch.zeros(n, R, B, dtype=torch.bool, device=dev)
         for name, v in rec.items() if n > 0 else ():
             if PER_STEP_FIELDS[name] == "neuron":
