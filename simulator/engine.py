@@ -320,6 +320,7 @@ def run(
     a_col = a.unsqueeze(-1)  # (R, B, 1); W, a and G are updated in place, so their views are made once
     W_t = W.transpose(1, 2)  # (R, d, B)
     a2 = torch.empty(R, B, dtype=dt, device=dev)  # a² / 2m
+    WG = torch.empty(R, B, d, dtype=dt, device=dev)  # the products w_k ⊙ g_k, w_k ⊙ mask, g_k ⊙ g_k of the records
     a_m = torch.empty(R, B, dtype=dt, device=dev)  # a / m
     a_m_col = a_m.unsqueeze(-1)  # (R, B, 1)
     a2_v = a2.view(R, V, p).permute(0, 2, 1).unsqueeze(2)  # (R, p, 1, V)
@@ -360,6 +361,7 @@ def run(
     # a batch of one small chunk: the words of a block of steps are drawn at once
     step_sampler = sampler if sampler is not None and len(chunks) == 1 and sampler.small_steps(m) else None
     KEY_BLOCK = 256  # step keys are derived this many steps at a time
+    drawn = _Batch(keys=batch_keys)  # a generated batch whose keys the step does not read
     batch_iter = iter(batches) if batches is not None else None
     test_set = population.TestSet(cfg, dt, dev, eval_rows_for(d))  # kept in memory when it fits KEEP_BYTES
 
@@ -457,7 +459,8 @@ def run(
                 key_block = data.step_keys_range(batch_keys, t, min(T, t + KEY_BLOCK))  # (≤ KEY_BLOCK, R)
                 if step_sampler is not None:
                     step_sampler.draw_steps(key_block, m)  # the words of the block's batches at once
-            src = _Batch(keys=key_block[t % KEY_BLOCK])
+            # the step's keys, unless the batch comes from the block's words and no label is flipped
+            src = _Batch(keys=key_block[t % KEY_BLOCK]) if step_sampler is None or rho > 0 else drawn
         # ---- forward + backward over row chunks ----
         st = slots[t % L]  # this step's records
         torch.mul(a_col, blocks, out=a_over_p)
@@ -511,13 +514,13 @@ def run(
                 first_block = False
         # ---- gradients, records, update ----
         # g_a,k = (1/m) Σ_x c(x) relu(z_k) = (1/m) Σ_x D_k(x) w_k·x = w_k · G_k / m  (relu(z) = 1[z > 0] z)
-        ga = torch.linalg.vecdot(W, G, out=st["g_a"]).div_(m)  # (R, B)
+        ga = torch.sum(torch.mul(W, G, out=WG), -1, out=st["g_a"]).div_(m)  # (R, B): vecdot's own mul and sum
         st["a"].copy_(a)
         torch.index_select(W, 2, coords_t, out=st["w_coords"])
-        torch.linalg.vector_norm(W * perp_mask, dim=-1, out=st["w_perp"])  # (R, B)
+        torch.linalg.vector_norm(torch.mul(W, perp_mask, out=WG), dim=-1, out=st["w_perp"])  # (R, B)
         torch.div(a, m, out=a_m)
         G.mul_(a_m_col)  # g_w (R, B, d)
-        torch.linalg.vecdot(G, G, out=st["g_w_norm2"])
+        torch.sum(torch.mul(G, G, out=WG), -1, out=st["g_w_norm2"])  # ‖g_w‖²
         torch.index_select(G, 2, ij_t, out=st["g_w_coords"])
         # g_sig_m2 = a² / 2m times the diagonal blocks (variant v's neurons, variant v's c) of m2v
         torch.square(a, out=a2).div_(2 * m)

@@ -264,6 +264,7 @@ def evaluate(
     i, j = cfg.pair
     s_sig, sigma = signal_projection(W[:, :, i], W[:, :, j], a)  # (R, B)
     a_row = a.unsqueeze(1)  # (R, 1, B)
+    W_t = W.transpose(1, 2)  # (R, d, B)
     err = torch.zeros(R, V, dtype=torch.float64, device=dev)
     gap = torch.zeros(R, V, dtype=dt, device=dev)
     agree = torch.zeros(R, V, dtype=torch.float64, device=dev)
@@ -281,7 +282,7 @@ def evaluate(
         onehots = []
         for k, ch in enumerate(chunks):  # f and f̃ of the group's rows, into the workspace's blocks
             x, rows = ch.x, ch.x.shape[0]
-            z = torch.matmul(x, W.transpose(1, 2))  # (R, c, B)
+            z = torch.bmm(x.unsqueeze(0) if R == 1 else x.expand(R, -1, -1), W_t)  # (R, c, B): matmul's own bmm
             torch.sum(z.relu_().mul_(a_row).view(R, rows, V, p), -1, out=ws.f_blk[k])  # p·f
             if ws.fc_index is not None:
                 pass  # looked up for the whole group below
