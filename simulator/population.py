@@ -241,8 +241,15 @@ def _cluster_sums(g: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
 
 
 def _in_order(parts: list[torch.Tensor]) -> torch.Tensor:
-    """0 + parts[0] + parts[1] + … in float64, added in this order (cumsum adds sequentially)."""
-    return torch.stack(parts).to(torch.float64).cumsum(0)[-1]
+    """0 + parts[0] + parts[1] + … in float64, added in this order (the CPU cumsum adds sequentially;
+    a device's may scan in parallel, so there they are added one by one)."""
+    s = torch.stack(parts).to(torch.float64)
+    if s.device.type == "cpu":
+        return s.cumsum(0)[-1]
+    acc = torch.zeros_like(s[0])
+    for v in s:
+        acc += v
+    return acc
 
 
 @torch.no_grad()
