@@ -34,9 +34,9 @@ from .laws import get_law
 from .population import KEEP_BYTES, kept_bytes
 from .trajectory import PER_STEP_FIELDS, expected_shapes, snapshot_steps
 
-# The per-step records are written in place, but every snapshot's finiteness check reads them all
-# (temporaries up to half their size, measured 1.5× in all on the CPU), and a CUDA run copies them
-# to the host at the end: two copies at the peak.
+# The per-step records are written in place (through a ring of engine.STAGE_STEPS steps), and a CUDA
+# run copies them to the host at the end: two copies at the peak, an upper bound on the CPU, where the
+# finiteness check at a snapshot reads only the steps recorded since the previous one.
 COPIES_AT_PEAK = 2
 INIT_BYTES = 48  # per entry of the initial W (seeds · p · d) while it is drawn: float64 Box–Muller temporaries
 SIGN_BYTES = 2  # per ±1 entry drawn, besides the entry: the Boolean sampler's words, bytes and packed signs
