@@ -152,7 +152,7 @@ class BooleanSampler:
     cost is a fraction of torch's, which is what a small chunk costs).
     """
 
-    SMALL_BYTES = 4096
+    SMALL_BYTES = 1 << 14  # covers the d = 64 paper batch (8.9 KB); larger chunks: hardware-dependent
 
     def __init__(
         self,
