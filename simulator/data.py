@@ -135,6 +135,8 @@ class _Views(TypedDict, total=False):
     zn: np.ndarray  # host only: uint64 views of z, t and ctr
     tn: np.ndarray
     ctrn: np.ndarray
+    bytesn: np.ndarray  # host, small chunks only: numpy views of the bytes and of dst as (R, rows, bpr, 8)
+    dstn: np.ndarray
 
 
 class BooleanSampler:
@@ -145,7 +147,12 @@ class BooleanSampler:
     int32 copy of the ⌈d/8⌉ bytes a row uses, one table lookup byte → eight int8 signs
     and one widening copy to the float dtype; nothing is allocated per chunk. Bit k of
     byte b of a row's words is coordinate 8b + k, exactly as in `words` + unpacking.
+    On the CPU a chunk of at most SMALL_BYTES bytes takes one numpy lookup instead: byte →
+    its eight signs in the float dtype, straight into the destination (numpy's per-call
+    cost is a fraction of torch's, which is what a small chunk costs).
     """
+
+    SMALL_BYTES = 1 << 14  # covers the d = 64 paper batch (8.9 KB); larger chunks: hardware-dependent
 
     def __init__(
         self,
@@ -177,7 +184,10 @@ class BooleanSampler:
         self.out = out.view(-1)
         self.lut = _sign_lut_packed(device)
         self.host = device.type == "cpu"
+        self.lutn = _sign_lut(dtype, device).numpy() if self.host else np.empty(0)  # (256, 8) in dtype
         self._views: dict[int, _Views] = {}
+        self._step_bytes = np.empty((0, R, 0, 0), dtype=np.uint8)  # draw_steps: (S, R, rows, bpr)
+        self._step_rows = 0
 
     def _views_for(self, rows: int) -> _Views:
         """The workspace views for a chunk of `rows` rows (made once per chunk size)."""
@@ -205,6 +215,10 @@ class BooleanSampler:
                         "ctrn": v["ctr"].numpy().view(np.uint64),
                     }
                 )
+                if R * rows * bpr <= self.SMALL_BYTES:
+                    dstn = dst.numpy().view()
+                    dstn.shape = (R, rows, bpr, 8)  # a view of dst (setting .shape never copies)
+                    v.update({"bytesn": v["bytes"].numpy(), "dstn": dstn})
             self._views[rows] = v
         return v
 
@@ -234,9 +248,39 @@ class BooleanSampler:
                 z.bitwise_xor_(t.bitwise_and_(mask))
                 if mult is not None:
                     z.mul_(mult)
-        v["idx"].copy_(v["bytes"])
-        torch.index_select(self.lut, 0, v["idx"].view(-1), out=v["signs"])
-        v["dst"].copy_(v["src"])  # int8 ±1 → dtype
+        if "bytesn" in v:
+            np.take(self.lutn, v["bytesn"], axis=0, out=v["dstn"], mode="clip")  # byte → 8 signs, in dtype
+        else:
+            v["idx"].copy_(v["bytes"])
+            torch.index_select(self.lut, 0, v["idx"].view(-1), out=v["signs"])
+            v["dst"].copy_(v["src"])  # int8 ±1 → dtype
+        return v["x"]
+
+    def small_steps(self, rows: int) -> bool:
+        """Whether `draw_steps`/`fill_step` serve chunks of `rows` rows: on the CPU, at most SMALL_BYTES bytes."""
+        return self.host and rows <= self.rows and self.R * rows * self.bpr <= self.SMALL_BYTES
+
+    def draw_steps(self, keys: torch.Tensor, rows: int) -> None:
+        """Mix the words of rows [0, rows) of S steps at once, from the steps' keys (S, R) (see
+        `small_steps`); `fill_step(s)` then writes step s's rows as `self(keys[s], 0, rows)` would."""
+        S, R = keys.shape[0], self.R
+        if keys.shape[1] != R:
+            raise ValueError(f"sampler holds {R} streams; keys of {keys.shape[1]} given")
+        kn = keys.numpy().view(np.uint64).reshape(S, R, 1)
+        zn = np.add(self._views_for(rows)["ctrn"], kn)  # (S, R, nw): key + counter·golden
+        tn = np.empty_like(zn)
+        for ushift, umult in ((_U30, _U_M1), (_U27, _U_M2), (_U31, None)):
+            np.right_shift(zn, ushift, out=tn)
+            np.bitwise_xor(zn, tn, out=zn)
+            if umult is not None:
+                np.multiply(zn, umult, out=zn)
+        self._step_bytes = zn.view(np.uint8).reshape(S, R, rows, self.per_row * 8)[:, :, :, : self.bpr]
+        self._step_rows = rows
+
+    def fill_step(self, s: int) -> torch.Tensor:
+        """Step s's rows (of the last `draw_steps`), ±1 (R, rows, d) in `out` as `__call__` writes them."""
+        v = self._views_for(self._step_rows)
+        np.take(self.lutn, self._step_bytes[s], axis=0, out=v["dstn"], mode="clip")
         return v["x"]
 
 
@@ -290,10 +334,15 @@ def labels(x: torch.Tensor, label_coords: tuple[int, ...], law: str) -> torch.Te
     return labels_from_columns([x[..., c] for c in label_coords], law)
 
 
-def labels_from_columns(cols: Sequence[torch.Tensor], law: str) -> torch.Tensor:
-    """`labels` from the label coordinates' columns x_c (each of shape x.shape[:-1])."""
+def labels_from_columns(cols: Sequence[torch.Tensor], law: str, out: torch.Tensor | None = None) -> torch.Tensor:
+    """`labels` from the label coordinates' columns x_c (each of shape x.shape[:-1]), into `out` if given."""
     if law == "gaussian":
         cols = [torch.sign(c) for c in cols]
+    if out is not None:
+        y = torch.neg(cols[0], out=out)
+        for c in cols[1:]:
+            y.mul_(c)
+        return y
     y = -cols[0]
     for c in cols[1:]:
         y = y * c

@@ -9,8 +9,9 @@ A run (simulator/engine.py) holds, at its peak:
 * workspace: a chunk of the batch (chunk rows × d, with what the sampler draws it from), Z = X Wᵀ
   and D (chunk rows · seeds · variants · p), the per-row results of a block of rows, and the views
   the engine keeps for every chunk of a batch (m / chunk rows of them);
-* test set: the test rows generated and evaluated at once at a snapshot (at least 64 rows × d,
-  whatever test_size is beyond 64) and their forward pass.
+* test set: the whole test set and its per-row results when the run keeps it in memory (up to
+  population.KEEP_BYTES), else the test rows generated and evaluated at once at a snapshot (at
+  least 64 rows × d, whatever test_size is beyond 64); and the forward pass of one chunk of rows.
 
 A long horizon at a small batch (small_batch at m = 4 runs n/4 steps) needs records beyond the
 machine; a huge d needs snapshots, parameters and test-set rows beyond it. Such a run would be
@@ -30,11 +31,12 @@ import os
 from .config import RunConfig
 from .engine import STAT_ELEMENTS, chunk_rows_for, eval_rows_for
 from .laws import get_law
+from .population import KEEP_BYTES, kept_bytes
 from .trajectory import PER_STEP_FIELDS, expected_shapes, snapshot_steps
 
-# The per-step records are written in place, but every snapshot's finiteness check reads them all
-# (temporaries up to half their size, measured 1.5× in all on the CPU), and a CUDA run copies them
-# to the host at the end: two copies at the peak.
+# The per-step records are written in place (through a ring of engine.STAGE_STEPS steps), and a CUDA
+# run copies them to the host at the end: two copies at the peak, an upper bound on the CPU, where the
+# finiteness check at a snapshot reads only the steps recorded since the previous one.
 COPIES_AT_PEAK = 2
 INIT_BYTES = 48  # per entry of the initial W (seeds · p · d) while it is drawn: float64 Box–Muller temporaries
 SIGN_BYTES = 2  # per ±1 entry drawn, besides the entry: the Boolean sampler's words, bytes and packed signs
@@ -70,6 +72,8 @@ def peak_terms(cfg: RunConfig) -> dict[str, int]:
     c = chunk_rows_for(cfg)
     block = min(m, max(c, (STAT_ELEMENTS // R) // c * c))
     rows = min(eval_rows_for(d), cfg.test_size)
+    kept = kept_bytes(cfg, item)
+    test_rows = kept if kept <= KEEP_BYTES else drawn(rows * d)  # all of them, kept; else one chunk drawn
     return {
         "records": COPIES_AT_PEAK * per_step,
         "snapshots": snapshots,
@@ -79,7 +83,7 @@ def peak_terms(cfg: RunConfig) -> dict[str, int]:
             + drawn(R * c * d)
             + CHUNK_VIEW_BYTES * math.ceil(m / c)
         ),
-        "test set": drawn(rows * d) + 6 * item * R * rows * B,  # the rows, then Z = X Wᵀ and its activations
+        "test set": test_rows + 6 * item * R * rows * B,  # the rows, then Z = X Wᵀ of a chunk and its activations
     }
 
 
@@ -133,7 +137,15 @@ def check_memory(cfg: RunConfig, available: int | None = None) -> None:
             "per chunk of the batch)",
             "lower --d or --m",
         ),
-        "test set": (f"d = {d}", f"the test-set rows evaluated at once at a snapshot ({rows} rows × d)", "lower --d"),
+        "test set": (
+            (
+                f"test_size = {cfg.test_size}, d = {d}",
+                f"the test set kept in memory ({cfg.test_size} rows × d)",
+                "lower --d",
+            )
+            if kept_bytes(cfg, 8 if cfg.dtype == "float64" else 4) <= KEEP_BYTES
+            else (f"d = {d}", f"the test-set rows evaluated at once at a snapshot ({rows} rows × d)", "lower --d")
+        ),
     }
     top = max(terms, key=terms.__getitem__)
     lead, part, advice = what[top]
