@@ -8,8 +8,8 @@ after figures of a change); the script itself is this one.
 
 Paper regime (simulator.paper(d), docs/SPEC.md §1), float32, CPU. For each d:
 
-  naive    the loop a researcher usually writes: an nn.Module (two bias-free nn.Linear,
-           mean-field 1/p), autograd, torch.optim.SGD(lr = η·p), a DataLoader
+  naive    the loop a researcher usually writes: simulator/reference.py's autograd step
+           (the one the engine's oracle test uses, always this checkout's), a DataLoader
            (num_workers=1) over an IterableDataset drawing torch.randint ±1 batches of
            m rows, and the per-step norms ‖w_sig‖, ‖w_opp‖, ‖w_perp‖, a fetched with .cpu()
   engine   simulator.run(cfg) with every per-step record (PER_STEP_FIELDS) on and
@@ -46,6 +46,7 @@ every sample of one); all ratios come from this one process.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -67,12 +68,31 @@ ROOT = _code_root()
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, IterableDataset  # noqa: E402
 
 import simulator  # noqa: E402
-from simulator import data, engine, population  # noqa: E402
+from simulator import data, population  # noqa: E402
 from simulator.trajectory import snapshot_steps  # noqa: E402
+
+try:
+    from simulator.recorder import EVAL_ELEMENTS  # noqa: E402
+    from simulator.workspace import chunk_rows_for  # noqa: E402
+except ImportError:  # --root: a checkout from before the engine was split into parts
+    from simulator.engine import EVAL_ELEMENTS, chunk_rows_for  # type: ignore[attr-defined,no-redef]  # noqa: E402
+
+
+def _reference():
+    """simulator/reference.py of this checkout, whatever --root measures: the naive loop is one yardstick."""
+    path = Path(__file__).resolve().parents[1] / "simulator" / "reference.py"
+    spec = importlib.util.spec_from_file_location("xorcert_reference", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+reference = _reference()
 
 # Steps timed per sample (engine, naive) at each d; --steps overrides both.
 ENGINE_STEPS = {32: 400, 64: 1000, 256: 100, 1024: 8}
@@ -110,23 +130,6 @@ def timed(fn) -> float:
 # ---------------------------------------------------------------------------
 
 
-class TwoLayer(nn.Module):
-    """f(x) = (1/p) Σ_k a_k relu(w_k · x), the usual way."""
-
-    def __init__(self, d: int, p: int, theta: float):
-        super().__init__()
-        self.p = p
-        self.hidden = nn.Linear(d, p, bias=False)
-        self.out = nn.Linear(p, 1, bias=False)
-        with torch.no_grad():
-            u = torch.randn(p, d)
-            self.hidden.weight.copy_(theta * u / u.norm(dim=1, keepdim=True))
-            self.out.weight.copy_(theta * (2 * torch.randint(0, 2, (1, p)) - 1).float())
-
-    def forward(self, x):
-        return self.out(torch.relu(self.hidden(x))).squeeze(-1) / self.p
-
-
 class XorStream(IterableDataset):
     """Fresh ±1 minibatches of m rows, y = -x_0 x_1."""
 
@@ -148,29 +151,28 @@ class Naive:
     def __init__(self, cfg, steps: int):
         torch.manual_seed(0)
         self.cfg, self.steps = cfg, steps
-        self.model = TwoLayer(cfg.d, cfg.p, cfg.theta)
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.eta * cfg.p)
+        u = torch.randn(cfg.p, cfg.d)
+        self.W = cfg.theta * u / u.norm(dim=1, keepdim=True)  # (p, d) on the sphere of radius θ
+        self.a = cfg.theta * (2 * torch.randint(0, 2, (cfg.p,)) - 1).float()  # (p,) ±θ
+        self.update = reference.Update(eta=cfg.eta)
         self.log: list = []
 
     def step(self, loader) -> None:
         x, y = next(loader)
-        loss = 2 * nn.functional.softplus(-y * self.model(x)).mean()
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        with torch.no_grad():  # the per-step norms a researcher logs
-            w, a = self.model.hidden.weight, self.model.out.weight[0]
-            plus, minus = (w[:, 0] - w[:, 1]) / math.sqrt(2), (w[:, 0] + w[:, 1]) / math.sqrt(2)
-            pos = a >= 0
-            self.log.append(
-                (
-                    torch.where(pos, plus, minus).abs().cpu(),
-                    torch.where(pos, minus, plus).abs().cpu(),
-                    w[:, 2:].norm(dim=1).cpu(),
-                    a.cpu(),
-                    loss.detach().cpu(),
-                )
+        step = reference.sgd_step(self.W, self.a, x, y, self.update)
+        self.W, self.a = step.W, step.a
+        w, a = step.W, step.a  # the per-step norms a researcher logs
+        plus, minus = (w[:, 0] - w[:, 1]) / math.sqrt(2), (w[:, 0] + w[:, 1]) / math.sqrt(2)
+        pos = a >= 0
+        self.log.append(
+            (
+                torch.where(pos, plus, minus).abs().cpu(),
+                torch.where(pos, minus, plus).abs().cpu(),
+                w[:, 2:].norm(dim=1).cpu(),
+                a.cpu(),
+                step.loss.cpu(),
             )
+        )
 
     def sample(self) -> float:
         loader = iter(DataLoader(XorStream(self.cfg.m, self.cfg.d, seed=0), batch_size=None, num_workers=1))
@@ -216,7 +218,7 @@ class Snapshot:
             torch.float32,
             torch.device("cpu"),
         )
-        self.rows = max(64, min(4096, engine.EVAL_ELEMENTS // cfg.d))
+        self.rows = max(64, min(4096, EVAL_ELEMENTS // cfg.d))
         test_set = getattr(population, "TestSet", None)
         self.kw = {"test": test_set(cfg, torch.float32, torch.device("cpu"), self.rows)} if test_set else {}
         self.sample()
@@ -276,7 +278,7 @@ class Gen:
     workspace (data.BooleanSampler), or (api) through data.boolean_rows call by call."""
 
     def __init__(self, cfg, api: bool):
-        self.cfg, self.api, self.c = cfg, api, engine.chunk_rows_for(cfg)
+        self.cfg, self.api, self.c = cfg, api, chunk_rows_for(cfg)
         self.keys = data.step_keys(data.seed_keys([cfg.seed], data.STREAM_BATCH, torch.device("cpu")), 7)
         self.buf = torch.empty(self.c * 8 * ((cfg.d + 7) // 8))
         self.sampler = data.BooleanSampler(1, self.c, cfg.d, torch.float32, torch.device("cpu"), out=self.buf)
@@ -329,7 +331,10 @@ def vm_kib(field):
             return int(line.split()[1])
 
 import torch, simulator
-from simulator import engine
+try:
+    from simulator.workspace import chunk_rows_for
+except ImportError:
+    from simulator.engine import chunk_rows_for
 d, steps, mode = (int(v) for v in sys.argv[2:5])
 base = vm_kib("VmRSS")
 cfg = simulator.paper(d, device="cpu")
@@ -338,7 +343,7 @@ if mode == 0:  # minimal snapshots, as timed
 elif mode == 1:  # full recording: the default snapshot grid and 20 000-point test set
     cfg = cfg.replace(steps=steps)
 else:  # the full horizon T and full recording, the batch cut to one chunk of rows
-    cfg = cfg.replace(m=engine.chunk_rows_for(cfg))
+    cfg = cfg.replace(m=chunk_rows_for(cfg))
 simulator.run(cfg)
 print(json.dumps({"base_kib": base, "hwm_kib": vm_kib("VmHWM"),
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
@@ -496,7 +501,7 @@ def main() -> None:
         row = {
             "p": cfg.p,
             "m": cfg.m,
-            "chunk_rows": engine.chunk_rows_for(cfg),
+            "chunk_rows": chunk_rows_for(cfg),
             **lines,
             "snapshot_s": t_snap,
             "snapshots_full_run": n_snap,

@@ -69,7 +69,18 @@ from .trajectory import Trajectory, TrajectoryFileError
 ENV_ROOT = "XORCERT_CACHE"
 DEFAULT_ROOT = ".xorcert-cache"
 # The source files whose text defines what a trajectory contains.
-CODE_FILES = ("config.py", "data.py", "laws.py", "losses.py", "engine.py", "trajectory.py", "population.py")
+CODE_FILES = (
+    "config.py",
+    "data.py",
+    "laws.py",
+    "losses.py",
+    "engine.py",
+    "workspace.py",
+    "recorder.py",
+    "phases.py",
+    "trajectory.py",
+    "population.py",
+)
 Progress = Callable[[int, int], None]
 Notify = Callable[[str], None]
 

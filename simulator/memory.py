@@ -29,12 +29,13 @@ import math
 import os
 
 from .config import RunConfig
-from .engine import STAT_ELEMENTS, chunk_rows_for, eval_rows_for
 from .laws import get_law
 from .population import KEEP_BYTES, kept_bytes
+from .recorder import eval_rows_for
 from .trajectory import PER_STEP_FIELDS, expected_shapes, snapshot_steps
+from .workspace import block_rows_for, chunk_rows_for
 
-# The per-step records are written in place (through a ring of engine.STAGE_STEPS steps), and a CUDA
+# The per-step records are written in place (through a ring of recorder.STAGE_STEPS steps), and a CUDA
 # run copies them to the host at the end: two copies at the peak, an upper bound on the CPU, where the
 # finiteness check at a snapshot reads only the steps recorded since the previous one.
 COPIES_AT_PEAK = 2
@@ -70,7 +71,7 @@ def peak_terms(cfg: RunConfig) -> dict[str, int]:
     per_step = sum(math.prod(s) for k, s in shapes.items() if k in PER_STEP_FIELDS) * item
     snapshots = sum(math.prod(s) for k, s in shapes.items() if k not in PER_STEP_FIELDS) * item
     c = chunk_rows_for(cfg)
-    block = min(m, max(c, (STAT_ELEMENTS // R) // c * c))
+    block = block_rows_for(cfg)
     rows = min(eval_rows_for(d), cfg.test_size)
     kept = kept_bytes(cfg, item)
     test_rows = kept if kept <= KEEP_BYTES else drawn(rows * d)  # all of them, kept; else one chunk drawn

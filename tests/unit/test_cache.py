@@ -122,7 +122,9 @@ def test_code_version_hashes_the_simulator_sources(tmp_path):
     assert code_version(tmp_path) == code_version()  # docstrings and comments do not key the cache
     (tmp_path / "engine.py").write_text(engine + "\nEDITED = 1\n")
     assert code_version(tmp_path) != code_version()
-    (tmp_path / "engine.py").write_text(engine.replace("STAT_ELEMENTS = ", "STAT_ELEMENTS = 1 + ", 1))
+    (tmp_path / "engine.py").write_text(engine)
+    workspace = (tmp_path / "workspace.py").read_text()
+    (tmp_path / "workspace.py").write_text(workspace.replace("STAT_ELEMENTS = ", "STAT_ELEMENTS = 1 + ", 1))
     assert code_version(tmp_path) != code_version()  # a changed constant
 
 

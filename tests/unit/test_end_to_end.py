@@ -139,12 +139,9 @@ def test_divergence_names_the_variant_that_diverged() -> None:
 def test_diverged_trajectory_holds_only_finite_records(dtype: str, eta: float, theta: float) -> None:
     """exc.trajectory must hold the records up to exc.step and nothing non-finite.
 
-    KNOWN BUG (engine.py, check_finite / finished): divergence is detected from the recorded a,
-    w_coords, w_perp only. When the state at step s is still finite but huge, the snapshot at s is
-    taken (check_finite(s) passes), its test-set metrics overflow (test_loss = inf, test_margin = nan),
-    and the record of step s overflows (‖w_perp‖ = inf); the next check then reports exc.step = s and
-    finished(s) keeps the snapshot at s — non-finite test metrics in a trajectory of s steps whose
-    last snapshot is the diverged step itself.
+    The hard case: the state at a snapshot step s is finite but so large that its test-set
+    metrics overflow; the snapshot at s is then a divergence at s (recorder.Recorder.snapshot)
+    and is not kept.
     """
     cfg = tiny(eta=eta, theta=theta, dtype=dtype, steps=40, snapshots=41)
     with pytest.raises(SimulationDiverged) as info:

@@ -1,7 +1,8 @@
 """The engine's manual gradients and updates against an independent float64 autograd oracle.
 
-The oracle is written from docs/SPEC.md §1 alone, in plain PyTorch autograd, one seed and
-one variant at a time:
+The oracle is simulator.reference, the step written from docs/SPEC.md §1 alone in plain
+PyTorch autograd (no code shared with the engine or simulator.losses), one seed and one
+variant at a time:
 
     f(x) = (1/p) Σ_k a_k relu(w_k · x),   γ = y f(x),   L = mean_x ℓ(γ(x)),
     ℓ = h for a plain variant, ℓ = h0, h0(γ) = h(0) + h'(0) γ, for a proxy variant, where
@@ -28,8 +29,9 @@ import pytest
 import torch
 
 import simulator
-from simulator import RunConfig, data
+from simulator import RunConfig, data, reference
 from simulator.config import VARIANTS, frozen_variant, proxy_variant
+from simulator.reference import deviation, h, network, step_loss
 
 F64 = torch.float64
 TOL = 1e-10  # relative, float64
@@ -83,55 +85,14 @@ def rel_err(x: Any, ref: Any) -> float:
 # ----------------------------------------------------------------------------------- oracle
 
 
-def h(loss: str, gamma: torch.Tensor) -> torch.Tensor:
-    """The loss h(γ) of docs/SPEC.md §1, elementwise."""
-    if loss == "logistic":
-        return 2.0 * torch.log1p(torch.exp(-gamma))
-    if loss == "squared":
-        return (1.0 - gamma) ** 2
-    if loss == "exponential":
-        return torch.exp(-gamma)
-    raise AssertionError(f"the oracle has no loss {loss!r}")
-
-
-def h_prime(loss: str, gamma: torch.Tensor) -> torch.Tensor:
-    """h'(γ) by autograd."""
-    g = gamma.detach().clone().requires_grad_(True)
-    (dh,) = torch.autograd.grad(h(loss, g).sum(), g)
-    return dh
-
-
-def step_loss(loss: str, proxy: bool, gamma: torch.Tensor) -> torch.Tensor:
-    """ℓ(γ): h, or its first-order proxy h0(γ) = h(0) + h'(0) γ with h(0), h'(0) from h by autograd."""
-    if not proxy:
-        return h(loss, gamma)
-    zero = torch.zeros((), dtype=F64)
-    return h(loss, zero).detach() + h_prime(loss, zero) * gamma
-
-
-def network(W: torch.Tensor, a: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """f(x) = (1/p) Σ_k a_k relu(w_k · x) for the rows of X."""
-    return torch.relu(X @ W.T) @ a / a.shape[0]
-
-
-def deviation(loss: str, gamma: torch.Tensor) -> torch.Tensor:
-    """|h'(γ)/h'(0) - 1|, the deviation from the linear regime."""
-    return (h_prime(loss, gamma) / h_prime(loss, torch.zeros((), dtype=F64)) - 1).abs()
-
-
 def oracle_step(
     W: torch.Tensor, a: torch.Tensor, X: torch.Tensor, y: torch.Tensor, cfg: RunConfig, variant: str
 ) -> dict[str, torch.Tensor]:
-    """One SGD step by autograd: new (W, a), the mean-field gradients, and the batch statistics."""
+    """One SGD step by autograd (simulator.reference): new (W, a), the mean-field gradients, the batch statistics."""
     loss, proxy, train_a = ORACLE_VARIANTS[variant]
-    eta, r, lam = cfg.eta, cfg.lr_ratio, cfg.weight_decay
+    update = reference.Update(cfg.eta, cfg.lr_ratio, cfg.weight_decay, loss, proxy, train_a)
+    step = reference.sgd_step(W, a, X, y, update)
     p = a.shape[0]
-    W = W.detach().clone().requires_grad_(True)
-    a = a.detach().clone().requires_grad_(True)
-    gamma = y * network(W, a, X)
-    L = step_loss(loss, proxy, gamma).mean()
-    dW, da = torch.autograd.grad(L, (W, a))
-    g_w, g_a = p * dW, p * da
     # per-sample gradients of the variant's own step loss, for the signal-direction second moments:
     # one copy of W per sample, so one backward pass of Σ_x ℓ(γ(x)) gives every ∂ℓ(γ(x))/∂W
     W_rep = W.detach().expand(X.shape[0], -1, -1).clone().requires_grad_(True)  # (m, p, d)
@@ -140,16 +101,15 @@ def oracle_step(
     i, j = cfg.pair
     s_plus = (per_sample[..., i] - per_sample[..., j]) / math.sqrt(2.0) * p  # along μ̂+ = (e_i - e_j)/√2
     s_minus = (per_sample[..., i] + per_sample[..., j]) / math.sqrt(2.0) * p  # along μ̂- = (e_i + e_j)/√2
-    gd = gamma.detach()
+    gd = y * network(W, a, X)
     xi, xj = X[:, i], X[:, j]
     clusters = [(xi > 0) & (xj <= 0), (xi <= 0) & (xj > 0), (xi > 0) & (xj > 0), (xi <= 0) & (xj <= 0)]
     margin = torch.stack([gd[c].mean() if bool(c.any()) else torch.zeros((), dtype=F64) for c in clusters])
-    W, a = W.detach(), a.detach()
     return {
-        "W": W - eta * (g_w + lam * W),
-        "a": a - r * eta * (g_a + lam * a) if train_a else a,
-        "g_a": g_a,
-        "g_w": g_w,
+        "W": step.W,
+        "a": step.a,
+        "g_a": step.g_a,
+        "g_w": step.g_w,
         "g_sig_m2": torch.stack((s_plus.square().mean(0), s_minus.square().mean(0)), dim=-1),
         # batch statistics of the loss h itself (a proxy's: of the loss it linearizes)
         "batch_loss": h(loss, gd).mean(),

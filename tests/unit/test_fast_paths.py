@@ -1,7 +1,7 @@
 """The engine's shortcuts against the plain paths they replace, bit for bit.
 
 Each shortcut only reorganises work: records staged in a ring of steps and copied in blocks
-(engine.STAGE_STEPS), the words of a block of small batches drawn at once and the ±1 signs looked
+(recorder.STAGE_STEPS), the words of a block of small batches drawn at once and the ±1 signs looked
 up by numpy (data.BooleanSampler.SMALL_BYTES), the finiteness check reading only the steps since
 the last one. Switching a shortcut off must leave every array of the trajectory byte-identical,
 and a divergence must be reported at the same step, seed and variant.
@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import simulator
-from simulator import RunConfig, SimulationDiverged, data, engine
+from simulator import RunConfig, SimulationDiverged, data, recorder
 
 CPU = torch.device("cpu")
 
@@ -44,10 +44,10 @@ CONFIGS = {
 def test_shortcuts_off_give_the_same_trajectory(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = CONFIGS[name]
     fast = simulator.run(cfg)
-    monkeypatch.setattr(engine, "STAGE_STEPS", 1)  # every step's records copied at once
+    monkeypatch.setattr(recorder, "STAGE_STEPS", 1)  # every step's records copied at once
     monkeypatch.setattr(data.BooleanSampler, "SMALL_BYTES", 0)  # torch lookup, one step at a time
     same_arrays(fast, simulator.run(cfg))
-    monkeypatch.setattr(engine, "STAGE_STEPS", 7)  # a ring that does not divide the snapshot steps
+    monkeypatch.setattr(recorder, "STAGE_STEPS", 7)  # a ring that does not divide the snapshot steps
     same_arrays(fast, simulator.run(cfg))
 
 
@@ -55,7 +55,7 @@ def test_early_stop_keeps_the_staged_records() -> None:
     """stop_error ends the run at a snapshot inside the ring: the records up to it are all there."""
     cfg = RunConfig(d=8, p=8, m=64, eta=2.0, theta=0.5, steps=400, snapshots=40, test_size=64, stop_error=0.5)
     traj = simulator.run(cfg)
-    assert traj.meta.get("stopped_early") and traj.steps % engine.STAGE_STEPS != 0
+    assert traj.meta.get("stopped_early") and traj.steps % recorder.STAGE_STEPS != 0
     full = simulator.run(cfg.replace(stop_error=0.0))
     for k in simulator.trajectory.PER_STEP_FIELDS:
         assert np.array_equal(traj.arrays[k], full.arrays[k][: traj.steps]), k

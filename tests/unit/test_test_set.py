@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import simulator
-from simulator import data, engine, population
+from simulator import data, population, recorder
 from simulator.population import cluster_index, signal_projection
 
 CPU = torch.device("cpu")
@@ -105,10 +105,10 @@ CASES = [
     ("paper", 70, 2, ("logistic", "frozen_a", "linear"), 900, 128),
     ("parity3", 24, 2, ("logistic",), 777, 200),
     ("gaussian", 18, 2, ("logistic", "linear"), 800, 256),
-    ("paper", 64, 4, ("logistic",), 20_000, engine.eval_rows_for(64)),
+    ("paper", 64, 4, ("logistic",), 20_000, recorder.eval_rows_for(64)),
 ]
 # two threads split the elementwise ops of a chunk of R·c·V ≥ 32 768 entries (torch's grain size)
-THREADED = [("paper", 32, 4, ("logistic", "linear"), 9000, engine.eval_rows_for(32))]
+THREADED = [("paper", 32, 4, ("logistic", "linear"), 9000, recorder.eval_rows_for(32))]
 RUNS = [(c, dt, 1) for c in CASES for dt in (torch.float32, torch.float64)] + [(c, torch.float32, 2) for c in THREADED]
 
 
