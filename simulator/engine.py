@@ -68,6 +68,25 @@ class _Batch:
     word: int = -1
 
 
+def _per_seed(
+    M, v, R: int, n: int, d: int, where: str, names: tuple[str, str, str], dt: torch.dtype, dev: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A matrix (n, d) and vector (n,) shared by the R seeds, or given per seed ((R, n, d), (R, n)), as the latter.
+
+    `names`: the matrix's, the vector's and n's names in the error."""
+    M = torch.as_tensor(M, dtype=dt, device=dev)
+    v = torch.as_tensor(v, dtype=dt, device=dev)
+    if M.dim() == 2:
+        M, v = M.unsqueeze(0).expand(R, -1, -1), v.unsqueeze(0).expand(R, -1)
+    if tuple(M.shape) != (R, n, d) or tuple(v.shape) != (R, n):
+        Mn, vn, nn = names
+        raise ValueError(
+            f"{where}: {Mn} has shape {tuple(M.shape)} and {vn} {tuple(v.shape)}; expected "
+            f"{Mn} ({nn}, d) = ({n}, {d}) or (R, {nn}, d) with R = {R}, and {vn} to match"
+        )
+    return M, v
+
+
 def _explicit(batches: Iterable, cfg: RunConfig, dt: torch.dtype, dev: torch.device) -> Iterator[_Batch]:
     """The given (X, y) of every step, X (m, d) or (R, m, d), checked against cfg."""
     R, m, d = cfg.seeds, cfg.m, cfg.d
@@ -77,15 +96,7 @@ def _explicit(batches: Iterable, cfg: RunConfig, dt: torch.dtype, dev: torch.dev
             x, y = next(items)
         except StopIteration:
             raise ValueError(f"batches ran out at step {t}; the config asks for steps = {cfg.steps}") from None
-        x = torch.as_tensor(x, dtype=dt, device=dev)
-        y = torch.as_tensor(y, dtype=dt, device=dev)
-        if x.dim() == 2:
-            x, y = x.unsqueeze(0).expand(R, -1, -1), y.unsqueeze(0).expand(R, -1)
-        if tuple(x.shape) != (R, m, d) or tuple(y.shape) != (R, m):
-            raise ValueError(
-                f"batches[{t}]: X has shape {tuple(x.shape)} and y {tuple(y.shape)}; "
-                f"expected X (m, d) = ({m}, {d}) or (R, m, d) with R = {R}, and y to match"
-            )
+        x, y = _per_seed(x, y, R, m, d, f"batches[{t}]", ("X", "y", "m"), dt, dev)
         yield _Batch(x=x, y=y)
 
 
@@ -114,15 +125,7 @@ def _parameters(
         seeds = [cfg.seed + r for r in range(R)]
         W0, a0 = data.init_params(seeds, p, d, cfg.theta, cfg.init, cfg.finder_fraction, cfg.pair, dt, dev)
     else:
-        W0 = torch.as_tensor(init[0], dtype=dt, device=dev)
-        a0 = torch.as_tensor(init[1], dtype=dt, device=dev)
-        if W0.dim() == 2:
-            W0, a0 = W0.unsqueeze(0).expand(R, -1, -1), a0.unsqueeze(0).expand(R, -1)
-        if tuple(W0.shape) != (R, p, d) or tuple(a0.shape) != (R, p):
-            raise ValueError(
-                f"init: W has shape {tuple(W0.shape)} and a {tuple(a0.shape)}; expected "
-                f"W (p, d) = ({p}, {d}) or (R, p, d) with R = {R}, and a to match"
-            )
+        W0, a0 = _per_seed(init[0], init[1], R, p, d, "init", ("W", "a", "p"), dt, dev)
     return W0.repeat(1, V, 1).contiguous(), a0.repeat(1, V).contiguous()
 
 

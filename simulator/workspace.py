@@ -108,7 +108,7 @@ class Workspace:
         i, j = cfg.pair
         coords = list(cfg.label_coords)
         K = len(coords)
-        self.W, self.a, self.m, self.d, self.V = W, a, m, d, V
+        self.W, self.a, self.m, self.d = W, a, m, d
         self.eta = float(cfg.eta)
         self.eta_a = self.eta * float(cfg.lr_ratio)  # the second layer's step rη (= η exactly at r = 1)
         self.lam = float(cfg.weight_decay)
