@@ -120,7 +120,7 @@ def no_drift_constant(law: str) -> str:
     )
 
 
-def t1_prediction(d: int, eta: float, c: float = 1.0) -> float:
+def t1_prediction(d: int, eta: float, c: float) -> float:
     """The linearized phase-one length √(2π)(½ log d + log(1/ζ))/(c η) (steps), c the law's drift constant."""
     z = THRESHOLDS.zeta(d)
     return SQRT_2PI * (0.5 * math.log(d) + math.log(1.0 / z)) / (c * eta)
@@ -147,7 +147,7 @@ def rate_ratios(
     theta: float,
     eta: float,
     z: float,
-    c: float = 1.0,
+    c: float,
     min_window: int = THRESHOLDS.c2_min_window,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per neuron: (fitted slope, predicted slope, slope/prediction), NaN where the window is too short.

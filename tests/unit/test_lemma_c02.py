@@ -77,7 +77,9 @@ def test_exact_linearized_growth_holds():
 def test_rate_ratios_exact():
     traj = rung(16)
     t1 = int(traj.T1()[0])
-    fit, pred, ratio = rate_ratios(traj.w_sig()[:, 0], traj.w_perp()[:, 0], traj.a()[:, 0], t1, THETA, ETA, traj.zeta)
+    fit, pred, ratio = rate_ratios(
+        traj.w_sig()[:, 0], traj.w_perp()[:, 0], traj.a()[:, 0], t1, THETA, ETA, traj.zeta, 1.0
+    )
     assert np.allclose(ratio, 1.0) and np.allclose(pred, math.log1p(ETA / math.sqrt(2 * math.pi)))
 
 
@@ -156,7 +158,7 @@ def _law_rows(law: str, d: int, rows: int = MC_ROWS) -> tuple[np.ndarray, np.nda
 @pytest.mark.parametrize("law", sorted(DRIFT_CONSTANTS))
 def test_drift_constant_by_monte_carlo(law):
     # c = E[y u²], u = ⟨x, μ̂+⟩ = (x_0 - x_1)/√2. Tolerance: 5 standard errors of the sample mean
-    # (sd of y·u² ≤ √3 for both laws: 4e-6 relative chance of a false alarm).
+    # (sd of y·u² ≤ √3 for both laws; a false alarm has probability < 1e-6, and the draw is seeded).
     x, y = _law_rows(law, 2)
     u = (x[:, 0] - x[:, 1]) / math.sqrt(2)
     v = (x[:, 0] + x[:, 1]) / math.sqrt(2)

@@ -170,7 +170,7 @@ def test_t_loss_between_snapshots():
 
 def test_t1_over_prediction_uses_the_law():
     v = check(ladder((16, 32), phase1))
-    assert v.stats["d16_T1_over_pred"] == pytest.approx(round(phase1(16)) / t1_prediction(16, ETA), rel=1e-9)
+    assert v.stats["d16_T1_over_pred"] == pytest.approx(round(phase1(16)) / t1_prediction(16, ETA, 1.0), rel=1e-9)
 
 
 def test_exponent_and_interval_helpers():
