@@ -83,6 +83,12 @@ phase one, including its end where ‖w_sig‖ is no longer small against ‖w_p
 first-order prediction overestimates the growth: median ratios ≈ 0.56-0.75 at d = 32
 (≈ 0.89-0.92 if the fit were restricted to ‖w_sig‖ ≤ ‖w_perp‖), so (ii) fails there. In
 the paper regime |a| leaves the window before that (ratios ≈ 0.83-0.90 for d = 16-64).
+With its own constant c = 2/π the gaussian regime matches the prediction as well as the
+paper regime does (quick ladder: rate ratios 0.76, 0.85, 0.88, T1/T1_pred 1.00, 1.01, 0.98
+at d = 16, 32, 64); with the hypercube's c = 1 it failed (ratios ≈ 0.5, T1/T1_pred up to 1.75).
+In sparse_finders the non-finders start at the drift's fixed point, so T1 (which needs
+their mass too) comes late at small d: T1/T1_pred 1.55, 1.26, 1.10 at d = 16, 32, 64, and
+(iii) fails at d = 16.
 """
 
 from __future__ import annotations
