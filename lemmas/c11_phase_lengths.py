@@ -47,6 +47,8 @@ profiles run, {16, 32, 64} and {64, …, 1024}): phase one ∝ √d·log d: k �
 log log d cannot be told apart over these ladders, and the reading does not pretend to.
 An additive offset (phase two's above) pulls the exponent towards the Θ(1) value on a
 ladder of small d: the paper regime measures −0.35 for phase two on {16, 32, 64}.
+Where the init is not small (large_init, θ = 1) the log log d of phase two has no source:
+there (T_L − T1)·η = 4.4, 3.3, 3.1 at d = 16, 32, 64 and phase two fails (exponent −1.8).
 
 Reported besides: T1/T1_pred on every rung (C2's absolute prediction with the law's drift
 constant; NaN for a law without one), the phase lengths per rung, and (T_ε − T1)·η with
