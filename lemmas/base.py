@@ -76,9 +76,10 @@ class Thresholds:
     c10_bootstrap: int = 1000  # resamples of the slope's bootstrap interval over seeds (docs/SPEC.md C10)
     c10_test_size: int = 4000  # test points of a grid run: T_ε is a crossing of ε, not a certificate (C9's job)
     c10_max_horizon: int = 4  # a grid run lasts at most this many paper horizons T (in steps)
-    # C11
-    c11_factor: float = 2.0  # T1·η/log d within a factor 2 of its median
-    c11_verdict_min_d: int = 1024  # phase-two lengths reported without a verdict below this d
+    # C11: each phase length, normalized by its predicted d-dependence, grows like (log d)^k; k fitted per
+    # seed over the ladder, its t-interval over seeds (at `confidence`) must lie inside this band (halfway
+    # to the neighbouring powers ±1 of log d), fails wholly outside it
+    c11_exponent_band: tuple[float, float] = (-0.5, 0.5)
 
     @staticmethod
     def zeta(d: int) -> float:
