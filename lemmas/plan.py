@@ -273,7 +273,7 @@ def proxy_run(ex: Example) -> RunConfig:
     The proxy h0 has no minimum (h0' ≡ -1), so its weights grow geometrically forever and
     overflow on long horizons (small batches run ~10⁵ steps); C1 reads it only up to T1, so
     this run lasts min(T, c1_proxy_window × the linearized T1 prediction √(2π)(½ log d + log 1/ζ)/η).
-    A T1 later than that leaves the seed unevaluable for C1.
+    A T1 later than that leaves the seed unevaluable for C1, or failing when T2 falls inside (T1 > T2).
     """
     cfg = base_config(ex)
     main = cfg.variants[0]
