@@ -33,18 +33,19 @@ Per seed: pass when at every snapshot with step ≥ the phase-two start
 Decisions (where the specification, docs/SPEC.md, is silent):
 
 * The test set is only evaluated at the snapshots, so "from the phase-two start on" means
-  every snapshot with step ≥ it; a sparser grid can only miss violations. The ratio is
-  largest at the phase-two start and decays after it, so the verdict turns on the steps
-  right after the start: in the paper regime at d = 32 the ratio there is at most 0.21
-  against ζ = 0.29 (a snapshot at every step) and any grid gives the same outcomes, but in
-  first_layer_only it is 0.29–0.32 at the start itself and below ζ 1–3 steps later, so the
-  default grid (a snapshot every 10 steps there) passes seeds that fail at every step. The
-  phase-two start alone does not remove the grid dependence. The certification therefore
-  reads C4 with a snapshot at every step of the run's first `c4_every_step_window` = 3
-  linearized T1 predictions √(2π)(½ log d + log 1/ζ)/η (`Claim.every_step_window`; the plan
-  adds a prefix run with the same seeds and batches, lemmas.plan.every_step_prefix), where
-  T1 and the phase-two start lie, and the run's own grid after it. Reported per seed:
-  whether its phase-two start fell in that every-step range (`start_read_at_every_step`).
+  every snapshot with step ≥ it; a sparser grid can only miss violations. In the paper and
+  first_layer_only regimes the ratio is largest at the phase-two start and decays after it,
+  so the verdict turns on the steps right after the start. In the paper regime at d = 32 the
+  ratio there is at most 0.21 against ζ = 0.29 (a snapshot at every step) and any grid gives
+  the same outcomes; in first_layer_only it is 0.29–0.32 at the start itself and below ζ 1–3
+  steps later, so the default grid (a snapshot every 10 steps there) passes seeds that fail
+  at every step. The phase-two start alone does not remove the grid dependence. The
+  certification therefore reads C4 with a snapshot at every step of the run's first
+  `c4_every_step_window` = 3 linearized T1 predictions √(2π)(½ log d + log 1/ζ)/η
+  (`Claim.every_step_window`: the plan adds a prefix run with the same seeds and batches,
+  lemmas.plan.every_step_prefix), where T1 and the phase-two start lie, and the run's own
+  grid after it. Reported per seed: whether its phase-two start fell in that every-step
+  range (`start_read_at_every_step`).
 * `T1` never reached: 'na' (nothing to approximate).
 * `T1` reached but the network never signal-heavy at ζ/2 up to T (phase two never starts):
   'na' — the claim is conditional on the hypothesis; its transient is still reported.
@@ -132,7 +133,10 @@ def _seed_outcome(
         return {
             **rec,
             "outcome": "na",
-            "why": f"phase two never starts: the network is not signal-heavy at ζ/2 at any step after T1 = {t1}",
+            "why": (
+                f"phase two never starts: the network is not signal-heavy at {THRESHOLDS.c4_hypothesis_factor:g}·ζ "
+                f"at any step after T1 = {t1}"
+            ),
         }
     sel = snap_steps >= start
     if not sel.any():
