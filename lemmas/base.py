@@ -53,6 +53,13 @@ class Thresholds:
     c2_min_window: int = 10  # steps a neuron needs at initial size for a rate fit
     c2_t1_band: tuple[float, float] = (0.5, 1.5)  # measured T1 / linearized prediction
     c2_min_fit_share: float = 0.5  # C2 'median over neurons': at least this share of the neurons fitted, else na
+    # C4
+    # Phase two of C4 starts at the first step where the network is signal-heavy at this share of ζ
+    # (S_t ≥ 1 - fζ with the per-neuron test at fζ): C4's tolerance ζ is then 1/f times the hypothesis'.
+    c4_hypothesis_factor: float = 0.5
+    # C4's test set is read at every step of the run's first c4_every_step_window linearized T1
+    # predictions (a prefix run, lemmas.plan.every_step_prefix), where T1 and the phase-two start lie.
+    c4_every_step_window: float = 3.0
     # C6
     c6_identity_rtol: Mapping[str, float] = field(default_factory=lambda: {"float32": 1e-4, "float64": 1e-10})
     # C7
@@ -306,6 +313,9 @@ class Claim:
     decisions: str = ""  # choices made where the specification (docs/SPEC.md) is silent
     applies: Callable[[Any], str | None] = lambda cfg: None  # RunConfig -> None, or why the claim is undefined there
     horizon: str = "T"  # how much of a run it reads: one of HORIZONS
+    # > 0: the plan adds the test set at every step of the run's first `every_step_window` linearized
+    # T1 predictions (lemmas.plan.every_step_prefix); 0: the run's own snapshot grid only
+    every_step_window: float = 0.0
 
     def __post_init__(self) -> None:
         if self.needs not in NEEDS:

@@ -23,7 +23,15 @@ i.e. `linear`, or `linear_frozen_a` in the first_layer_only regime):
 Decisions (where the specification, docs/SPEC.md, is silent; taken with the lead):
 
 * `T2 = -1` ("the batch never deviates by ζ") counts as `T2 = ∞`, so (a) holds.
-* `T1` never reached: the seed is unevaluable ('na'), never 'pass'.
+* `T1` never reached but `T2` reached: `T1` lies beyond the recorded steps, hence after `T2`:
+  the loss left its linear regime before the features were found, a failure of (a) (and of
+  (b), since the batch deviation reached ζ at `T2`); (b)–(d') are read over every recorded
+  step and snapshot, all of which are `≤ T1`. This includes a `T1` beyond the coupled run's
+  window (`c1_proxy_window` linearized predictions) with `T2` inside it.
+* Neither `T1` nor `T2` reached: unevaluable ('na'), never 'pass' — the linear regime lasted
+  the whole recorded window and the features were not found in it, so the order of the two
+  cannot be read (a phase one longer than its prediction is C2's failure, not C1's).
+* `T1_median` is over the seeds that reached `T1` (a `T1` beyond the run is censored).
 * `CLAIM.variants = ("linear",)`: the proxy of the main run. In the first_layer_only
   regime the proxy is `linear_frozen_a` (`proxy_variant("frozen_a")`), for another loss its
   own proxy (`squared_linear`, …); the check always reads
@@ -84,6 +92,10 @@ def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.where(den > 0, out, np.where(num > 0, np.inf, 0.0))
 
 
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else math.nan
+
+
 # ------------------------------------------------------------------------------ the check
 def _seed_outcome(
     seed: int,
@@ -98,22 +110,30 @@ def _seed_outcome(
 ) -> dict[str, Any]:
     """One seed's record. Arrays are this seed's: batch_dev/dist_step (T,), test_dev/dist_snap (S,)."""
     rec: dict[str, Any] = {"seed": seed, "T1": int(t1), "T2": int(t2)}
-    if t1 < 0:
-        return {**rec, "outcome": "na", "why": "T1 not reached: S_t < 1-ζ at every recorded step"}
-    t2_eff = math.inf if t2 < 0 else t2
-    early = snap_steps <= t1
+    if t1 < 0 and t2 < 0:
+        why = "neither T1 nor T2 reached: S_t < 1-ζ and batch max|h'+1| < ζ at every recorded step"
+        return {**rec, "outcome": "na", "why": why}
+    # T1 not reached but T2 reached: T1 lies beyond every recorded step and snapshot, so all of them
+    # are "≤ T1", and T1 > T2.
+    last = t1 if t1 >= 0 else len(batch_dev) - 1
+    early = snap_steps <= (t1 if t1 >= 0 else math.inf)
     rec.update(
-        max_batch_dev=float(batch_dev[: t1 + 1].max()),
+        max_batch_dev=float(batch_dev[: last + 1].max()),
         max_test_dev=float(test_dev[early].max()) if early.any() else 0.0,
         max_proxy_dist_snap=float(dist_snap[early].max()) if early.any() else 0.0,
-        max_proxy_dist_step_lb=float(dist_step[: t1 + 1].max()),
+        max_proxy_dist_step_lb=float(dist_step[: last + 1].max()),
         snapshots_checked=int(early.sum()),
     )
     problems = []
-    if not t1 <= t2_eff:
+    if t1 < 0:
+        problems.append(
+            f"T1 > T2 = {t2}: T1 not reached in the {len(batch_dev)} recorded steps "
+            "(the loss left its linear regime before the features were found)"
+        )
+    elif t2 >= 0 and t1 > t2:
         problems.append(f"T1 = {t1} > T2 = {t2}")
     if rec["max_batch_dev"] > z:
-        t_bad = int(np.argmax(batch_dev[: t1 + 1] > z))
+        t_bad = int(np.argmax(batch_dev[: last + 1] > z))
         problems.append(f"batch max|h'+1| = {rec['max_batch_dev']:.3g} > ζ = {z:.3g} (first at t = {t_bad} ≤ T1)")
     if rec["max_test_dev"] > z:
         problems.append(f"test max|h'+1| = {rec['max_test_dev']:.3g} > ζ at a snapshot ≤ T1")
@@ -161,8 +181,8 @@ def check(traj: Trajectory) -> Verdict:
     ]
     ev = [p for p in per_seed if p["outcome"] != "na"]
     stats = {
-        "T1_median": float(np.median([p["T1"] for p in ev])) if ev else math.nan,
-        "T2_median": float(np.median([math.inf if p["T2"] < 0 else p["T2"] for p in ev])) if ev else math.nan,
+        "T1_median": _median([p["T1"] for p in ev if p["T1"] >= 0]),  # a T1 beyond the run is censored
+        "T2_median": _median([math.inf if p["T2"] < 0 else p["T2"] for p in ev]),
         "max_batch_dev_to_T1": max((p["max_batch_dev"] for p in ev), default=math.nan),
         "max_test_dev_to_T1": max((p["max_test_dev"] for p in ev), default=math.nan),
         "max_proxy_dist_snap_to_T1": max((p["max_proxy_dist_snap"] for p in ev), default=math.nan),
@@ -228,7 +248,8 @@ CLAIM = Claim(
     ),
     variants=("linear",),
     decisions=(
-        "T2 never reached counts as ∞; T1 never reached -> na; proxy = proxy_variant(main) "
+        "T2 never reached counts as ∞; T1 never reached -> fail when T2 was reached (T1 > T2), else na; "
+        "proxy = proxy_variant(main) "
         "(linear_frozen_a in first_layer_only); proxy distance exact on snapshots ≤ T1 and, per step, "
         "a lower bound from the signal-plane coordinates and ‖w_perp‖ (counts in the verdict too)."
     ),

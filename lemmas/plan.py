@@ -5,7 +5,8 @@ number of seeds, a batch size for regimes drawn over it, the d-ladder of ladder 
 Everything here is deterministic in the example, so claims that read the same run share one
 cache entry: the per-run *bundle* carries the main run and the frozen-second-layer run (C8)
 in one batched computation; C1's coupled linear proxy runs beside the main run over phase
-one only; C7 reads three one-step runs; C10 searches a grid of batch sizes.
+one only; C4 also reads the bundle's first steps with a snapshot at every step
+(`every_step_prefix`); C7 reads three one-step runs; C10 searches a grid of batch sizes.
 
     from lemmas import certify
     from lemmas.plan import Example
@@ -28,6 +29,7 @@ import numpy as np
 from lemmas.base import THRESHOLDS, Claim, Verdict, not_applicable, registry
 from simulator import RunConfig, Trajectory, build_regime, paper_hyper, registered_regimes
 from simulator.config import VARIANTS, frozen_variant, proxy_variant
+from simulator.population import TEST_FIELDS
 
 Get = Callable[[RunConfig], Trajectory]
 
@@ -267,18 +269,44 @@ def bundle(ex: Example) -> RunConfig:
     return base_config(ex, variants=tuple(dict.fromkeys((main, frozen_variant(main)))))
 
 
+def linearized_t1(cfg: RunConfig) -> float:
+    """C2's linearized phase-one length √(2π)(½ log d + log 1/ζ)/η (docs/SPEC.md §3.2), known before a run."""
+    return math.sqrt(2 * math.pi) * (0.5 * math.log(cfg.d) + math.log(1 / cfg.zeta)) / cfg.eta
+
+
+def every_step_prefix(cfg: RunConfig, window: float) -> RunConfig:
+    """cfg over its first min(T, ⌈window × linearized_t1⌉) steps, with a snapshot at every step. The same
+    seeds, init, minibatches and variants: its records are those of cfg's run up to there, bit for bit
+    (neither the snapshot grid nor the horizon changes a random draw or a step; dropping a coupled
+    variant would change the batched arithmetic by rounding)."""
+    steps = min(cfg.steps, math.ceil(window * linearized_t1(cfg)))
+    return cfg.replace(steps=steps, snapshots=steps + 1)
+
+
+def with_prefix_snapshots(whole: Trajectory, prefix: Trajectory) -> Trajectory:
+    """`whole` with the snapshots of its every-step `prefix` (`every_step_prefix`) in place of its own up to
+    the prefix's last step; the per-step records are whole's (the prefix's are the same)."""
+    if list(prefix.seeds) != list(whole.seeds) or prefix.config.variants != whole.config.variants:
+        raise ValueError("the prefix run is not a prefix of this run (other seeds or variants)")
+    end = int(prefix.snap_steps[-1]) if len(prefix.snap_steps) else -1
+    later = whole.snap_steps > end
+    arrays = dict(whole.arrays)
+    for name in ("snap_steps", "snap_W", "snap_a", *TEST_FIELDS):
+        arrays[name] = np.concatenate([prefix.arrays[name], whole.arrays[name][later]])
+    return Trajectory(whole.config, arrays, {**whole.meta, "every_step_snapshots_to": end})
+
+
 def proxy_run(ex: Example) -> RunConfig:
     """C1's coupled run: the main run and its first-order proxy (`proxy_variant`) over phase one only.
 
     The proxy h0 has no minimum (h0' ≡ -1), so its weights grow geometrically forever and
     overflow on long horizons (small batches run ~10⁵ steps); C1 reads it only up to T1, so
     this run lasts min(T, c1_proxy_window × the linearized T1 prediction √(2π)(½ log d + log 1/ζ)/η).
-    A T1 later than that leaves the seed unevaluable for C1.
+    A T1 later than that leaves the seed unevaluable for C1, or failing when T2 falls inside (T1 > T2).
     """
     cfg = base_config(ex)
     main = cfg.variants[0]
-    t1_pred = math.sqrt(2 * math.pi) * (0.5 * math.log(cfg.d) + math.log(1 / cfg.zeta)) / cfg.eta
-    steps = min(cfg.steps, math.ceil(THRESHOLDS.c1_proxy_window * t1_pred))
+    steps = min(cfg.steps, math.ceil(THRESHOLDS.c1_proxy_window * linearized_t1(cfg)))
     return cfg.replace(variants=(main, proxy_variant(main)), steps=steps)
 
 
@@ -366,8 +394,13 @@ def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
     if why is not None:
         return not_applicable(claim.id, why)
     if claim.needs == "run":
-        coupled_proxy = any(VARIANTS[v].proxy for v in claim.variants)
-        return claim.check(get(proxy_run(ex) if coupled_proxy else within_horizon(bundle(ex), claim)))
+        if any(VARIANTS[v].proxy for v in claim.variants):
+            return claim.check(get(proxy_run(ex)))
+        cfg = within_horizon(bundle(ex), claim)
+        traj = get(cfg)
+        if claim.every_step_window > 0:
+            traj = with_prefix_snapshots(traj, get(every_step_prefix(cfg, claim.every_step_window)))
+        return claim.check(traj)
     if claim.needs == "ladder":
         return claim.check({d: get(within_horizon(base_config(ex, d=d), claim)) for d in ex.ladder})
     if claim.needs == "gradient":

@@ -154,10 +154,30 @@ def test_one_failing_seed_of_four_still_holds():
     assert [p["outcome"] for p in v.per_seed] == ["fail", "pass", "pass", "pass"]
 
 
-def test_features_never_found_is_inconclusive():
-    v = check(build(None, 25))
+def test_loss_leaving_linear_regime_before_features_are_found_fails():
+    v = check(build(None, 25))  # T2 = 25 reached, T1 never (beyond the 40 recorded steps): T1 > T2
+    assert v.status == "fails", v.summary()
+    assert [p["outcome"] for p in v.per_seed] == ["fail"] * R
+    assert "T1 > T2 = 25: T1 not reached in the 40 recorded steps" in v.per_seed[0]["why"]
+    assert "batch max|h'+1| = 0.5" in v.per_seed[0]["why"]  # (b) read over every recorded step
+    assert v.stats["max_batch_dev_to_T1"] == pytest.approx(0.5)
+    assert v.stats["seeds_unevaluable"] == 0 and math.isnan(v.stats["T1_median"])  # no seed reached T1
+    assert v.per_seed[0]["snapshots_checked"] == len(SNAPS)
+
+
+def test_one_seed_never_finding_features_after_T2_counts_as_a_failure():
+    traj = build(10, 25)
+    traj.arrays["w_coords"][:, 1] = 0.0  # seed 1 never finds the features (S_t = 0); T2 = 25
+    v = check(traj)
+    assert [p["outcome"] for p in v.per_seed] == ["pass", "fail", "pass", "pass"]
+    assert v.stats["T1_median"] == 10  # over the seeds that reached T1
+
+
+def test_neither_T1_nor_T2_is_inconclusive():
+    v = check(build(None, None))
     assert v.status == "inconclusive"
-    assert "T1 not reached" in v.reason
+    assert "neither T1 nor T2 reached" in v.reason
+    assert all(p["outcome"] == "na" for p in v.per_seed)
 
 
 def test_missing_proxy_is_inconclusive():
