@@ -9,7 +9,7 @@ What a claim reads is declared in its `Claim` record:
   the coupled `variants` the claim lists, named for the logistic loss (C1 reads the `linear`
   proxy, C8 `frozen_a`); lemmas.plan runs the main run's own twins of the same loss
   (`simulator.config.proxy_variant`, `frozen_variant`);
-* `needs = "ladder"`: a mapping d → `Trajectory` over a d-ladder (C2 band, C11);
+* `needs = "ladder"`: a mapping d → `Trajectory` over a d-ladder (C2 band, C10, C11);
 * `needs = "gradient"`: the t = 0 gradient statistics at several batch sizes (C7);
 * `needs = "batch_grid"`: per d, per batch size m, a `Trajectory` (Q1).
 

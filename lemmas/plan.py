@@ -5,7 +5,7 @@ number of seeds, a batch size for regimes drawn over it, the d-ladder of ladder 
 Everything here is deterministic in the example, so claims that read the same run share one
 cache entry: the per-run *bundle* carries the main run and the frozen-second-layer run (C8)
 in one batched computation; C1's coupled linear proxy runs beside the main run over phase
-one only; C7 reads three one-step runs; C10 searches a grid of batch sizes.
+one only; C7 reads three one-step runs; Q1 searches a grid of batch sizes.
 
     from lemmas import certify
     from lemmas.plan import Example
@@ -47,7 +47,7 @@ class Profile:
     wide_max_d: int  # widths > 1 are drawn only at d ≤ this (a run's cost grows like width · d²·polylog d)
     seeds: int  # seeds per example (the binomial rule's n)
     max_seed: int  # the base seed is drawn from [0, max_seed]
-    ladders: tuple[tuple[int, ...], ...]  # d-ladders of C2 and C11
+    ladders: tuple[tuple[int, ...], ...]  # d-ladders of C2, C10 and C11
     ladder_seeds: int  # seeds of a ladder example (one run per rung, to the phases' end: C2, C10, C11)
     ladder_examples: int  # examples per ladder or batch-grid item (C2, C10, C11, Q1: the top rung dominates)
     c10_ladders: tuple[tuple[int, ...], ...]  # d-ladders of Q1's batch grid (span ≥ 16×; lemmas/q1_batch_size.py)
