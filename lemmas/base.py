@@ -9,9 +9,9 @@ What a claim reads is declared in its `Claim` record:
   the coupled `variants` the claim lists, named for the logistic loss (C1 reads the `linear`
   proxy, C8 `frozen_a`); lemmas.plan runs the main run's own twins of the same loss
   (`simulator.config.proxy_variant`, `frozen_variant`);
-* `needs = "ladder"`: a mapping d → `Trajectory` over a d-ladder (C2 band, C11);
+* `needs = "ladder"`: a mapping d → `Trajectory` over a d-ladder (C2 band, C10, C11);
 * `needs = "gradient"`: the t = 0 gradient statistics at several batch sizes (C7);
-* `needs = "batch_grid"`: per d, per batch size m, a `Trajectory` (C10).
+* `needs = "batch_grid"`: per d, per batch size m, a `Trajectory` (Q1).
 
 "With high probability" is one shared rule, `whp`: a claim holds on an example when
 the number of failing seeds is within what a failure rate δ = 0.1 allows at 95%
@@ -67,7 +67,7 @@ class Thresholds:
     c7_min_d: int = 64  # the claim is stated for d ≥ 64
     c7_batch_gain: float = 2.0  # noise/drift at m = d is at least this many times that at m = ⌈d/ψ⌉
     c7_drift_batch_factor: int = 64  # the drift is estimated on an independent batch of ≥ 64·m samples
-    c7_bootstrap: int = 1000  # bootstrap resamples over seeds (C7 reports an interval, as docs/SPEC.md asks of C10)
+    c7_bootstrap: int = 1000  # bootstrap resamples over seeds (C7 reports an interval)
     # C8
     c8_spearman_max: float = -0.5
     c8_finder_mass: float = 0.5  # finders' share of the output mass at T (sparse_finders)
@@ -76,13 +76,18 @@ class Thresholds:
     # C9
     eps: float = 0.01  # target 0-1 error
     c9_min_test: int = 20_000
-    # C10
-    c10_slope: tuple[float, float] = (1.0, 1.7)
+    # C10 (the theorem's algorithm: n = m·T_ε at m = ⌈d/ψ⌉, on the C2/C11 ladder runs)
+    c10_exponent_band: tuple[float, float] = (-0.5, 0.5)  # residual exponent β: n/(d·log^k d) ∝ d^β, k = 2C+1
     c10_min_span: float = 16.0  # the d-ladder spans at least 16×
-    c10_time_resolution: float = 0.01  # T_ε resolution ≤ 1% of the horizon
-    c10_bootstrap: int = 1000  # resamples of the slope's bootstrap interval over seeds (docs/SPEC.md C10)
-    c10_test_size: int = 4000  # test points of a grid run: T_ε is a crossing of ε, not a certificate (C9's job)
-    c10_max_horizon: int = 4  # a grid run lasts at most this many paper horizons T (in steps)
+    c10_min_seeds: int = 8  # fewer seeds: a bootstrap over seeds too coarse for an interval (inconclusive)
+    c10_bootstrap: int = 1000  # resamples of β's bootstrap interval over seeds
+    # Q1 (open question 1: the least sample count over a grid of batch sizes, lemmas/plan.py::c10_grid)
+    q1_slope: tuple[float, float] = (1.0, 1.7)  # band of the log-log slope of n*(d) = min_m m·T_ε
+    q1_min_span: float = 16.0  # the d-ladder spans at least 16×
+    q1_time_resolution: float = 0.01  # T_ε resolution ≤ 1% of the horizon
+    q1_bootstrap: int = 1000  # resamples of the slope's bootstrap interval over seeds
+    q1_test_size: int = 4000  # test points of a grid run: T_ε is a crossing of ε, not a certificate (C9's job)
+    q1_max_horizon: int = 4  # a grid run lasts at most this many paper horizons T (in steps)
     # C11: each phase length, normalized by its predicted d-dependence, grows like (log d)^k; k fitted per
     # seed over the ladder, its t-interval over seeds (at `confidence`) must lie inside this band (halfway
     # to the neighbouring powers ±1 of log d), fails wholly outside it
@@ -301,7 +306,7 @@ HORIZONS = ("T", "phases")
 
 @dataclass(frozen=True)
 class Claim:
-    id: str  # "C1" … "C11", stable
+    id: str  # "C1" … "C11", stable; "Q1" … for the paper's open questions
     slug: str  # "phase1_linearization"
     title: str
     anchor: str  # where in the paper

@@ -89,7 +89,7 @@ def examples(needs: str, regime: str, prof: Profile) -> st.SearchStrategy[Exampl
     ).filter(lambda e: e.width == 1 or e.d <= prof.wide_max_d)
     if needs == "ladder":  # a run per rung over the full horizon: at m = d where the regime draws m
         ladders = prof.ladders_for(regime)
-        rung = base.map(lambda e: replace(e, seeds=prof.ladder_seeds, batch="d" if e.batch else ""))
+        rung = base.map(lambda e: replace(e, seeds=prof.ladder_seeds_for(regime), batch="d" if e.batch else ""))
     elif needs == "batch_grid":
         ladders = prof.c10_ladders
         rung = base.map(lambda e: replace(e, seeds=prof.c10_seeds, width=1))

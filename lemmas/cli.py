@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         "--ladder",
         default=None,
         metavar="D1,D2,…",
-        help="d-ladder of a ladder or batch-grid claim (C2, C10, C11; default: the profile's)",
+        help="d-ladder of a ladder or batch-grid claim (C2, C10, C11, Q1; default: the profile's)",
     )
     ck.add_argument(
         "--profile", default="quick", help="where the defaults of --d, --seeds and --ladder come from (default: quick)"
@@ -179,7 +179,7 @@ def example_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
         )
         if len(ladder) < 2 or any(a >= b for a, b in zip(ladder, ladder[1:])):
             raise UsageError(f"--ladder {list(ladder)}: needs at least two increasing dimensions")
-        seeds = args.seeds or (prof.c10_seeds if claim.needs == "batch_grid" else prof.ladder_seeds)
+        seeds = args.seeds or (prof.c10_seeds if claim.needs == "batch_grid" else prof.ladder_seeds_for(args.regime))
         ex = Example(args.regime, ladder[0], args.width, args.seed, seeds, args.batch, tuple(ladder))
     else:
         if args.ladder is not None:

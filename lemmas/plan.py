@@ -6,7 +6,7 @@ Everything here is deterministic in the example, so claims that read the same ru
 cache entry: the per-run *bundle* carries the main run and the frozen-second-layer run (C8)
 in one batched computation; C1's coupled linear proxy runs beside the main run over phase
 one only; C4 also reads the bundle's first steps with a snapshot at every step
-(`every_step_prefix`); C7 reads three one-step runs; C10 searches a grid of batch sizes.
+(`every_step_prefix`); C7 reads three one-step runs; Q1 searches a grid of batch sizes.
 
     from lemmas import certify
     from lemmas.plan import Example
@@ -49,11 +49,11 @@ class Profile:
     wide_max_d: int  # widths > 1 are drawn only at d ≤ this (a run's cost grows like width · d²·polylog d)
     seeds: int  # seeds per example (the binomial rule's n)
     max_seed: int  # the base seed is drawn from [0, max_seed]
-    ladders: tuple[tuple[int, ...], ...]  # d-ladders of C2 and C11
-    ladder_seeds: int  # seeds of a ladder example (one run per rung, full horizon each)
-    ladder_examples: int  # examples per ladder or batch-grid item (C2, C10, C11: the top rung dominates)
-    c10_ladders: tuple[tuple[int, ...], ...]  # d-ladders of C10 (span ≥ 16×)
-    c10_seeds: int
+    ladders: tuple[tuple[int, ...], ...]  # d-ladders of C2, C10 and C11
+    ladder_seeds: int  # seeds of a ladder example (one run per rung, to the phases' end: C2, C10, C11)
+    ladder_examples: int  # examples per ladder or batch-grid item (C2, C10, C11, Q1: the top rung dominates)
+    c10_ladders: tuple[tuple[int, ...], ...]  # d-ladders of Q1's batch grid (span ≥ 16×; lemmas/q1_batch_size.py)
+    c10_seeds: int  # seeds of Q1's batch grid
     max_examples: int  # examples per per-run item
     derandomize: bool  # draws fixed per (profile, regime, kind of run): reruns check the same examples
     search: bool = False  # hypothesis targets and shrinks (a search for counterexamples)
@@ -62,6 +62,7 @@ class Profile:
     regime_ds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     regime_ladders: Mapping[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
     regime_batches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    regime_ladder_seeds: Mapping[str, int] = field(default_factory=dict)  # a regime's own seeds per ladder example
 
     def ds_for(self, regime: str) -> tuple[int, ...]:
         return tuple(self.regime_ds.get(regime, self.ds))
@@ -71,6 +72,9 @@ class Profile:
 
     def batches_for(self, regime: str) -> tuple[str, ...]:
         return tuple(self.regime_batches.get(regime, ()))
+
+    def ladder_seeds_for(self, regime: str) -> int:
+        return int(self.regime_ladder_seeds.get(regime, self.ladder_seeds))
 
 
 def _profiles() -> dict[str, Profile]:
@@ -114,6 +118,9 @@ def _profiles() -> dict[str, Profile]:
         regime_ds={"small_batch": (64, 128)},
         regime_ladders={"paper": ((64, 128, 256, 512, 1024),)},
         regime_batches={"small_batch": ("d",)},
+        # C10's interval is a bootstrap over the ladder's seeds: 8 (not 4) in the paper regime, whose ladder
+        # spans 16×; the d = 1024 rung doubles (≈ 4·m·T_stop·d·p ≈ 20 TFLOP per seed stopped at ~0.5 T).
+        regime_ladder_seeds={"paper": 8},
     )
     # certify's draws enlarged for a GPU: a profile of its own, with its own baseline cells.
     certify_gpu = replace(
@@ -329,8 +336,8 @@ def batch_grid(d: int) -> list[int]:
 
 def samples_to_eps(traj: Trajectory) -> np.ndarray:
     """Per seed, m·T_ε (∞ for a seed that never reaches ε in the run): C10's own reading
-    (`c10_sample_complexity.samples_to_eps`), so that the search and the verdict agree."""
-    from lemmas.c10_sample_complexity import samples_to_eps as cell_of
+    (`q1_batch_size.samples_to_eps`), so that the search and the verdict agree."""
+    from lemmas.q1_batch_size import samples_to_eps as cell_of
 
     n = cell_of(traj).n
     return np.where(np.isnan(n), np.inf, n)
@@ -340,11 +347,11 @@ def c10_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
     """Search the batch grid at every d of the ladder, from the largest m down.
 
     Each m runs with the regime's η, p, θ for the horizon min(⌈min(n_budget, 2·n_best)/m⌉,
-    c10_max_horizon·T) steps (n_budget = the paper regime's m·T at that d; n_best = the slowest
+    q1_max_horizon·T) steps (n_budget = the paper regime's m·T at that d; n_best = the slowest
     seed's least m·T_ε so far: a run needing more than twice that cannot hold any seed's arg-min;
     the horizon cap bounds the cost of small batches where nothing is learnt — a seed censored
     there is reported as such by the check), 101 uniform snapshots (T_ε to 1% of the horizon) on
-    a c10_test_size-point test set, and stops once every seed is at test error ≤ ε, or, once every
+    a q1_test_size-point test set, and stops once every seed is at test error ≤ ε, or, once every
     seed has a least n, at the first snapshot past n_best/m steps (no seed can improve beyond). The descent
     stops after two consecutive m at which no seed improved its own least n (so every seed's
     arg-min is bracketed from below), or at m = 1.
@@ -363,7 +370,7 @@ def c10_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
         for m in batch_grid(d):
             found = best[np.isfinite(best)]
             cap = min(budget, 2 * float(found.max())) if found.size else budget
-            steps = max(1, min(math.ceil(cap / m), THRESHOLDS.c10_max_horizon * paper_hyper(d).steps))
+            steps = max(1, min(math.ceil(cap / m), THRESHOLDS.q1_max_horizon * paper_hyper(d).steps))
             # once every seed has a least n, past n_best samples none can improve: the run stops there
             # (at a snapshot of its own grid, so every T_ε it reads is the one the whole run would read)
             settled = math.ceil(float(best.max()) / m) if np.isfinite(best).all() else 0
@@ -373,7 +380,7 @@ def c10_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
                 snapshots=101,
                 stop_error=THRESHOLDS.eps,
                 stop_step=settled if settled < steps else 0,
-                test_size=THRESHOLDS.c10_test_size,
+                test_size=THRESHOLDS.q1_test_size,
             )
             rows[m] = traj = get(run_cfg)
             n = samples_to_eps(traj)

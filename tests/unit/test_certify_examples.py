@@ -7,12 +7,13 @@ from hypothesis import given
 from lemmas.base import registry
 from lemmas.certification import choose_examples, examples
 from lemmas.plan import Example, profile
+from lemmas.q1_batch_size import CLAIM as Q1
 
 
 def drawn(cid: str, regime: str, name: str = "certify") -> list[Example]:
     """The examples the profile runs for the cell (nothing simulated)."""
     prof = profile(name)
-    needs = registry()[cid].needs
+    needs = Q1.needs if cid == "Q1" else registry()[cid].needs  # Q1 is registered once the package is installed
     out: list[Example] = []
 
     @given(ex=examples(needs, regime, prof))
@@ -41,7 +42,16 @@ def test_the_draws_the_baselines_were_recorded_on() -> None:
     assert drawn("C3", "paper", "quick") == [Example("paper", 32, 1, 0, 8)]
     assert drawn("C3", "small_batch", "quick")[0].batch in ("d", "4")
     assert drawn("C2", "gaussian", "quick")[0].ladder == (16, 32, 64)
-    assert drawn("C10", "paper", "quick")[0] == Example("paper", 8, 1, 0, 4, "", (8, 16, 32, 64, 128))
+    assert drawn("Q1", "paper", "quick")[0] == Example("paper", 8, 1, 0, 4, "", (8, 16, 32, 64, 128))
+    assert drawn("C10", "paper", "quick") == drawn("C2", "paper", "quick")  # C10 reads the C2/C11 ladder runs
+
+
+def test_c10_reads_the_certify_paper_ladder_with_8_seeds() -> None:
+    """C10's interval is a bootstrap over seeds: the paper ladder (the one spanning 16×) runs 8 seeds, shared
+    by C2 and C11; the other regimes' ladders keep the profile's 4."""
+    (ex,) = drawn("C10", "paper")
+    assert ex.ladder == (64, 128, 256, 512, 1024) and ex.seeds == 8 and drawn("C2", "paper") == [ex]
+    assert drawn("C10", "gaussian")[0].seeds == 4
 
 
 def test_a_gpu_profile_is_its_own_profile() -> None:

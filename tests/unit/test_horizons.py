@@ -1,5 +1,5 @@
 """Claim-aware horizons: a run with `stop_phases` stops once every seed has passed T1, T_ε and T_L,
-and the claims that read only that far (C2, C11) read the same on it as on the whole run; C10's grid
+and the claims that read only that far (C2, C10, C11) read the same on it as on the whole run; Q1's grid
 runs stop (`stop_step`) once no seed can improve its least sample count."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import simulator
 from lemmas import plan
 from lemmas.base import THRESHOLDS, Claim, Verdict, registry
 from lemmas.c11_phase_lengths import t_eps, t_loss
+from lemmas.q1_batch_size import CLAIM as Q1
 from simulator.cache import TrajectoryCache
 from simulator.phases import STOP_MARGIN, PhaseWatch
 from simulator.trajectory import PER_STEP_FIELDS, snapshot_steps
@@ -66,9 +67,9 @@ def test_stopped_run_is_the_prefix_of_the_whole_run(runs) -> None:
             np.testing.assert_array_equal(read(stop), read(full))
 
 
-@pytest.mark.parametrize("cid", ["C2", "C11"])
-def test_c2_c11_read_the_same_on_the_stopped_runs(runs, cid: str) -> None:
-    """The verdict, every statistic and every seed's outcome of C2 and C11 are those of the whole runs."""
+@pytest.mark.parametrize("cid", ["C2", "C10", "C11"])
+def test_phase_claims_read_the_same_on_the_stopped_runs(runs, cid: str) -> None:
+    """The verdict, every statistic and every seed's outcome of C2, C10 and C11 are those of the whole runs."""
     claim = registry()[cid]
     assert claim.horizon == "phases"
     full = claim.check({d: r[0] for d, r in runs.items()})
@@ -184,9 +185,9 @@ def grid_run(cfg: simulator.RunConfig) -> simulator.Trajectory:
     return traj
 
 
-def test_c10_search_stops_settled_runs_without_changing_what_it_reads() -> None:
+def test_q1_search_stops_settled_runs_without_changing_what_it_reads() -> None:
     """Once every seed has a least n, a grid run stops past n_best/m (stop_step); the search tries the same batch
-    sizes and C10 reads the same n*, arg-min and statistics as on the whole runs, for fewer samples."""
+    sizes and Q1 reads the same n*, arg-min and statistics as on the whole runs, for fewer samples."""
     ex = plan.Example(regime="paper", d=8, seeds=4, ladder=(8, 16, 32, 64, 128))
     asked: dict[str, list[simulator.RunConfig]] = {"cut": [], "whole": []}
 
@@ -201,8 +202,7 @@ def test_c10_search_stops_settled_runs_without_changing_what_it_reads() -> None:
     cut, whole = plan.c10_grid(ex, get("cut")), plan.c10_grid(ex, get("whole"))
     assert {d: list(r) for d, r in cut.items()} == {d: list(r) for d, r in whole.items()}
     assert any(c.stop_step > 0 for c in asked["cut"]), "no grid run was stopped: the test no longer exercises it"
-    c10 = registry()["C10"]
-    a, b = c10.check(cut), c10.check(whole)
+    a, b = Q1.check(cut), Q1.check(whole)
     assert a.status == "holds"
     assert json.dumps([a.status, a.stats, a.per_seed]) == json.dumps([b.status, b.stats, b.per_seed])
     samples = {

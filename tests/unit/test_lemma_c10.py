@@ -1,11 +1,4 @@
-"""C10 sample_complexity on hand-built batch grids (verdicts known by construction).
-
-A cell (d, m) is a trajectory whose main-variant test error is 0.5 before the seed's T_ε
-and 0 from T_ε on, read at the snapshots `snapshot_steps(horizon, 101)` (plus T_ε, so the
-recorded T_ε is exact). `grid_from(n_star_fn, m_min_fn)` builds, per d, the grid
-m ∈ {m_min/4, …, 8·m_min}: below m_min no seed ever reaches ε (too noisy), from m_min on
-T_ε = n*(d)/m_min steps, so n(m) = m·T_ε is least at m = m_min: n*(d) is known exactly.
-"""
+"""C10 sample_complexity on hand-built ladders of the theorem's algorithm (verdicts known by construction)."""
 
 from __future__ import annotations
 
@@ -14,162 +7,130 @@ import math
 import numpy as np
 import pytest
 
-from lemmas.c10_sample_complexity import CLAIM, check, loglog_slope, samples_to_eps
-from simulator import paper, parity3
+from lemmas.base import THRESHOLDS
+from lemmas.c10_sample_complexity import CLAIM, check, extreme_exponents, residual_exponent, samples_to_eps
+from simulator import paper
 from tests.support import panels
-from tests.support.c10_grids import LADDER, R, cell, d_log2_d, grid_from
-from tests.support.synthetic import make_trajectory
+from tests.support.c10_ladders import LADDER, ladder_from, rung, theorem_rate
 
 
-def test_samples_to_eps_reads_the_first_snapshot_at_eps():
-    c = samples_to_eps(cell(32, 8, [50, None, 120, 7], horizon=1000, stop=False))
-    assert c.m == 8 and c.horizon == 1000
-    np.testing.assert_array_equal(np.isnan(c.n), [False, True, False, False])
-    assert c.n[0] == 8 * 50 and c.n[2] == 8 * 120 and c.n[3] == 8 * 7
-    assert c.lower == 8 * 1000
-    assert not c.coarse.any()
+def test_samples_to_eps_brackets_t_eps_by_the_snapshot_before() -> None:
+    r = samples_to_eps(rung(64, [100, None, 0.5], exact=False))
+    m = paper(64).m
+    assert r.m == m and r.budget == m * paper(64).steps
+    assert r.hi[0] == m * 106 and r.lo[0] == m * 88  # snapshots …, 88, 106, … of the T = 864 grid
+    assert math.isinf(r.hi[1]) and math.isinf(r.lo[1])
+    assert r.hi[2] == m * 1 and r.lo[2] == 0  # reached at the first snapshot after 0
+    assert r.rel_gap[0] == pytest.approx(18 / 106)
 
 
-def test_healthy_d_polylog_d_holds():
-    g = grid_from(lambda d: d_log2_d(d), lambda d: d // 4)
-    v = check(g)
-    assert v.status == "holds", v.reason
+def test_error_at_init_is_unevaluable() -> None:
+    traj = rung(64, [0.0, 100])
+    r = samples_to_eps(traj)
+    assert np.isnan(r.hi[0]) and r.hi[1] == paper(64).m * 100
+
+
+def test_residual_exponent_of_the_theorem_rate_is_zero() -> None:
+    ds = [64, 128, 256, 1024]
+    assert residual_exponent(ds, [3 * d * math.log(d) ** 5 for d in ds], 5) == pytest.approx(0.0, abs=1e-12)
+    assert residual_exponent(ds, [d**2 * math.log(d) ** 5 for d in ds], 5) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_extreme_exponents_bound_every_choice_inside_the_brackets() -> None:
+    """Monte Carlo: β of any points inside the brackets lies in [β_min, β_max] (500 draws, exact bound)."""
+    rng = np.random.default_rng(0)
     ds = list(LADDER)
-    expect = loglog_slope(ds, [max(1, round(d_log2_d(d) / (d // 4))) * (d // 4) for d in ds])
-    assert v.stats["slope"] == pytest.approx(expect)
-    assert 1.0 <= v.stats["slope"] <= 1.7
-    assert v.stats["slope_lo"] == pytest.approx(expect) and v.stats["slope_hi"] == pytest.approx(expect)
-    for d in ds:
-        assert v.stats[f"argmin_m_median_d{d}"] == d // 4
-        assert v.stats[f"n_star_over_dlog2d_d{d}"] == pytest.approx(1.0, rel=0.05)
-        assert v.stats[f"m_min_d{d}"] == d // 16 and v.stats[f"m_max_d{d}"] == 2 * d
-    for c in panels.curves(v.series["n_by_m"], "line"):
-        assert list(c.x) == sorted(c.x)
+    hi = [d * math.log(d) ** 5 for d in ds]
+    lo = [h * 0.85 for h in hi]
+    bmin, bmax = extreme_exponents(ds, lo, hi, 5)
+    assert bmin < 0 < bmax
+    for _ in range(500):
+        pick = [lo_ + rng.random() * (h - lo_) for lo_, h in zip(lo, hi)]
+        assert bmin - 1e-12 <= residual_exponent(ds, pick, 5) <= bmax + 1e-12
+
+
+def test_theorem_rate_holds() -> None:
+    v = check(ladder_from(theorem_rate()))
+    assert v.status == "holds", v.reason
+    assert v.stats["log_power_k"] == 5
+    assert abs(v.stats["beta"]) < 0.02
+    assert v.stats["beta_lo"] <= v.stats["beta"] <= v.stats["beta_hi"]
+    assert v.stats["slope_raw"] > 1.7  # the raw slope of n against d: log^5 d adds ≈ 0.9 on 64 … 1024
+    for d in LADDER:
+        assert v.stats[f"m_d{d}"] == paper(d).m
+        assert v.stats[f"n_over_budget_d{d}"] == pytest.approx(1.7 / 12, rel=0.05)  # T_ε/T = q/κ
     assert all(s["outcome"] == "pass" for s in v.per_seed)
+    assert len(panels.median(v.series["n_over_dlogk"]).x) == len(LADDER)
 
 
-def test_kernel_like_d_squared_fails():
-    v = check(grid_from(lambda d: 0.5 * d**2, lambda d: d))
-    assert v.status == "fails"
-    assert v.stats["slope"] == pytest.approx(2.0, abs=0.01)
-    assert "faster" in v.reason
+def test_snapshot_resolution_widens_the_interval() -> None:
+    exact = check(ladder_from(theorem_rate()))
+    coarse = check(ladder_from(theorem_rate(), exact=False))
+    assert coarse.stats["beta_lo"] < exact.stats["beta_lo"] and coarse.stats["beta_hi"] > exact.stats["beta_hi"]
+    assert coarse.stats["beta_resolution_lo"] <= coarse.stats["beta"] <= coarse.stats["beta_resolution_hi"]
+    assert coarse.status == "holds", coarse.reason
 
 
-def test_sublinear_growth_fails():
-    v = check(grid_from(lambda d: 200 * math.log(d), lambda d: 4))
-    assert v.status == "fails"
-    assert v.stats["slope"] < 1.0 and "slower than linear" in v.reason
+def test_an_extra_factor_d_fails() -> None:
+    v = check(ladder_from(lambda d: theorem_rate()(d) * d / 64, beyond_t=True))
+    assert v.status == "fails" and "faster" in v.reason
+    assert v.stats["beta_lo"] > THRESHOLDS.c10_exponent_band[1]
 
 
-def test_seed_spread_gives_a_bootstrap_interval():
-    g = grid_from(lambda d: d_log2_d(d), lambda d: d // 4, t_eps_jitter=(0.8, 1.0, 1.1, 1.3))
-    v = check(g)
+def test_pure_d_squared_is_not_told_apart_from_d_log5_d_on_this_ladder() -> None:
+    """What a 16× ladder cannot see (module docstring): n ∝ d² (no log factor) gives β ≈ 0.08 against
+    d·log^5 d over 64 … 1024, inside the band."""
+    v = check(ladder_from(lambda d: 2 * d**2 / paper(d).m))
+    assert v.stats["beta"] == pytest.approx(0.08, abs=0.03)
     assert v.status == "holds"
-    assert v.stats["slope_lo"] <= v.stats["slope"] <= v.stats["slope_hi"]
 
 
-def test_short_ladder_is_inconclusive():
-    v = check(grid_from(lambda d: d_log2_d(d), lambda d: d // 4, ladder=(16, 32, 64, 128)))
-    assert v.status == "inconclusive"
-    assert "spans 8×" in v.reason
-    assert 1.0 <= v.stats["slope"] <= 1.7  # still measured
+def test_straddling_interval_is_inconclusive() -> None:
+    """β's point estimate 0.4 is inside the band but the seeds spread past 0.5: no verdict."""
+    growth = {d: (d / 64) ** 0.4 for d in LADDER}
+    spread = [0.75, 0.8, 0.9, 1.0, 1.0, 1.1, 1.25, 1.33]
+    g = {d: rung(d, [theorem_rate()(d) * growth[d] * s ** math.log2(d / 64) for s in spread]) for d in LADDER}
+    v = check(g)
+    assert v.stats["beta_lo"] < 0.5 < v.stats["beta_hi"], v.reason
+    assert v.status == "inconclusive" and "straddles the band's end 0.5" in v.reason
 
 
-def test_minority_of_never_reaching_seeds_counts_as_infinite():
-    g = grid_from(lambda d: d_log2_d(d), lambda d: d // 4)
-    d, mm = 64, 16
-    for m in [m for m in g[d] if m >= mm]:  # seed 3 never reaches ε at d = 64
-        n = max(1, round(d_log2_d(d) / mm))
-        g[d][m] = cell(d, m, [n, n, n, None], horizon=g[d][m].config.steps)
+def test_few_seeds_or_a_short_ladder_are_inconclusive() -> None:
+    v = check(ladder_from(theorem_rate(), jitter=(0.98, 1.0, 1.0, 1.02)))
+    assert v.status == "inconclusive" and "4 seeds < 8" in v.reason
+    assert abs(v.stats["beta"]) < 0.02  # still measured
+    v = check(ladder_from(theorem_rate(), ladder=(16, 32, 64)))
+    assert v.status == "inconclusive" and "spans 4×" in v.reason
+
+
+def test_a_rung_where_most_seeds_never_reach_eps_is_inconclusive() -> None:
+    g = ladder_from(theorem_rate())
+    g[256] = rung(256, [None] * 5 + [300.0] * 3)
+    v = check(g)
+    assert v.status == "inconclusive" and "d = 256: 5/8 seeds never reach ε" in v.reason and "C9" in v.reason
+    assert v.per_seed[0]["outcome"] == "na"
+
+
+def test_a_minority_never_reaching_counts_as_infinite() -> None:
+    g = ladder_from(theorem_rate())
+    t = theorem_rate()(256)
+    g[256] = rung(256, [None] + [t] * 7)
     v = check(g)
     assert v.status == "holds", v.reason
-    assert v.stats["seeds_never_d64"] == 1
-    assert v.per_seed[3]["outcome"] == "na"
+    assert v.stats["seeds_never_d256"] == 1
 
 
-def test_majority_never_reaching_is_inconclusive_and_names_the_paper_regime():
-    g = grid_from(lambda d: d_log2_d(d), lambda d: d // 4)
-    d = 16  # m_paper(16) = 123, T_paper(16) = 256: the m = 128 cell runs 300 steps and fails
-    g[d] = {m: cell(d, m, [None] * R, horizon=300 if m == 128 else 50) for m in (4, 8, 16, 32, 128)}
-    v = check(g)
-    assert v.status == "inconclusive"
-    assert "d = 16" in v.reason and "cannot be measured" in v.reason
-    assert "paper regime itself fails" in v.reason
-
-
-def test_majority_never_reaching_with_short_horizons_does_not_blame_the_paper_regime():
-    g = grid_from(lambda d: d_log2_d(d), lambda d: d // 4)
-    g[16] = {m: cell(16, m, [None] * R, horizon=50) for m in (4, 8, 16, 32, 128)}
-    v = check(g)
-    assert v.status == "inconclusive" and "paper regime" not in v.reason
-
-
-def test_argmin_at_the_largest_batch_is_inconclusive():
-    g = grid_from(lambda d: d_log2_d(d), lambda d: d // 4, factors=(0.25, 0.5, 1))
-    v = check(g)
-    assert v.status == "inconclusive"
-    assert "top edge" in v.reason
-
-
-def test_argmin_at_the_smallest_batch_above_one_is_inconclusive():
-    g = grid_from(lambda d: d_log2_d(d), lambda d: d // 4, factors=(1, 2, 4))
-    v = check(g)
-    assert v.status == "inconclusive"
-    assert "bottom edge" in v.reason
-
-
-def test_argmin_at_batch_one_is_bracketed():
-    g = grid_from(lambda d: 30 * d, lambda d: 1, factors=(1, 2, 4, 8))
-    v = check(g)
-    assert v.status == "holds", v.reason
-    assert v.stats["slope"] == pytest.approx(1.0, abs=1e-9)
-    assert v.stats["argmin_at_m1_seeds_d64"] == R
-    assert "m = 1" in v.reason
-
-
-def test_censored_seeds_are_unevaluable():
-    # at d = 64 the m = 8 run (below m_min = 16) stopped at step 10: n(8) > 80 only, below n* ≈ 1100
-    g = grid_from(lambda d: d_log2_d(d), lambda d: d // 4)
-    g[64][8] = cell(64, 8, [None] * R, horizon=10)
-    v = check(g)
-    assert v.status == "inconclusive"
-    assert "censored" in v.reason and v.stats["seeds_unevaluable_d64"] == R
-
-
-def test_coarse_resolution_is_unevaluable():
-    g = grid_from(lambda d: d_log2_d(d), lambda d: d // 4)
-    d, mm = 32, 8
-    n = max(1, round(d_log2_d(d) / mm))
-    # snapshots only at 0, the horizon/2 and T_ε: a gap ≫ 1% of the horizon before T_ε
-    c = g[d][mm]
-    horizon = c.config.steps
-    cfg = c.config
-    snaps = [0, n]
-    err = np.array([[0.5] * R, [0.0] * R])
-    g[d][mm] = make_trajectory(cfg, T=n, snap_steps=snaps, test_err_count=(err * cfg.test_size)[:, :, None])
-    assert n > math.ceil(0.01 * horizon)
-    v = check(g)
-    assert v.status == "inconclusive"
-    assert "coarser" in v.reason
-
-
-def test_bad_inputs_raise():
-    g = grid_from(lambda d: d_log2_d(d), lambda d: d // 4)
+def test_bad_inputs_raise() -> None:
     with pytest.raises(ValueError, match="empty"):
         check({})
-    bad = {**g, 32: {**g[32], 8: g[64][16]}}
+    g = ladder_from(theorem_rate(), ladder=(64, 128))
     with pytest.raises(ValueError, match="holds a run"):
-        check(bad)
-    other = cell(32, 4, [None] * R, horizon=100, seed=100)
+        check({64: g[64], 256: g[128]})
     with pytest.raises(ValueError, match="same seeds"):
-        check({**g, 32: {**g[32], 4: other}})
+        check({64: g[64], 128: rung(128, [100.0] * 8, seed=5)})
 
 
-def test_claim_record_and_serialisable_verdict():
-    assert CLAIM.id == "C10" and CLAIM.needs == "batch_grid"
-    assert CLAIM.applies(parity3(16)) is None and CLAIM.applies(paper(16)) is None
-    v = check(grid_from(lambda d: d_log2_d(d), lambda d: d // 4))
-    out = v.to_dict()
-    assert out["status"] == "holds"
-    assert len(panels.median(v.series["n_star"]).x) == len(LADDER)
-    assert out["series"]["n_star"]["kind"] == "panel" and out["series"]["n_star"]["x_scale"] == "log2"
+def test_claim_record_and_serialisable_verdict() -> None:
+    assert CLAIM.id == "C10" and CLAIM.needs == "ladder" and CLAIM.horizon == "phases"
+    out = check(ladder_from(theorem_rate())).to_dict()
+    assert out["status"] == "holds" and out["series"]["n"]["x_scale"] == "log2"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lemmas.base import registry
 from lemmas.cli import main
 
 
@@ -19,12 +20,14 @@ def test_list_names_every_claim_and_regime(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert all(f"C{i} " in out for i in range(1, 12))
     assert all(r in out for r in ("paper", "small_batch", "parity3", "sparse_finders"))
-    assert "batch sizes" in out  # what C10 reads
+    assert ("a grid of batch sizes" in out) == (
+        "Q1" in registry()
+    )  # what Q1 reads (registered once the package is installed)
     c11 = out[out.index("  C11 ") :].splitlines()[1]
     assert "up to T1, T_ε and T_L" in c11  # C11's runs stop past its phases
     assert main(["list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["claims"]
-    assert {c for c, v in listed.items() if v["horizon"] == "phases"} == {"C2", "C11"}
+    assert {c for c, v in listed.items() if v["horizon"] == "phases"} == {"C2", "C10", "C11"}
 
 
 def test_check_prints_the_verdict_statistics_and_where_the_run_is(

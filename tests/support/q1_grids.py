@@ -1,4 +1,4 @@
-"""Hand-built C10 batch grids (verdicts known by construction), shared by C10's unit and mutant tests.
+"""Hand-built Q1 batch grids (verdicts known by construction), shared by Q1's unit and mutant tests.
 
 A cell (d, m) is a trajectory whose main-variant test error is 0.5 before the seed's T_ε
 and 0 from T_ε on, read at the snapshots `snapshot_steps(horizon, 101)` (plus T_ε, so the
