@@ -8,8 +8,9 @@ signal-plane component, placed stratified over the four clusters, the network st
 (test error ≤ ε at T), the finders hold at least half of the output mass |a|·‖w‖ at T and
 at least 3× their uniform share, while in the coupled first-layer-only run (the main run's
 frozen twin, `frozen_a` for the logistic loss: same loss, same init, same batches) they hold
-less than 2× their uniform share; and in every cluster the finders hold a larger share of
-that cluster's mass with joint training than with the second layer frozen.
+less than 2× their uniform share; and in every cluster the finders are more amplified
+(their share of that cluster's mass over their head-count share) with joint training than
+with the second layer frozen.
 
 The check (`needs = "run"`, CLAIM.variants = ("frozen_a",): it reads a frozen twin), per seed:
 
@@ -23,11 +24,14 @@ The check (`needs = "run"`, CLAIM.variants = ("frozen_a",): it reads a frozen tw
     the main run's final test error ≤ ε (THRESHOLDS.eps), the finders' share of the main
     run's mass ≥ max(THRESHOLDS.c8_finder_mass, THRESHOLDS.c8_finder_uniform_factor·u),
     their share in the frozen twin < THRESHOLDS.c8_frozen_uniform_factor·u, and, per cluster
-    c the init placed a finder on (all four in the regime), share_c(main) > share_c(frozen
-    twin). share_c = the finders' part of the mass of the neurons that cover c at T
-    (simulator.data.covered_cluster: sign a_k = y_c and w_k's signal-plane direction on c's
-    side of the diagonal of that sign; the neurons that add to the clean margin γ̃_c), 0
-    where no neuron covers c.
+    c the init placed a finder on (all four in the regime), A_c(main) > A_c(frozen twin).
+    A_c = share_c/u_c, share_c = the finders' part of the mass of the neurons that cover c at
+    T, u_c = (finders covering c)/(neurons covering c): the mean mass of c's finders over the
+    mean mass of c's neurons, 1 without amplification, 0 where no finder covers c. A neuron
+    covers c (simulator.data.covered_cluster) when sign a_k = y_c and its signal-plane
+    direction is on c's side of the diagonal of that sign: the neurons that add to the clean
+    margin γ̃_c. A cluster that finders alone cover in both runs (u_c = 1 twice, A_c = 1 = 1)
+    offers nothing to compare and is left out.
 
 A seed passes when (a) and, in sparse_finders, (b) pass; fails when one of them fails;
 'na' otherwise. The shared w.h.p. rule makes the verdict.
@@ -50,14 +54,17 @@ Decisions (the specification, docs/SPEC.md, is silent):
   certification of the error is C9's business; here it only says the sparse network
   still learns.
 - (b)'s whole-network thresholds use u = n_f/p. The per-cluster comparison needs no
-  threshold of its own: it is the direction joint > frozen, cluster by cluster, of the
-  share that removes the other clusters (margin balance gives every cluster about a quarter
-  of the mass whoever carries it, so a cluster whose finders were not amplified would be
-  hidden by the others in the whole-network share). The per-cluster uniform share
-  u_c = (finders covering c)/(neurons covering c) is reported, not thresholded: where few
-  neurons cover c it exceeds 1/3, and 3·u_c is then out of reach of any share.
+  threshold of its own: it is the direction joint > frozen, cluster by cluster (margin
+  balance gives every cluster about a quarter of the mass whoever carries it, so a cluster
+  whose finders were not amplified would be hidden by the others in the whole-network
+  share). It compares A_c, not share_c: in a frozen run the margin balance can steer every
+  non-finder of a sign to the other cluster of that sign, leaving a cluster to its finders
+  alone (share_c = 1 with no amplification at all, measured at d = 32), where the share
+  cannot tell joint from frozen and the head-count-corrected A_c can. The whole-network
+  thresholds are not applied per cluster: u_c exceeds 1/3 where few neurons cover c, and
+  3·u_c is then out of reach of any share.
 - A user's sparse_finders config with fewer than four finders leaves a cluster without one:
-  the per-cluster clause skips it (no finder to amplify there) instead of failing by
+  the per-cluster clause skips it (no finder placed there to amplify) instead of failing by
   construction; the whole-network clauses still read every cluster's mass.
 - (b) reads the main run's frozen twin, `simulator.config.frozen_variant(main)`
   ("frozen_a" for the logistic loss, "squared_frozen_a" for the squared loss, …); a
@@ -140,6 +147,26 @@ def cluster_shares(mass: np.ndarray, cluster: np.ndarray, nf: int) -> tuple[np.n
     return np.stack(share, -1), np.stack(uniform, -1)
 
 
+def cluster_amplification(share: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """A_c = share_c / u_c: the mean mass of the finders covering c over the mean mass of all the
+    neurons covering c (1: no amplification); 0 where no finder covers c."""
+    ok = np.nan_to_num(uniform) > 0
+    return np.where(ok, share / np.where(ok, uniform, 1.0), 0.0)
+
+
+def compared_gain(amp: np.ndarray, uniform: np.ndarray, placed: set[int]) -> dict[int, float]:
+    """A_c(joint)/A_c(frozen) for every cluster c the per-cluster clause compares: those the init placed a
+    finder on, less those that finders alone cover in both runs (u_c = 1 twice: nothing to compare).
+    amp, uniform (2, 4): joint, frozen. A_c(frozen) = 0 gives +inf where A_c(joint) > 0, else 0."""
+    out = {}
+    for c in sorted(placed):
+        if uniform[0, c] == 1 and uniform[1, c] == 1:
+            continue
+        am, af = float(amp[0, c]), float(amp[1, c])
+        out[c] = am / af if af > 0 else (math.inf if am > 0 else 0.0)
+    return out
+
+
 def _part_a(t_heavy: np.ndarray, a_fin: np.ndarray) -> tuple[str, float, str]:
     rho = rank_correlation(t_heavy, a_fin)
     if math.isnan(rho):
@@ -155,10 +182,9 @@ def _part_a(t_heavy: np.ndarray, a_fin: np.ndarray) -> tuple[str, float, str]:
 
 
 def _part_b(
-    err: float, share_main: float, share_frozen: float, by_cluster: np.ndarray, u: float, frozen: str, placed: set[int]
+    err: float, share_main: float, share_frozen: float, gain: dict[int, float], amp: np.ndarray, u: float, frozen: str
 ) -> tuple[str, str]:
-    """by_cluster (2, 4): the finders' share per cluster in the main run and in the frozen twin;
-    placed: the clusters the init placed a finder on (the per-cluster clause reads only those)."""
+    """gain: A_c(joint)/A_c(frozen) of the compared clusters (compared_gain); amp (2, 4): A_c of both runs."""
     need_main = max(THRESHOLDS.c8_finder_mass, THRESHOLDS.c8_finder_uniform_factor * u)
     whys = []
     if err > THRESHOLDS.eps:
@@ -170,9 +196,12 @@ def _part_b(
             f"in the {frozen} run the finders hold {share_frozen:.2f} "
             f"(≥ {THRESHOLDS.c8_frozen_uniform_factor}× uniform share {u:.2f})"
         )
-    for c, (sm, sf) in enumerate(by_cluster.T):
-        if c in placed and not sm > sf:
-            whys.append(f"cluster {CLUSTERS[c]}: finders' share {sm:.2f} with joint training, {sf:.2f} with {frozen}")
+    for c, g in gain.items():
+        if not g > 1:
+            whys.append(
+                f"cluster {CLUSTERS[c]}: finders' amplification (share/uniform share) {amp[0, c]:.2f} "
+                f"with joint training, {amp[1, c]:.2f} with {frozen}"
+            )
     return ("fail", "; ".join(whys)) if whys else ("pass", "")
 
 
@@ -223,16 +252,21 @@ def check(traj: Trajectory) -> Verdict:
             else:
                 sm, sf = float(ev["share_t_main"][-1, r]), float(ev["share_t_frozen"][-1, r])
                 by_cluster = np.stack([ev["cluster_main"][r], ev["cluster_frozen"][r]])
-                out_b, why_b = _part_b(float(ev["error"][r]), sm, sf, by_cluster, u, frozen, placed)
+                uniform = np.stack([ev["uniform_main"][r], ev["uniform_frozen"][r]])
+                amp = cluster_amplification(by_cluster, uniform)
+                gain = compared_gain(amp, uniform, placed)
+                out_b, why_b = _part_b(float(ev["error"][r]), sm, sf, gain, amp, u, frozen)
                 rec.update(
                     final_error=float(ev["error"][r]),
                     finder_share=sm,
                     finder_share_frozen=sf,
                     cluster_share=by_cluster[0].tolist(),
                     cluster_share_frozen=by_cluster[1].tolist(),
-                    cluster_uniform=ev["uniform_main"][r].tolist(),
-                    cluster_uniform_frozen=ev["uniform_frozen"][r].tolist(),
-                    cluster_gap_min=float((by_cluster[0] - by_cluster[1])[sorted(placed)].min()),
+                    cluster_uniform=uniform[0].tolist(),
+                    cluster_uniform_frozen=uniform[1].tolist(),
+                    cluster_amplification=amp[0].tolist(),
+                    cluster_amplification_frozen=amp[1].tolist(),
+                    cluster_gain_min=min(gain.values()) if gain else math.nan,
                 )
             rec["b"] = out_b
             parts.append(out_b)
@@ -252,7 +286,7 @@ def check(traj: Trajectory) -> Verdict:
             eps=THRESHOLDS.eps,
             finder_share_min=max(THRESHOLDS.c8_finder_mass, THRESHOLDS.c8_finder_uniform_factor * u),
             finder_share_frozen_max=THRESHOLDS.c8_frozen_uniform_factor * u,
-            cluster_gap_min=0.0,
+            cluster_gain_min=1.0,
         )
         if ev is not None:
             series.update(_sparse_panels(traj, ev, thresholds))
@@ -268,19 +302,19 @@ def check(traj: Trajectory) -> Verdict:
 
 def _sparse_stats(per_seed: list[dict[str, Any]], nf: int, u: float) -> dict[str, float]:
     def med(key: str) -> float:
-        v = [s[key] for s in per_seed if key in s and math.isfinite(s[key])]
+        v = [s[key] for s in per_seed if key in s and not math.isnan(s[key])]  # +inf: a gain over a frozen 0
         return float(np.median(v)) if v else math.nan
 
     out = {
         "finder_share_median": med("finder_share"),
         "finder_share_frozen_median": med("finder_share_frozen"),
         "final_error_median": med("final_error"),
-        "cluster_gap_min_median": med("cluster_gap_min"),
+        "cluster_gain_min_median": med("cluster_gain_min"),
         "uniform_share": u,
         "finders": float(nf),
     }
     for c in range(len(CLUSTERS)):
-        for key in ("cluster_share", "cluster_share_frozen"):
+        for key in ("cluster_share", "cluster_share_frozen", "cluster_amplification", "cluster_amplification_frozen"):
             v = [s[key][c] for s in per_seed if key in s]
             out[f"{key}{c}_median"] = float(np.median(v)) if v else math.nan
     return out
@@ -387,7 +421,8 @@ CLAIM = Claim(
         "(Spearman ≤ -0.5); (b) in sparse_finders (finders stratified over the four clusters) the network "
         "reaches test error ≤ ε by T, the finders hold ≥ 1/2 of the output mass at T and ≥ 3× their uniform "
         "share, while in the coupled frozen-a run they hold < 2× their uniform share, and in every cluster "
-        "their share of the cluster's mass is larger with joint training than with a frozen."
+        "they are more amplified (share of the cluster's mass / head-count share) with joint training than "
+        "with a frozen."
     ),
     check=check,
     needs="run",
@@ -395,7 +430,9 @@ CLAIM = Claim(
         KeyStat("Spearman(first heavy step, final |a|)", "spearman_median", "<=", "spearman_max"),
         KeyStat("finders' mass share", "finder_share_median", ">=", "finder_share_min"),
         KeyStat("finders' share, frozen a", "finder_share_frozen_median", "<", "finder_share_frozen_max"),
-        KeyStat("least per-cluster share gain, joint - frozen a", "cluster_gap_min_median", ">", "cluster_gap_min"),
+        KeyStat(
+            "least per-cluster amplification, joint / frozen a", "cluster_gain_min_median", ">", "cluster_gain_min"
+        ),
     ),
     variants=("frozen_a",),  # the role: the main run's frozen twin (frozen_variant(main), frozen_a for logistic)
     decisions=(
@@ -405,7 +442,8 @@ CLAIM = Claim(
         "and mass from the last snapshot; (b) only where init = sparse_finders, plain final test error (not "
         "the CI: that is C9), finders = first ⌈p·finder_fraction⌉ neurons, finder k placed on cluster k mod 4; "
         "a neuron covers cluster c when sign a = y_c and its signal-plane direction is on c's side of the "
-        "diagonal of that sign; per cluster only the direction joint > frozen is required (u_c reported); "
+        "diagonal of that sign; per cluster only the direction A_c(joint) > A_c(frozen) is required, A_c = "
+        "share_c/u_c (clusters covered by finders alone in both runs left out); "
         "the frozen comparison is the main run's frozen twin of the same loss (frozen_a for the logistic loss)."
     ),
     applies=applies,

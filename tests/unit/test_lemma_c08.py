@@ -16,7 +16,15 @@ import math
 import numpy as np
 import pytest
 
-from lemmas.c08_amplification import CLAIM, check, cluster_shares, first_heavy_steps, rank_correlation
+from lemmas.c08_amplification import (
+    CLAIM,
+    check,
+    cluster_amplification,
+    cluster_shares,
+    compared_gain,
+    first_heavy_steps,
+    rank_correlation,
+)
 from lemmas.report import Scatter
 from simulator import RunConfig, first_layer_only, paper, parity3, sparse_finders
 from simulator.population import CLUSTER_LABELS, CLUSTERS
@@ -166,7 +174,7 @@ def test_sparse_finders_carry_every_cluster_holds():
     for c in range(4):
         assert v.stats[f"cluster_share{c}_median"] == pytest.approx(per[c])
         assert v.stats[f"cluster_share_frozen{c}_median"] == pytest.approx(0.25)
-    assert v.stats["cluster_gap_min_median"] == pytest.approx((per - 0.25).min())
+    assert v.stats["cluster_gain_min_median"] == pytest.approx((per / 0.25).min())  # A_c/A_c(frozen) = share_c/0.25
     assert v.thresholds["finder_share_min"] == pytest.approx(0.75)  # max(1/2, 3 × 1/4)
     assert v.per_seed[0]["cluster_uniform"] == [0.25] * 4
     json.dumps(v.to_dict())
@@ -199,7 +207,7 @@ def test_sparse_finders_fail_when_one_cluster_is_not_amplified():
     v = check(sparse(norms_main=norms))
     assert v.status == "fails", v.summary()
     why = v.per_seed[0]["why"]
-    assert why.startswith("cluster (-1, -1): finders' share") and "finders hold" not in why
+    assert why.startswith("cluster (-1, -1): finders' amplification") and "finders hold" not in why
 
 
 def test_sparse_finders_fail_when_a_cluster_has_no_finder_at_T():
@@ -207,8 +215,34 @@ def test_sparse_finders_fail_when_a_cluster_has_no_finder_at_T():
     clusters = CLUSTER_OF.copy()
     clusters[3] = 0  # finder 3 ends covering (1, -1)
     v = check(sparse(clusters_main=clusters))
-    assert v.status == "fails" and "cluster (-1, -1): finders' share 0.00" in v.reason
+    assert v.status == "fails" and "cluster (-1, -1): finders' amplification (share/uniform share) 0.00" in v.reason
     assert math.isnan(cluster_shares(np.ones((1, 4)), np.array([[0, 0, 1, 1]]), 2)[1][0, 2])
+
+
+def test_cluster_covered_by_finders_alone_in_both_runs_is_not_compared():
+    """In both runs only finder 3 covers (-1, -1) (u_c = 1 twice): A_c = 1 = 1 carries no comparison,
+    and the cluster is left out of the clause instead of failing it."""
+    clusters = CLUSTER_OF.copy()
+    clusters[[7, 11, 15]] = 2  # the non-finders of (-1, -1) end on (1, 1) in the main run …
+    traj = sparse(clusters_main=clusters)
+    snap_W, snap_a = traj.arrays["snap_W"].copy(), traj.arrays["snap_a"].copy()
+    snap_W[-1, :, 1, :, :2] = final_plane(clusters)  # … and in the frozen run
+    snap_a[-1, :, 1] = [CLUSTER_LABELS[c] for c in clusters]
+    arrays = {k: traj.arrays[k] for k in ("a", "w_perp", "w_coords", "test_err_count")}
+    v = check(make_trajectory(traj.config, T=T, snap_steps=[0, T], snap_W=snap_W, snap_a=snap_a, **arrays))
+    assert v.status == "holds", v.summary()
+    rec = v.per_seed[0]
+    assert rec["cluster_uniform"][3] == 1.0 == rec["cluster_uniform_frozen"][3]
+    assert rec["cluster_amplification"][3] == 1.0 == rec["cluster_amplification_frozen"][3]
+
+
+def test_cluster_amplification_and_gain_by_hand():
+    share = np.array([[0.9, 1.0, 0.0, 1.0], [0.3, 1.0, 0.0, 0.5]])
+    uniform = np.array([[0.1, 1.0, 0.0, 0.2], [0.1, 1.0, math.nan, 0.0]])
+    amp = cluster_amplification(share, uniform)
+    np.testing.assert_allclose(amp, [[9.0, 1.0, 0.0, 5.0], [3.0, 1.0, 0.0, 0.0]])
+    assert compared_gain(amp, uniform, {0, 1, 2, 3}) == pytest.approx({0: 3.0, 2: 0.0, 3: math.inf})
+    assert compared_gain(amp, uniform, {0}) == pytest.approx({0: 3.0})
 
 
 def test_cluster_shares_by_hand():
