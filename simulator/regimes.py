@@ -204,11 +204,11 @@ def sparse_finders(
     if isinstance(finders_per_cluster, bool) or not isinstance(finders_per_cluster, int) or finders_per_cluster < 1:
         raise ValueError(f"finders_per_cluster = {finders_per_cluster!r} is not allowed: must be an integer ≥ 1")
     f = overrides.get("finder_fraction", 0.125)
-    width = paper_hyper(d, C, kappa, p).p
+    p_run = paper_hyper(d, C, kappa, p).p
     if isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1:  # else RunConfig rejects it
-        width = max(width, math.ceil(4 * finders_per_cluster / f))
+        p_run = max(p_run, math.ceil(4 * finders_per_cluster / f))
     return _from_hyper(
-        paper_hyper(d, C, kappa, width),
+        paper_hyper(d, C, kappa, p_run),
         "sparse_finders",
         {"finders_per_cluster": finders_per_cluster},
         **{"init": "sparse_finders", "finder_fraction": f, **overrides},

@@ -6,7 +6,10 @@ batches as the healthy run, but the finders keep about their uniform share of th
 mass (≈ 0.20 of it against the required 0.5; 0.15 in the frozen-a twin), so part (b) fails on
 every seed. Part (a) alone would not catch it: the rank correlation of the first
 signal-heavy step with the final |a| stays ≈ -1 (|a| still moves a little, in the order the
-neurons found the signal), which is why the amplification is asserted on the mass in (b).
+neurons found the signal), which is why the amplification is asserted on the mass in (b);
+nor would (b)'s per-cluster clause alone, a direction test: the finders' per-cluster
+amplification is still ≈ 1.2× the frozen twin's (median of the least cluster). The
+whole-network share is what fails.
 
 Where the second layer is frozen outright (first_layer_only, or a sparse_finders run whose
 main variant is frozen_a) C8 is not defined (|a| = θ by construction): inconclusive, not a
@@ -14,7 +17,8 @@ mutant.
 
 The contrasts (measured 2026-12-05): the healthy paper run holds (median Spearman ≈ -0.9); the
 healthy sparse_finders run (p = 64, two finders per cluster) holds with the finders carrying
-≈ 0.95 of the mass against ≈ 0.15 in the frozen-a twin, in every cluster.
+≈ 0.90 of the mass against ≈ 0.15 in the frozen-a twin, and in every cluster ≥ 3.5× more
+amplified than in the twin (median of the least cluster).
 """
 
 from __future__ import annotations
