@@ -91,7 +91,8 @@ FIELD_HELP = {
     ),
     "init": "initialization: 'sphere' (w_k = theta u_k, u_k uniform on the sphere), 'gaussian' (w_k ~ "
     "N(0, theta^2/d I_d)), or 'sparse_finders' (only ceil(p * finder_fraction) neurons have a signal-plane "
-    "component); a_k = theta * (fair sign) in every case",
+    "component, finder k placed on cluster k mod 4 with a_k = theta * its label); a_k = theta * (fair sign) "
+    "otherwise",
     "finder_fraction": "share of neurons that see the signal plane with --init sparse_finders (number in (0, 1])",
     "dtype": "floating-point type of the computation",
     "device": "where to run: 'auto' = cuda when torch sees a GPU, else cpu",

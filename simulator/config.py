@@ -129,7 +129,7 @@ class RunConfig:
     lr_ratio: float = 1.0  # r: the second layer steps with r·η
     variants: tuple[str, ...] = ("logistic",)  # names in VARIANTS (loss, proxy, layers); the first is the main run
     init: str = "sphere"  # "sphere", "gaussian" (w ~ N(0, θ²/d I)), or "sparse_finders" (see finder_fraction)
-    finder_fraction: float = 0.125  # sparse_finders: only ⌈p·finder_fraction⌉ neurons see the signal plane
+    finder_fraction: float = 0.125  # sparse_finders: only ⌈p·finder_fraction⌉ neurons see the signal plane (stratified)
     dtype: str = "float32"
     device: str = "auto"
     seed: int = 0

@@ -411,6 +411,33 @@ def test_rows(
     return x[0], y[0]
 
 
+def n_finders(p: int, finder_fraction: float) -> int:
+    """The number of finders of the sparse_finders init, n_f = ⌈p·finder_fraction⌉."""
+    return math.ceil(p * finder_fraction)
+
+
+def finder_clusters(n_find: int) -> np.ndarray:
+    """The cluster each finder covers at initialization: finder k covers CLUSTERS[k mod 4]
+    (simulator.population order), so that every cluster has ⌊n_f/4⌋ or ⌈n_f/4⌉ finders."""
+    return np.arange(n_find) % 4
+
+
+def covered_cluster(wi: np.ndarray, wj: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """The cluster (index into population.CLUSTERS) a neuron covers; -1 where w has no signal component.
+
+    Neuron k covers cluster c = (c_i, c_j) when its second-layer sign is the cluster's label,
+    sign a_k = y_c, and its signal-plane direction points to c along the diagonal of that sign,
+    μ̂_sig = (e_i + σ e_j)/√2 with σ = -1 for a ≥ 0, +1 for a < 0 (the diagonal on which a
+    neuron of that sign grows; docs/SPEC.md §2): sign⟨w_k, μ̂_sig⟩ = sign⟨c, μ̂_sig⟩ = c_i.
+    These are exactly the neurons that add to c's clean margin γ̃_c. a ≥ 0 covers (1,-1) or
+    (-1,1) (label +1); a < 0 covers (1,1) or (-1,-1) (label -1).
+    """
+    sigma = np.where(a >= 0, -1.0, 1.0)
+    z = wi + sigma * wj  # √2·⟨w, μ̂_sig⟩
+    c = np.where(a >= 0, np.where(z > 0, 0, 1), np.where(z > 0, 2, 3))
+    return np.where(z == 0, -1, c)
+
+
 def init_params(
     seeds: list[int],
     p: int,
@@ -424,23 +451,53 @@ def init_params(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Initial (W (R, p, d), a (R, p)): w_k = θ u_k, u_k uniform on S^{d-1}; a_k = θ ε_k.
 
-    `sparse_finders`: only the first ⌈p·finder_fraction⌉ neurons keep their signal-plane
-    coordinates; the others are projected onto the perpendicular subspace and rescaled to θ.
+    `sparse_finders`: neurons 0 … n_f - 1, n_f = ⌈p·finder_fraction⌉, are the finders, placed
+    stratified over the four clusters: finder k covers cluster c = CLUSTERS[k mod 4]
+    (`finder_clusters`, `covered_cluster`). Its sign is set to the cluster's label,
+    a_k = θ y_c, and where its sphere direction points away from c along the diagonal
+    μ̂_sig of that sign, ⟨u_k, μ̂_sig⟩ c_i < 0, the component along μ̂_sig is reflected,
+    (u_i, u_j) → (-σ u_j, -σ u_i): the finder's direction is uniform on the half-sphere of
+    its cluster, ‖w_k‖ = θ. The non-finders k ≥ n_f keep the sphere draw's sign ε_k and its
+    direction projected onto the perpendicular subspace (coordinates i, j zeroed) and
+    rescaled to θ: no signal-plane component. Every cluster has ⌊n_f/4⌋ or ⌈n_f/4⌉ finders
+    (the sparse_finders regime takes p large enough for two each).
     `gaussian`: w_k = θ g_k/√d ~ N(0, θ²/d I_d), from the same Gaussian draw g_k that the
     sphere normalizes (so ‖w_k‖ ≈ θ only on average); a_k = θ ε_k as for the others.
     """
     kw = seed_keys(seeds, STREAM_INIT_W, device)
     g = gaussian_rows(kw, 0, p, d, torch.float64)  # (R, p, d), drawn in float64 for every dtype
+    ka = seed_keys(seeds, STREAM_INIT_A, device)
+    eps = boolean_rows(ka, 0, 1, p, torch.float64)[:, 0, :]  # (R, p) fair signs
     if init == "sparse_finders":
-        n_find = math.ceil(p * finder_fraction)
-        g[:, n_find:, list(pair)] = 0.0
         if d <= 2:
             raise ValueError("sparse_finders needs d > 2")
+        g, eps = _place_finders(g, eps, n_finders(p, finder_fraction), pair)
     if init == "gaussian":
         W = g * (theta / math.sqrt(d))
     else:
         W = theta * g / g.norm(dim=-1, keepdim=True)
-    ka = seed_keys(seeds, STREAM_INIT_A, device)
-    eps = boolean_rows(ka, 0, 1, p, torch.float64)[:, 0, :]  # (R, p) fair signs
     a = theta * eps
     return W.to(dtype), a.to(dtype)
+
+
+def _place_finders(
+    g: torch.Tensor, eps: torch.Tensor, n_find: int, pair: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The sparse_finders draw from the sphere's (g (R, p, d), ε (R, p)): see init_params."""
+    from .population import CLUSTER_LABELS, CLUSTERS
+
+    i, j = pair
+    g, eps = g.clone(), eps.clone()
+    c = finder_clusters(n_find)
+    y = torch.tensor([CLUSTER_LABELS[k] for k in c], dtype=g.dtype, device=g.device)
+    ci = torch.tensor([float(CLUSTERS[k][0]) for k in c], dtype=g.dtype, device=g.device)
+    sigma = -y  # μ̂_sig = (e_i + σ e_j)/√2, σ = -1 for a > 0
+    gi, gj = g[:, :n_find, i], g[:, :n_find, j]
+    away = (gi + sigma * gj) * ci < 0
+    g[:, :n_find, i], g[:, :n_find, j] = (
+        torch.where(away, -sigma * gj, gi),
+        torch.where(away, -sigma * gi, gj),
+    )
+    eps[:, :n_find] = y
+    g[:, n_find:, [i, j]] = 0.0
+    return g, eps

@@ -184,11 +184,32 @@ def parity3(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, *
 
 
 @regime("sparse_finders")
-def sparse_finders(d: int, C: float = 2.0, kappa: float = 12.0, p: int | None = None, **overrides: Any) -> RunConfig:
-    """Only ⌈p/8⌉ neurons start with a signal-plane component (the abstract's "small fraction", C8)."""
+def sparse_finders(
+    d: int,
+    C: float = 2.0,
+    kappa: float = 12.0,
+    p: int | None = None,
+    finders_per_cluster: int = 2,
+    **overrides: Any,
+) -> RunConfig:
+    """Only ⌈p/8⌉ neurons start with a signal-plane component, stratified over the clusters (C8).
+
+    The finders are the fraction `finder_fraction` = 1/8 of the neurons (the abstract's
+    "small fraction"), placed `finders_per_cluster` (default 2) or more on each of the four
+    clusters by simulator.data.init_params. The width is the paper's (or the given p) unless
+    p·finder_fraction < 4·finders_per_cluster: then p = ⌈4·finders_per_cluster/finder_fraction⌉
+    (64 by default), the smallest width whose fraction holds two finders per cluster, so that
+    n_f/p is the fraction itself; θ = ψ/√p follows the width as in the paper regime.
+    """
+    if isinstance(finders_per_cluster, bool) or not isinstance(finders_per_cluster, int) or finders_per_cluster < 1:
+        raise ValueError(f"finders_per_cluster = {finders_per_cluster!r} is not allowed: must be an integer ≥ 1")
+    f = overrides.get("finder_fraction", 0.125)
+    p_run = paper_hyper(d, C, kappa, p).p
+    if isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1:  # else RunConfig rejects it
+        p_run = max(p_run, math.ceil(4 * finders_per_cluster / f))
     return _from_hyper(
-        paper_hyper(d, C, kappa, p),
+        paper_hyper(d, C, kappa, p_run),
         "sparse_finders",
-        {},
-        **{"init": "sparse_finders", "finder_fraction": 0.125, **overrides},
+        {"finders_per_cluster": finders_per_cluster},
+        **{"init": "sparse_finders", "finder_fraction": f, **overrides},
     )

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+import simulator
 from simulator import data, registered_laws
 
 CPU = torch.device("cpu")
@@ -200,26 +201,90 @@ def test_init_is_per_seed() -> None:
     np.testing.assert_array_equal(a[1].numpy(), a4[0].numpy())
 
 
-@pytest.mark.parametrize("p", [1, 7, 8, 9, 24])
-def test_sparse_finders_init(p: int) -> None:
-    """sparse_finders: neurons k ≥ ⌈p/8⌉ have w_k at (i, j) exactly 0; the finders do not; every
-    ‖w_k‖ = |a_k| = θ."""
-    pair = (2, 5)
-    theta = 0.25
-    W, a = data.init_params([0, 1], p, 12, theta, "sparse_finders", 0.125, pair, F64, CPU)
-    n_find = math.ceil(p / 8)
-    plane = W[:, :, list(pair)].numpy()
-    assert (plane[:, n_find:] == 0).all()
-    assert (np.abs(plane[:, :n_find]).sum(-1) > 0).all()
-    np.testing.assert_allclose(W.norm(dim=-1).numpy(), theta, rtol=1e-12)
-    np.testing.assert_allclose(a.abs().numpy(), theta, rtol=1e-12)
+def sparse_init(seeds: list[int], p: int, d: int = 12, pair: tuple[int, int] = (2, 5), f: float = 0.125):
+    W, a = data.init_params(seeds, p, d, 0.25, "sparse_finders", f, pair, F64, CPU)
+    return W.numpy(), a.numpy()
 
 
-def test_sparse_finders_keeps_the_finders_of_the_sphere_init() -> None:
-    """The finders are the sphere init's first neurons, unchanged; the rest keep their perpendicular direction."""
-    Ws, as_ = data.init_params([0], 16, 10, 1.0, "sphere", 0.125, (0, 1), F64, CPU)
-    Wf, af = data.init_params([0], 16, 10, 1.0, "sparse_finders", 0.125, (0, 1), F64, CPU)
-    np.testing.assert_array_equal(af.numpy(), as_.numpy())
-    np.testing.assert_allclose(Wf[0, :2].numpy(), Ws[0, :2].numpy(), rtol=1e-14)
+@pytest.mark.parametrize("p", [1, 7, 8, 9, 24, 64, 71])
+def test_sparse_finders_are_stratified_over_the_clusters(p: int) -> None:
+    """Finder k = 0 … ⌈p/8⌉-1 covers cluster k mod 4 (sign a = y_c, signal-plane direction on c's side):
+    each cluster has ⌊n_f/4⌋ or ⌈n_f/4⌉ finders (two each at p = 64); every ‖w_k‖ = |a_k| = θ."""
+    pair, n_f = (2, 5), math.ceil(p / 8)
+    W, a = sparse_init([0, 1, 2], p, pair=pair)
+    covered = data.covered_cluster(W[..., pair[0]], W[..., pair[1]], a)
+    assert (covered[:, :n_f] == np.arange(n_f) % 4).all()
+    for c in range(4):
+        assert ((covered == c).sum(-1) == len(range(c, n_f, 4))).all()
+    if p == 64:
+        assert ((covered[..., None] == np.arange(4)).sum(1) == 2).all()
+    np.testing.assert_allclose(np.linalg.norm(W, axis=-1), 0.25, rtol=1e-12)
+    np.testing.assert_allclose(np.abs(a), 0.25, rtol=1e-12)
+
+
+@pytest.mark.parametrize("p", [1, 8, 9, 64])
+def test_sparse_non_finders_have_no_signal_plane_component(p: int) -> None:
+    """Neurons k ≥ ⌈p/8⌉ have w_k at (i, j) exactly 0 (they cover no cluster); the finders do not."""
+    pair, n_f = (2, 5), math.ceil(p / 8)
+    W, a = sparse_init([0, 1], p, pair=pair)
+    assert (W[:, n_f:][..., list(pair)] == 0).all()
+    assert (data.covered_cluster(W[..., 2], W[..., 5], a)[:, n_f:] == -1).all()
+    assert (np.abs(W[:, :n_f][..., list(pair)]).sum(-1) > 0).all()
+
+
+def test_sparse_finders_placement_is_per_seed_and_deterministic() -> None:
+    """The same seeds give the same init; seed s of a batch is seed s alone."""
+    W, a = sparse_init([3, 4], 64)
+    W2, a2 = sparse_init([3, 4], 64)
+    W4, a4 = sparse_init([4], 64)
+    np.testing.assert_array_equal(W, W2)
+    np.testing.assert_array_equal(a, a2)
+    np.testing.assert_array_equal(W[1], W4[0])
+    np.testing.assert_array_equal(a[1], a4[0])
+    assert not np.array_equal(W[0], W[1])
+
+
+def test_sparse_finders_are_the_sphere_draw_placed_on_their_cluster() -> None:
+    """From the sphere init of the same seed: a finder's coordinates off (i, j) are unchanged, its
+    (u_i, u_j) is the sphere's or its reflection (-σ u_j, -σ u_i) (σ = -1 for a > 0), its a is θ y_c;
+    a non-finder keeps its sphere sign and its direction off (i, j), renormalised."""
+    i, j = pair = (0, 1)
+    Ws, as_ = (x.numpy() for x in data.init_params([0], 16, 10, 1.0, "sphere", 0.125, pair, F64, CPU))
+    Wf, af = (x.numpy() for x in data.init_params([0], 16, 10, 1.0, "sparse_finders", 0.125, pair, F64, CPU))
+    assert af[0, :2].tolist() == [1.0, 1.0]  # clusters (1,-1), (-1,1): label +1
+    np.testing.assert_array_equal(af[0, 2:], as_[0, 2:])
+    np.testing.assert_array_equal(Wf[0, :2, 2:], Ws[0, :2, 2:])
+    for k in range(2):
+        sig = -1.0  # a > 0
+        kept, reflected = Ws[0, k, [i, j]], -sig * Ws[0, k, [j, i]]
+        assert np.array_equal(Wf[0, k, [i, j]], kept) or np.array_equal(Wf[0, k, [i, j]], reflected)
     perp = Ws[0, 2:, 2:]
-    np.testing.assert_allclose(Wf[0, 2:, 2:].numpy(), (perp / perp.norm(dim=-1, keepdim=True)).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(Wf[0, 2:, 2:], perp / np.linalg.norm(perp, axis=-1, keepdims=True), rtol=1e-12)
+
+
+def test_sparse_finder_direction_is_uniform_on_its_half_sphere() -> None:
+    """Monte Carlo over 2 000 seeds (d = 5, finder 0 on cluster (1,-1)): ⟨u, μ̂+⟩ > 0 always; |⟨u, μ̂+⟩|
+    has the sphere's law of |u_1|, E|u_1| = Γ(d/2)/(√π Γ((d+1)/2)) = 3/8 at d = 5 (tolerance 5 standard
+    errors); the opposite component and the other coordinates keep mean 0."""
+    n, d = 2000, 5
+    W, a = data.init_params(list(range(n)), 4, d, 1.0, "sparse_finders", 0.25, (0, 1), F64, CPU)
+    u = W[:, 0].numpy()  # finder 0: cluster (1,-1), a > 0, μ̂+ = (e_0 - e_1)/√2
+    z_sig, z_opp = (u[:, 0] - u[:, 1]) / math.sqrt(2), (u[:, 0] + u[:, 1]) / math.sqrt(2)
+    assert (z_sig > 0).all() and (a[:, 0] > 0).all()
+    se = math.sqrt(1 / d) / math.sqrt(n)
+    assert abs(z_sig.mean() - math.gamma(d / 2) / (math.sqrt(math.pi) * math.gamma((d + 1) / 2))) < 5 * se
+    assert abs(z_opp.mean()) < 5 * se and np.abs(u[:, 2:].mean(0)).max() < 5 * se
+
+
+def test_sparse_finders_regime_keeps_two_finders_per_cluster() -> None:
+    """sparse_finders widens p to ⌈8/finder_fraction⌉ = 64 where the paper's width gives fewer than 8 finders;
+    a wider p is kept; θ = ψ/√p follows the width; finders_per_cluster is recorded and validated."""
+    cfg = simulator.sparse_finders(32)
+    assert cfg.p == 64 and data.n_finders(cfg.p, cfg.finder_fraction) == 8
+    assert cfg.theta == pytest.approx(simulator.paper(32, p=64).theta)
+    assert dict(cfg.regime_params)["finders_per_cluster"] == 2
+    assert simulator.sparse_finders(32, p=100).p == 100
+    assert simulator.sparse_finders(32, p=13, finder_fraction=0.25).p == 32
+    assert simulator.sparse_finders(32, finders_per_cluster=3).p == 96
+    with pytest.raises(ValueError, match="finders_per_cluster"):
+        simulator.sparse_finders(32, finders_per_cluster=0)
