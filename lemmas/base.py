@@ -10,7 +10,8 @@ What a claim reads is declared in its `Claim` record:
   proxy, C8 `frozen_a`); lemmas.plan runs the main run's own twins of the same loss
   (`simulator.config.proxy_variant`, `frozen_variant`);
 * `needs = "ladder"`: a mapping d → `Trajectory` over a d-ladder (C2 band, C11);
-* `needs = "gradient"`: the t = 0 gradient statistics at several batch sizes (C7);
+* `needs = "gradient"`: the t = 0 gradient statistics at several batch sizes and the regime's own
+  run over phase one (C7);
 * `needs = "batch_grid"`: per d, per batch size m, a `Trajectory` (C10).
 
 "With high probability" is one shared rule, `whp`: a claim holds on an example when
