@@ -24,6 +24,7 @@ from lemmas.c07_gradient_concentration import (
     linear_signal_drift,
     per_sample_std,
 )
+from lemmas.plan import Example, bundle, gradient_configs
 from simulator import RunConfig, paper, parity3, small_batch
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
@@ -329,6 +330,14 @@ def test_bad_inputs_raise():
     bad = dict(good, trajectory=phase_one_run(cfg(64, 512)))
     with pytest.raises(ValueError, match="regime's own run"):
         check(bad)
+
+
+def test_plan_reads_the_per_run_bundle_for_phase_one():
+    ex = Example("sparse_finders", 32, seeds=2)
+    cfgs = gradient_configs(ex)
+    assert cfgs["trajectory"] == bundle(ex)  # the run C3–C6, C8, C9 read: no run of C7's own
+    assert all(cfgs[k].steps == 1 for k in ("regime", "m_d", "drift"))
+    assert cfgs["trajectory"].replace(steps=1, snapshots=2, variants=cfgs["regime"].variants) == cfgs["regime"]
 
 
 def test_claim_record():
