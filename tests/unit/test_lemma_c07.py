@@ -150,6 +150,27 @@ def test_gaussian_drift_matches_monte_carlo():
         assert abs(f.mean() - formula) <= 4 * f.std() / 1000, (s, o, f.mean(), formula)
 
 
+@pytest.mark.parametrize("bs, bo", [(0.1, 0.05), (1.0, 0.5), (5.0, -2.0), (50.0, 3.0), (3.0, 50.0), (500.0, -40.0)])
+def test_gaussian_drift_quadrature_matches_adaptive_quadrature(bs, bo):
+    """The pieced Gauss–Legendre rule against scipy's adaptive quadrature (float64, relative 1e-6), also far
+    beyond the first-order regime (the end of phase one, where ‖w_perp‖ has collapsed)."""
+    from scipy.integrate import quad
+
+    def integrand(phi: float) -> float:
+        b = bs * math.cos(phi) + bo * math.sin(phi)
+        return math.cos(phi) * (b / (1 + b * b) + math.atan(b))
+
+    zero = math.atan2(bo, bs) + math.pi / 2
+    total = 0.0
+    for arc in range(4):
+        lo, hi = -math.pi / 4 + arc * math.pi / 2, math.pi / 4 + arc * math.pi / 2
+        cuts = [c for c in (lo + (zero - lo) % math.pi,) if c < hi]
+        total += (-1) ** arc * quad(integrand, lo, hi, points=cuts or None, limit=500, epsrel=1e-12)[0]
+    expect = abs(total) / (2 * math.pi) ** 1.5
+    got = float(gaussian_signal_term(np.array(bs), np.array(bo), np.array(1.0)))
+    assert got == pytest.approx(expect, rel=1e-6)
+
+
 def test_first_order_limits_are_e_yu2_one_and_two_over_pi():
     """To first order in s/σ (and o/σ) the drift is E[y u²]·|a||s|/(√(2π)σ), E[y u²] = 1 (cube), 2/π (Gaussian)."""
     s, sigma, a = np.array(1e-5), np.array(1.0), np.array(1.0)
