@@ -455,82 +455,83 @@ def perp_seed_records(traj: Trajectory, ph: PhaseOne, included: np.ndarray) -> l
 # ---------------------------------------------------------------------------------------
 
 
-def check(runs: Mapping[str, Trajectory]) -> Verdict:
-    """C7 on the runs "regime", "m_d", "drift", "trajectory" (see the module docstring)."""
-    _validate(runs)
+def at_t0(runs: Mapping[str, Trajectory], included: np.ndarray) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """(a), (b): the t = 0 statistics over the signal-plane neurons, and noise/drift per neuron at the regime's m
+    and at m = d ((R, p), NaN for the neurons left out)."""
     reg, md, dr, tr = (runs[k] for k in KEYS)
     d, m = reg.config.d, reg.config.m
-    m_drift = dr.config.m
-    included = signal_plane_neurons(reg)  # (R, p)
-
     drift_mean = dr.g_sig_mean()[0]  # (R, p)
     drift = np.abs(drift_mean)
     s_drift = per_sample_std(dr)
     assert s_drift is not None  # _validate: the drift run has m ≥ c7_drift_batch_factor·m ≥ 2 samples
     s_drift = s_drift[0]
-    s_reg_all = per_sample_std(reg)
-    s_from_drift = s_reg_all is None
+    s_reg_all, s_d_all = per_sample_std(reg), per_sample_std(md)
     s_reg = s_drift if s_reg_all is None else s_reg_all[0]  # m = 1: the batch has no variance information
-    s_d_all = per_sample_std(md)
     s_d = s_drift if s_d_all is None else s_d_all[0]  # d ≥ 3, so only if the config is inconsistent
-    noise_reg = s_reg / math.sqrt(m)
-    noise_d = s_d / math.sqrt(md.config.m)
+    noise_reg, noise_d = s_reg / math.sqrt(m), s_d / math.sqrt(md.config.m)
     ratio_reg = np.where(included, noise_over_drift(noise_reg, drift), np.nan)
     ratio_d = np.where(included, noise_over_drift(noise_d, drift), np.nan)
-
     med_reg, med_d = _median(ratio_reg), _median(ratio_d)
-    gain = _gain(med_d, med_reg)
     boot = bootstrap_over_seeds(ratio_reg, ratio_d, THRESHOLDS.c7_bootstrap)
-
     mean_reg = reg.g_sig_mean()[0]
-    realized = noise_over_drift(np.abs(mean_reg - drift_mean), drift)[included]
     agree = (np.sign(mean_reg) == np.sign(drift_mean))[included]
-    sign_agree = float(agree.mean()) if agree.size else math.nan
-    drift_se = noise_over_drift(s_drift / math.sqrt(m_drift), drift)[included]
     formula = population_signal_drift(tr.config, *(x[0] for x in signal_coordinates(tr, 1)))
     with np.errstate(divide="ignore", invalid="ignore"):
         formula_ratio = (formula / drift)[included] if formula is not None else np.array([math.nan])
-
-    ph = phase_one(tr, included)
-    traj_seeds = perp_seed_records(tr, ph, included)
-    perp = verdict_from_seeds("C7", traj_seeds, {}, {})
-    noise_max = np.array([s["perp_noise_max"] for s in traj_seeds], dtype=float)
-    z = tr.zeta
-    worst = int(np.argmax(np.nan_to_num(ph.pooled, nan=-np.inf)))
-    sig_max = _max(ph.pooled)
-
     stats = {
         "d": float(d),
         "m_regime": float(m),
         "m_d": float(md.config.m),
-        "m_drift": float(m_drift),
+        "m_drift": float(dr.config.m),
         "ratio_median": med_reg,
         **{k: v for k, v in boot.items() if k.startswith("ratio")},
         "ratio_median_m_d": med_d,
-        "gain": gain,
+        "gain": _gain(med_d, med_reg),
         **{k: v for k, v in boot.items() if k.startswith("gain")},
         "gain_theory": math.sqrt(m / d),
         "noise_median": _median(noise_reg[included]),
         "noise_median_m_d": _median(noise_d[included]),
         "drift_median": _median(drift[included]),
         "per_sample_std_median": _median(s_reg[included]),
-        "s_from_drift_batch": float(s_from_drift),  # 1: m = 1, the per-sample std is the drift batch's
-        "drift_rel_se_median": _median(drift_se),
+        "s_from_drift_batch": float(s_reg_all is None),  # 1: m = 1, the per-sample std is the drift batch's
+        "drift_rel_se_median": _median(noise_over_drift(s_drift / math.sqrt(dr.config.m), drift)[included]),
         "drift_formula_over_measured_t0": _median(formula_ratio),
-        "realized_ratio_median": _median(realized),
-        "sign_agree_regime": sign_agree,
+        "realized_ratio_median": _median(noise_over_drift(np.abs(mean_reg - drift_mean), drift)[included]),
+        "sign_agree_regime": float(agree.mean()) if agree.size else math.nan,
         "neurons": float(included.size),
         "neurons_included": float(included.sum()),
         "neurons_excluded": float((~included).sum()),
-        "phase_one_ratio_max": sig_max,
-        "phase_one_ratio_worst_step": float(worst) if ph.pooled.size and not ph.why_unevaluable else math.nan,
+    }
+    return stats, ratio_reg, ratio_d
+
+
+def along_phase_one(ph: PhaseOne, perp: Verdict, seeds: list[dict[str, Any]]) -> dict[str, float]:
+    """(c): the statistics of the phase-one parts."""
+    noise = np.array([s["perp_noise_max"] for s in seeds], dtype=float)
+    worst = float(np.argmax(np.nan_to_num(ph.pooled, nan=-np.inf))) if not ph.why_unevaluable else math.nan
+    return {
+        "phase_one_ratio_max": _max(ph.pooled),
+        "phase_one_ratio_worst_step": worst,
         "phase_one_ratio_t0": float(ph.pooled[0]),
-        "phase_one_perp_noise_max": _max(noise_max),
-        "phase_one_perp_noise_median": _median(noise_max),
-        "phase_one_t1_unreached": float(sum(not s["t1_reached"] for s in traj_seeds)),
+        "phase_one_perp_noise_max": _max(noise),
+        "phase_one_perp_noise_median": _median(noise),
         "phase_one_perp_shrink_min": float(np.min(ph.perp_shrink)),
+        "phase_one_t1_unreached": float(np.sum(~ph.reached)),
         **{f"phase_one_{k}": v for k, v in perp.stats.items()},
     }
+
+
+def check(runs: Mapping[str, Trajectory]) -> Verdict:
+    """C7 on the runs "regime", "m_d", "drift", "trajectory" (see the module docstring)."""
+    _validate(runs)
+    reg, md, tr = runs["regime"], runs["m_d"], runs["trajectory"]
+    d, m, z = reg.config.d, reg.config.m, tr.zeta
+    included = signal_plane_neurons(reg)  # (R, p)
+    t0, ratio_reg, ratio_d = at_t0(runs, included)
+    ph = phase_one(tr, included)
+    seeds = perp_seed_records(tr, ph, included)
+    perp = verdict_from_seeds("C7", seeds, {}, {})
+    stats = {**t0, **along_phase_one(ph, perp, seeds)}
     thresholds = {
         "ratio_max": THRESHOLDS.c7_ratio_max,
         "batch_gain": THRESHOLDS.c7_batch_gain,
@@ -543,53 +544,44 @@ def check(runs: Mapping[str, Trajectory]) -> Verdict:
     }
     series = _series(stats, _quantiles(ratio_reg), _quantiles(ratio_d), m, md.config.m)
     series.update(_phase_one_series(tr, ph, z))
-    per_seed = _per_seed(traj_seeds, ratio_reg, ratio_d)
+    per_seed = _per_seed(seeds, ratio_reg, ratio_d)
 
     evaluable = bool(included.any())
-    ok_ratio = med_reg <= THRESHOLDS.c7_ratio_max
-    ok_gain = bool(gain >= THRESHOLDS.c7_batch_gain)  # NaN compares False
-    ok_phase_one = not sig_max > THRESHOLDS.c7_ratio_max  # NaN (unevaluable) is not a failure
+    med_reg, gain, sig_max = stats["ratio_median"], stats["gain"], stats["phase_one_ratio_max"]
     parts = (
         f"t = 0, {int(included.sum())} signal-plane neurons ({int((~included).sum())} without a signal-plane "
         f"component left out): median noise/drift at m = {m}: {med_reg:.3g} (95% CI over seeds "
-        f"[{boot['ratio_median_lo']:.3g}, {boot['ratio_median_hi']:.3g}]; needs ≤ {THRESHOLDS.c7_ratio_max:g}); "
-        f"at m = d = {d}: {med_d:.3g}, gain {gain:.3g} (CI [{boot['gain_lo']:.3g}, {boot['gain_hi']:.3g}]; "
-        f"needs ≥ {THRESHOLDS.c7_batch_gain:g}; theory √(m/d) = {math.sqrt(m / d):.3g}); phase one: "
-        f"largest median noise/drift {sig_max:.3g} at step {worst} (needs ≤ {THRESHOLDS.c7_ratio_max:g}"
+        f"[{stats['ratio_median_lo']:.3g}, {stats['ratio_median_hi']:.3g}]; needs ≤ {THRESHOLDS.c7_ratio_max:g}); "
+        f"at m = d = {d}: {stats['ratio_median_m_d']:.3g}, gain {gain:.3g} (CI [{stats['gain_lo']:.3g}, "
+        f"{stats['gain_hi']:.3g}]; needs ≥ {THRESHOLDS.c7_batch_gain:g}; theory √(m/d) = {math.sqrt(m / d):.3g}); "
+        f"phase one: largest median noise/drift {sig_max:.3g} at step {stats['phase_one_ratio_worst_step']:.0f} "
+        f"(needs ≤ {THRESHOLDS.c7_ratio_max:g}"
         + (f"; {ph.why_unevaluable}" if ph.why_unevaluable else "")
         + f"), perpendicular noise displacement / ‖w‖ up to {stats['phase_one_perp_noise_max']:.3g} "
         f"(needs ≤ ζ = {z:.3g}): {perp.reason}"
     )
-    failed = [
+    failed = [  # a part without signal-plane neurons (NaN statistics) is unevaluable, not failed
         w
-        for w, ok in (
-            ("the noise does not concentrate at the regime's batch at t = 0", ok_ratio or not evaluable),
-            ("the batch gain is too small", ok_gain or not evaluable),
-            ("the signal coordinate does not concentrate along phase one", ok_phase_one),
-            ("the perpendicular noise is not small along phase one", perp.status != FAILS),
+        for w, bad in (
+            ("the noise does not concentrate at the regime's batch at t = 0", med_reg > THRESHOLDS.c7_ratio_max),
+            ("the batch gain is too small", evaluable and not gain >= THRESHOLDS.c7_batch_gain),
+            ("the signal coordinate does not concentrate along phase one", sig_max > THRESHOLDS.c7_ratio_max),
+            ("the perpendicular noise is not small along phase one", perp.status == FAILS),
         )
-        if not ok
+        if bad
     ]
     unevaluable = [
         w
         for w, bad in (
             ("no signal-plane neuron at t = 0", not evaluable),
             (f"phase one's signal part is unevaluable ({ph.why_unevaluable})", bool(ph.why_unevaluable)),
-            ("phase one's perpendicular part is unevaluable", perp.status == INCONCLUSIVE),
         )
         if bad
     ]
     if d < THRESHOLDS.c7_min_d:
         would = "would fail" if failed else "would be inconclusive" if unevaluable else "would hold"
-        return Verdict(
-            "C7",
-            INCONCLUSIVE,
-            f"the claim is stated for d ≥ {THRESHOLDS.c7_min_d}, here d = {d} (measured anyway, it {would}): {parts}",
-            stats,
-            thresholds,
-            per_seed,
-            series,
-        )
+        reason = f"the claim is stated for d ≥ {THRESHOLDS.c7_min_d}, here d = {d} (measured anyway, it {would}): "
+        return Verdict("C7", INCONCLUSIVE, reason + parts, stats, thresholds, per_seed, series)
     if failed:
         return Verdict("C7", FAILS, "; ".join(failed) + ": " + parts, stats, thresholds, per_seed, series)
     if unevaluable:
