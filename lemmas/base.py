@@ -10,7 +10,8 @@ What a claim reads is declared in its `Claim` record:
   proxy, C8 `frozen_a`); lemmas.plan runs the main run's own twins of the same loss
   (`simulator.config.proxy_variant`, `frozen_variant`);
 * `needs = "ladder"`: a mapping d → `Trajectory` over a d-ladder (C2 band, C10, C11);
-* `needs = "gradient"`: the t = 0 gradient statistics at several batch sizes (C7);
+* `needs = "gradient"`: the t = 0 gradient statistics at several batch sizes and the regime's own
+  run over phase one (C7);
 * `needs = "batch_grid"`: per d, per batch size m, a `Trajectory` (Q1).
 
 "With high probability" is one shared rule, `whp`: a claim holds on an example when
@@ -63,7 +64,7 @@ class Thresholds:
     # C6
     c6_identity_rtol: Mapping[str, float] = field(default_factory=lambda: {"float32": 1e-4, "float64": 1e-10})
     # C7
-    c7_ratio_max: float = 1.0  # median noise/drift in the paper regime
+    c7_ratio_max: float = 1.0  # median noise/drift at the regime's batch, at t = 0 and at every step of phase one
     c7_min_d: int = 64  # the claim is stated for d ≥ 64
     c7_batch_gain: float = 2.0  # noise/drift at m = d is at least this many times that at m = ⌈d/ψ⌉
     c7_drift_batch_factor: int = 64  # the drift is estimated on an independent batch of ≥ 64·m samples

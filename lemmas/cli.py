@@ -261,7 +261,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     reads = {
         "run": "one run (all seeds of one example)",
         "ladder": "one run per d of a ladder",
-        "gradient": "three one-step runs (batch sizes m, d, 64·m)",
+        "gradient": "three one-step runs (batch sizes m, d, 64·m) and the per-run bundle (phase one)",
         "batch_grid": "a grid of batch sizes per d",
     }
     if args.json:

@@ -6,7 +6,7 @@ Everything here is deterministic in the example, so claims that read the same ru
 cache entry: the per-run *bundle* carries the main run and the frozen-second-layer run (C8)
 in one batched computation; C1's coupled linear proxy runs beside the main run over phase
 one only; C4 also reads the bundle's first steps with a snapshot at every step
-(`every_step_prefix`); C7 reads three one-step runs; Q1 searches a grid of batch sizes.
+(`every_step_prefix`); C7 reads three one-step runs and the bundle; Q1 searches a grid of batch sizes.
 
     from lemmas import certify
     from lemmas.plan import Example
@@ -318,12 +318,15 @@ def proxy_run(ex: Example) -> RunConfig:
 
 
 def gradient_configs(ex: Example) -> dict[str, RunConfig]:
-    """C7: one step at the regime's m, at m = d, and the drift run (64·m, an independent batch)."""
+    """C7: one step at the regime's m, at m = d, and the drift run (64·m, an independent batch), and the
+    regime's own run for phase one: the per-run bundle, which C3–C6, C8 and C9 read on the same examples
+    (`lemmas.certification` draws C7's examples with theirs), so C7 adds only the three one-step runs."""
     cfg = base_config(ex).replace(steps=1, snapshots=2)
     return {
         "regime": cfg,
         "m_d": cfg.replace(m=cfg.d),
         "drift": cfg.replace(m=THRESHOLDS.c7_drift_batch_factor * cfg.m, data_offset=1),
+        "trajectory": bundle(ex),
     }
 
 

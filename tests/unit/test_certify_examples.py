@@ -31,6 +31,7 @@ def test_draws_are_fixed_per_cell_whatever_the_test_function() -> None:
     assert a == b and len(a) == 2 and a[0] == Example("paper", 64, 1, 0, 16)
     assert [e.seed for e in a] != [e.seed for e in c]  # each regime has its own seed
     assert drawn("C8", "paper") == a  # claims reading the same run share the examples
+    assert drawn("C7", "paper") == a and drawn("C7", "gaussian") == c  # C7 reads the bundle too
     assert all(e.width == 1 or e.d <= 128 for e in a + c)
     assert len(drawn("C2", "paper")) == 1  # ladder items: one example
     assert drawn("C2", "paper")[0].ladder == (64, 128, 256, 512, 1024)
