@@ -1,6 +1,6 @@
 """Claims, verdicts, the thresholds (the one place they live) and the registry.
 
-A claim module (`c01_…` … `c11_…`) exports `CLAIM: Claim` whose `check` is a pure
+A claim module (`c01_…` … `c13_…`) exports `CLAIM: Claim` whose `check` is a pure
 function of trajectories (no pytest, no plotting, no simulation) returning a `Verdict`.
 
 What a claim reads is declared in its `Claim` record:
@@ -79,6 +79,12 @@ class Thresholds:
     # C11
     c11_factor: float = 2.0  # T1·η/log d within a factor 2 of its median
     c11_verdict_min_d: int = 1024  # phase-two lengths reported without a verdict below this d
+    # C12
+    c12_loss_exponent: float = 1.0  # c: the population loss must drop below (log d)^-c (c = 1: ζ(d))
+    c12_time_constant: float = 12.0  # C: … at some step t ≤ ⌈C·log d/η⌉ (= κ, so t_max = T in the paper regime)
+    # C13
+    c13_negligible_mass: float = 1.0  # negligible neurons: the lightest ones whose shares sum to ≤ this × ζ
+    c13_window_S: float = 0.5  # C13's window opens at the first step with S_t ≥ 1 - this × ζ (after T1's transient)
 
     @staticmethod
     def zeta(d: int) -> float:
@@ -293,7 +299,7 @@ HORIZONS = ("T", "phases")
 
 @dataclass(frozen=True)
 class Claim:
-    id: str  # "C1" … "C11", stable
+    id: str  # "C1" … "C13", stable
     slug: str  # "phase1_linearization"
     title: str
     anchor: str  # where in the paper
@@ -338,9 +344,9 @@ class ClaimRegistryError(RuntimeError):
 
 
 def registry() -> dict[str, Claim]:
-    """Every registered claim by id: the package entry point group `xorcert.claims` (the eleven
-    built-in claims are registered there by xorcert's own pyproject.toml; another installed package
-    adds its claims the same way), ordered C1 … C11, then other ids by name."""
+    """Every registered claim by id: the package entry point group `xorcert.claims` (the built-in
+    claims are registered there by xorcert's own pyproject.toml; another installed package adds its
+    claims the same way), ordered C1, C2, … by number, then other ids by name."""
     from importlib.metadata import entry_points
 
     claims: dict[str, Claim] = {}
@@ -365,6 +371,6 @@ def registry() -> dict[str, Claim]:
 
 
 def claim_sort_key(cid: str) -> tuple[int, str]:
-    """C1 < C2 < … < C11, then any other id by name."""
+    """C1 < C2 < … < C13 < …, then any other id by name."""
     digits = cid[1:]
     return (int(digits), "") if cid.startswith("C") and digits.isdigit() else (10**9, cid)
