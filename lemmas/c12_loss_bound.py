@@ -156,6 +156,8 @@ def _seed_outcome(traj: Trajectory, r: int, t_max: int, L_max: float) -> dict[st
     """One seed's record: see the module docstring."""
     steps, seed = traj.snap_steps, traj.seeds[r]
     cand = candidates(traj, r, t_max)
+    if not cand:
+        return {"seed": seed, "outcome": "na", "why": "no snapshot at or before t_max"}
     level = 1 - (1 - THRESHOLDS.confidence) / max(len(cand), 1)
     bounds = {s: _bound_at(traj, r, s, level) for s in cand}
     s = min(bounds, key=lambda k: bounds[k]["loss_hi"])
