@@ -1,6 +1,6 @@
 """Claims, verdicts, the thresholds (the one place they live) and the registry.
 
-A claim module (`c01_…` … `c13_…`) exports `CLAIM: Claim` whose `check` is a pure
+A claim module (`c01_…` … `c15_…`) exports `CLAIM: Claim` whose `check` is a pure
 function of trajectories (no pytest, no plotting, no simulation) returning a `Verdict`.
 
 What a claim reads is declared in its `Claim` record:
@@ -11,7 +11,9 @@ What a claim reads is declared in its `Claim` record:
   (`simulator.config.proxy_variant`, `frozen_variant`);
 * `needs = "ladder"`: a mapping d → `Trajectory` over a d-ladder (C2 band, C11);
 * `needs = "gradient"`: the t = 0 gradient statistics at several batch sizes (C7);
-* `needs = "batch_grid"`: per d, per batch size m, a `Trajectory` (C10).
+* `needs = "batch_grid"`: per d, per batch size m, a `Trajectory` (C10);
+* `needs = "width_family"` / `"eta_family"`: a mapping k → `Trajectory` at one d, the run with width
+  p = ⌈k·⌈1/ψ⌉⌉ / step size k·η (horizon T/k) (C14, C15).
 
 "With high probability" is one shared rule, `whp`: a claim holds on an example when
 the number of failing seeds is within what a failure rate δ = 0.1 allows at 95%
@@ -85,6 +87,12 @@ class Thresholds:
     # C13
     c13_negligible_mass: float = 1.0  # negligible neurons: the lightest ones whose shares sum to ≤ this × ζ
     c13_window_S: float = 0.5  # C13's window opens at the first step with S_t ≥ 1 - this × ζ (after T1's transient)
+    # C14, C15: families of runs at one d (lemmas.families)
+    family_claims: tuple[str, ...] = ("C3", "C4", "C5", "C6", "C9", "C12", "C13")  # compared on every member
+    c14_widths: tuple[float, ...] = (1.0, 2.0, 4.0)  # p = ⌈k·⌈1/ψ⌉⌉ inside the theorem's range (first: reference)
+    c14_widths_below: tuple[float, ...] = (0.5, 0.25)  # below p ≥ 1/ψ: reported, nearest first
+    c15_etas: tuple[float, ...] = (1.0, 0.5, 0.25)  # η = k·ψ inside d^-C ≤ η ≤ ψ, horizon T/k (first: reference)
+    c15_etas_outside: tuple[float, ...] = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # η above ψ: reported, nearest first
 
     @staticmethod
     def zeta(d: int) -> float:
@@ -290,7 +298,8 @@ def verdict_from_seeds(
 # Claims and the registry
 # ---------------------------------------------------------------------------------------
 
-NEEDS = ("run", "ladder", "gradient", "batch_grid")
+NEEDS = ("run", "ladder", "gradient", "batch_grid", "width_family", "eta_family")
+FAMILIES = ("width_family", "eta_family")  # one run per multiple of p or η at one d (lemmas.families)
 # How much of a run's time a claim reads: "T" the whole horizon; "phases" only up to its phase
 # boundaries T1, T_ε and T_L (docs/SPEC.md §2), so its runs may stop once every seed has passed them
 # (RunConfig.stop_phases, simulator.phases).
@@ -299,7 +308,7 @@ HORIZONS = ("T", "phases")
 
 @dataclass(frozen=True)
 class Claim:
-    id: str  # "C1" … "C13", stable
+    id: str  # "C1" … "C15", stable
     slug: str  # "phase1_linearization"
     title: str
     anchor: str  # where in the paper
@@ -371,6 +380,6 @@ def registry() -> dict[str, Claim]:
 
 
 def claim_sort_key(cid: str) -> tuple[int, str]:
-    """C1 < C2 < … < C13 < …, then any other id by name."""
+    """C1 < C2 < … < C15 < …, then any other id by name."""
     digits = cid[1:]
     return (int(digits), "") if cid.startswith("C") and digits.isdigit() else (10**9, cid)

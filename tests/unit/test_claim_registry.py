@@ -31,7 +31,7 @@ NOT_A_CLAIM = {"id": "C98"}
 
 
 def test_the_built_in_claims_in_order() -> None:
-    assert list(registry()) == [f"C{i}" for i in range(1, 14)]
+    assert list(registry()) == [f"C{i}" for i in range(1, 16)]
 
 
 def test_another_package_adds_a_claim(monkeypatch: pytest.MonkeyPatch) -> None:
