@@ -1,6 +1,6 @@
 """Claims, verdicts, the thresholds (the one place they live) and the registry.
 
-A claim module (`c01_…` … `c11_…`) exports `CLAIM: Claim` whose `check` is a pure
+A claim module (`c01_…` … `c15_…`) exports `CLAIM: Claim` whose `check` is a pure
 function of trajectories (no pytest, no plotting, no simulation) returning a `Verdict`.
 
 What a claim reads is declared in its `Claim` record:
@@ -12,7 +12,9 @@ What a claim reads is declared in its `Claim` record:
 * `needs = "ladder"`: a mapping d → `Trajectory` over a d-ladder (C2 band, C10, C11);
 * `needs = "gradient"`: the t = 0 gradient statistics at several batch sizes and the regime's own
   run over phase one (C7);
-* `needs = "batch_grid"`: per d, per batch size m, a `Trajectory` (Q1).
+* `needs = "batch_grid"`: per d, per batch size m, a `Trajectory` (Q1);
+* `needs = "width_family"` / `"eta_family"`: a mapping k → `Trajectory` at one d, the run with width
+  p = ⌈k·⌈1/ψ⌉⌉ / step size k·η (horizon T/k) (C14, C15).
 
 "With high probability" is one shared rule, `whp`: a claim holds on an example when
 the number of failing seeds is within what a failure rate δ = 0.1 allows at 95%
@@ -93,6 +95,18 @@ class Thresholds:
     # seed over the ladder, its t-interval over seeds (at `confidence`) must lie inside this band (halfway
     # to the neighbouring powers ±1 of log d), fails wholly outside it
     c11_exponent_band: tuple[float, float] = (-0.5, 0.5)
+    # C12
+    c12_loss_exponent: float = 1.0  # c: the population loss must drop below (log d)^-c (c = 1: ζ(d))
+    c12_time_constant: float = 12.0  # C: … at some step t ≤ ⌈C·log d/η⌉ (= κ, so t_max = T in the paper regime)
+    # C13
+    c13_negligible_mass: float = 1.0  # negligible neurons: the lightest ones whose shares sum to ≤ this × ζ
+    c13_window_S: float = 0.5  # C13's window opens at the first step with S_t ≥ 1 - this × ζ (after T1's transient)
+    # C14, C15: families of runs at one d (lemmas.families)
+    family_claims: tuple[str, ...] = ("C3", "C4", "C5", "C6", "C9", "C12", "C13")  # compared on every member
+    c14_widths: tuple[float, ...] = (1.0, 2.0, 4.0)  # p = ⌈k·⌈1/ψ⌉⌉ inside the theorem's range (first: reference)
+    c14_widths_below: tuple[float, ...] = (0.5, 0.25)  # below p ≥ 1/ψ: reported, nearest first
+    c15_etas: tuple[float, ...] = (1.0, 0.5, 0.25)  # η = k·ψ inside d^-C ≤ η ≤ ψ, horizon T/k (first: reference)
+    c15_etas_outside: tuple[float, ...] = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # η above ψ: reported, nearest first
 
     @staticmethod
     def zeta(d: int) -> float:
@@ -298,7 +312,8 @@ def verdict_from_seeds(
 # Claims and the registry
 # ---------------------------------------------------------------------------------------
 
-NEEDS = ("run", "ladder", "gradient", "batch_grid")
+NEEDS = ("run", "ladder", "gradient", "batch_grid", "width_family", "eta_family")
+FAMILIES = ("width_family", "eta_family")  # one run per multiple of p or η at one d (lemmas.families)
 # How much of a run's time a claim reads: "T" the whole horizon; "phases" only up to its phase
 # boundaries T1, T_ε and T_L (docs/SPEC.md §2), so its runs may stop once every seed has passed them
 # (RunConfig.stop_phases, simulator.phases).
@@ -307,7 +322,7 @@ HORIZONS = ("T", "phases")
 
 @dataclass(frozen=True)
 class Claim:
-    id: str  # "C1" … "C11", stable; "Q1" … for the paper's open questions
+    id: str  # "C1" … "C15", stable; "Q1" … for the paper's open questions
     slug: str  # "phase1_linearization"
     title: str
     anchor: str  # where in the paper
@@ -355,9 +370,9 @@ class ClaimRegistryError(RuntimeError):
 
 
 def registry() -> dict[str, Claim]:
-    """Every registered claim by id: the package entry point group `xorcert.claims` (the eleven
-    built-in claims are registered there by xorcert's own pyproject.toml; another installed package
-    adds its claims the same way), ordered C1 … C11, then other ids by name."""
+    """Every registered claim by id: the package entry point group `xorcert.claims` (the built-in
+    claims are registered there by xorcert's own pyproject.toml; another installed package adds its
+    claims the same way), ordered C1, C2, … by number, then other ids by name."""
     from importlib.metadata import entry_points
 
     claims: dict[str, Claim] = {}
@@ -382,6 +397,6 @@ def registry() -> dict[str, Claim]:
 
 
 def claim_sort_key(cid: str) -> tuple[int, str]:
-    """C1 < C2 < … < C11, then any other id by name."""
+    """C1 < C2 < … < C15 < …, then any other id by name."""
     digits = cid[1:]
     return (int(digits), "") if cid.startswith("C") and digits.isdigit() else (10**9, cid)

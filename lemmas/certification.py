@@ -38,7 +38,7 @@ import pytest
 from hypothesis import given, note, seed, settings
 from hypothesis import strategies as st
 
-from lemmas.base import FAILS, registry
+from lemmas.base import FAILS, FAMILIES, registry
 from lemmas.plan import Example, Profile, evaluate, regime_imports, with_ladder
 from reports.baseline import expected_for
 from reports.baseline import load as load_baseline
@@ -66,7 +66,7 @@ def expected_table(config: pytest.Config) -> dict[str, dict[str, dict[str, Any]]
 def choose_examples(test: Callable[..., None], prof: Profile, needs: str, regime: str) -> Callable[..., None]:
     """The hypothesis test with the profile's settings, its number of examples for this kind of
     claim and, for a derandomized profile, the seed fixed per (profile, kind of run, regime)."""
-    family = needs in ("ladder", "batch_grid")  # one example is a whole ladder of runs
+    family = needs in ("ladder", "batch_grid", *FAMILIES)  # one example is a whole ladder or family of runs
     base = settings.get_profile(prof.name)
     test = settings(base, max_examples=prof.ladder_examples if family else prof.max_examples)(test)
     if prof.derandomize:  # claims that read the same kind of run draw the same examples: one cache entry
@@ -94,6 +94,9 @@ def examples(needs: str, regime: str, prof: Profile) -> st.SearchStrategy[Exampl
     elif needs == "batch_grid":
         ladders = prof.c10_ladders
         rung = base.map(lambda e: replace(e, seeds=prof.c10_seeds, width=1))
+    elif needs in FAMILIES:  # a run per multiple of p or η, at the profile's first d (m = d where m is drawn)
+        d0 = prof.ds_for(regime)[0]
+        return base.map(lambda e: replace(e, d=d0, width=1, batch="d" if e.batch else ""))
     else:
         return base
     return st.tuples(rung, st.sampled_from(ladders)).map(lambda t: with_ladder(*t))

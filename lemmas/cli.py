@@ -263,6 +263,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         "ladder": "one run per d of a ladder",
         "gradient": "three one-step runs (batch sizes m, d, 64·m) and the per-run bundle (phase one)",
         "batch_grid": "a grid of batch sizes per d",
+        "width_family": "one run per width p = k·⌈1/ψ⌉ at one d",
+        "eta_family": "one run per step size η = k·ψ (horizon T/k) at one d",
     }
     if args.json:
         print(

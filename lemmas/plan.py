@@ -6,7 +6,8 @@ Everything here is deterministic in the example, so claims that read the same ru
 cache entry: the per-run *bundle* carries the main run and the frozen-second-layer run (C8)
 in one batched computation; C1's coupled linear proxy runs beside the main run over phase
 one only; C4 also reads the bundle's first steps with a snapshot at every step
-(`every_step_prefix`); C7 reads three one-step runs and the bundle; Q1 searches a grid of batch sizes.
+(`every_step_prefix`); C7 reads three one-step runs and the bundle; Q1 searches a grid of batch sizes; C14 and C15 read a
+family of main runs at one d, one per multiple of the width or of the step size.
 
     from lemmas import certify
     from lemmas.plan import Example
@@ -26,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import THRESHOLDS, Claim, Verdict, not_applicable, registry
+from lemmas.base import FAMILIES, THRESHOLDS, Claim, Verdict, not_applicable, registry
 from simulator import RunConfig, Trajectory, build_regime, paper_hyper, registered_regimes
 from simulator.config import VARIANTS, frozen_variant, proxy_variant
 from simulator.population import TEST_FIELDS
+from simulator.recorder import SimulationDiverged
 
 Get = Callable[[RunConfig], Trajectory]
 
@@ -251,11 +253,14 @@ def with_ladder(ex: Example, ladder: tuple[int, ...]) -> Example:
 # ---------------------------------------------------------------------------------------
 
 
-def base_config(ex: Example, d: int | None = None, variants: tuple[str, ...] | None = None) -> RunConfig:
-    """The regime's config at dimension d (default ex.d) for the example's width and seeds; its main
-    variant (the regime's first, e.g. `frozen_a` where the second layer is frozen) unless `variants`."""
+def base_config(
+    ex: Example, d: int | None = None, variants: tuple[str, ...] | None = None, p: int | None = None
+) -> RunConfig:
+    """The regime's config at dimension d (default ex.d) for the example's width (or the width p) and seeds;
+    its main variant (the regime's first, e.g. `frozen_a` where the second layer is frozen) unless `variants`."""
     d = ex.d if d is None else d
-    kwargs: dict[str, Any] = {"p": ex.width * paper_hyper(d).p, "seed": ex.seed, "seeds": ex.seeds}
+    p = ex.width * paper_hyper(d).p if p is None else p
+    kwargs: dict[str, Any] = {"p": p, "seed": ex.seed, "seeds": ex.seeds}
     if ex.batch:
         kwargs["m"] = d if ex.batch == "d" else int(ex.batch)
     cfg = build_regime(ex.regime, d, **kwargs)
@@ -328,6 +333,33 @@ def gradient_configs(ex: Example) -> dict[str, RunConfig]:
         "drift": cfg.replace(m=THRESHOLDS.c7_drift_batch_factor * cfg.m, data_offset=1),
         "trajectory": bundle(ex),
     }
+
+
+def family_configs(ex: Example, needs: str) -> dict[float, RunConfig]:
+    """C14, C15: the regime's main run at ex.d for every multiple k of the family (lemmas.families).
+
+    width_family: p = ⌈k·⌈1/ψ⌉⌉ (the regime sets θ from p: ψ/√p in the paper regime);
+    eta_family: η = k·η₀ with the horizon ⌈T/k⌉ (η·T kept). Multiples from Thresholds (c14_…, c15_…).
+    """
+    if needs == "width_family":
+        p0 = paper_hyper(ex.d).p
+        ks = (*THRESHOLDS.c14_widths, *THRESHOLDS.c14_widths_below)
+        return {k: base_config(ex, p=math.ceil(k * p0)) for k in ks}
+    if needs == "eta_family":
+        cfg = base_config(ex)
+        ks = (*THRESHOLDS.c15_etas, *THRESHOLDS.c15_etas_outside)
+        return {k: cfg.replace(eta=k * cfg.eta, steps=math.ceil(cfg.steps / k)) for k in ks}
+    raise ValueError(f"{needs!r} is not a family of runs; the families are {FAMILIES}")
+
+
+def family_member(get: Get, cfg: RunConfig) -> Trajectory:
+    """A family member's run; one that diverges (a non-finite parameter, e.g. at η = 8ψ) gives the part
+    recorded before it, marked `meta["diverged_at"]` (lemmas.families counts it failing every claim)."""
+    try:
+        return get(cfg)
+    except SimulationDiverged as e:
+        e.trajectory.meta["diverged_at"] = e.step
+        return e.trajectory
 
 
 def batch_grid(d: int) -> list[int]:
@@ -417,6 +449,8 @@ def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
         return claim.check({k: get(c) for k, c in gradient_configs(ex).items()})
     if claim.needs == "batch_grid":
         return claim.check(c10_grid(ex, get))
+    if claim.needs in FAMILIES:
+        return claim.check({k: family_member(get, cfg) for k, cfg in family_configs(ex, claim.needs).items()})
     raise ValueError(f"claim {claim.id}: unknown needs {claim.needs!r}")
 
 

@@ -58,3 +58,13 @@ def test_c10_reads_the_certify_paper_ladder_with_8_seeds() -> None:
 def test_a_gpu_profile_is_its_own_profile() -> None:
     assert drawn("C2", "paper", "certify-gpu")[0].ladder[-1] == 4096
     assert drawn("C2", "paper")[0].ladder[-1] == 1024  # certify is the same on any hardware
+
+
+def test_a_family_item_runs_one_example_at_the_profile_s_first_d() -> None:
+    """C14, C15: one family per cell, at d = 32 (quick) / 64 (certify), width 1, m = d where m is drawn."""
+    for cid in ("C14", "C15"):
+        (q,) = drawn(cid, "paper", "quick")
+        assert (q.d, q.width, q.seeds, q.ladder) == (32, 1, 8, ())
+        (c,) = drawn(cid, "paper")
+        assert (c.d, c.width, c.seeds) == (64, 1, 16)
+        assert drawn(cid, "small_batch", "quick")[0].batch == "d"

@@ -26,27 +26,27 @@ def fake_group(monkeypatch: pytest.MonkeyPatch, *eps: tuple[str, str]) -> None:
     monkeypatch.setattr(md, "entry_points", entry_points)
 
 
-EXTRA = Claim(id="C12", slug="extra", title="An extra claim", anchor="-", statement="-", check=lambda t: None)
-NOT_A_CLAIM = {"id": "C13"}
+EXTRA = Claim(id="C99", slug="extra", title="An extra claim", anchor="-", statement="-", check=lambda t: None)
+NOT_A_CLAIM = {"id": "C98"}
 
 
-def test_the_eleven_built_in_claims_in_order() -> None:
-    assert list(registry()) == [f"C{i}" for i in range(1, 12)]
+def test_the_built_in_claims_in_order() -> None:
+    assert list(registry()) == [f"C{i}" for i in range(1, 16)]
 
 
 def test_another_package_adds_a_claim(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_group(monkeypatch, ("C12", f"{__name__}:EXTRA"))
-    assert list(registry())[-1] == "C12" and registry()["C12"] is EXTRA
+    fake_group(monkeypatch, ("C99", f"{__name__}:EXTRA"))
+    assert list(registry())[-1] == "C99" and registry()["C99"] is EXTRA
 
 
 @pytest.mark.parametrize(
     ("ep", "says"),
     [
         (
-            ("C13", "no_such_module_xyz:CLAIM"),
-            "entry point C13 = no_such_module_xyz:CLAIM (group xorcert.claims) failed to import: ModuleNotFoundError",
+            ("C98", "no_such_module_xyz:CLAIM"),
+            "entry point C98 = no_such_module_xyz:CLAIM (group xorcert.claims) failed to import: ModuleNotFoundError",
         ),
-        (("C13", f"{__name__}:NOT_A_CLAIM"), "is a dict, not a lemmas.base.Claim"),
+        (("C98", f"{__name__}:NOT_A_CLAIM"), "is a dict, not a lemmas.base.Claim"),
         (("again", f"{__name__}:SHADOW"), "claim id C3 is registered twice"),
     ],
     ids=["fails to import", "not a claim", "duplicate id"],

@@ -18,7 +18,7 @@ from lemmas.cli import main
 def test_list_names_every_claim_and_regime(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert all(f"C{i} " in out for i in range(1, 12))
+    assert all(f"C{i} " in out for i in range(1, 16))
     assert all(r in out for r in ("paper", "small_batch", "parity3", "sparse_finders"))
     assert ("a grid of batch sizes" in out) == (
         "Q1" in registry()
