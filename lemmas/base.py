@@ -84,7 +84,7 @@ class Thresholds:
     c10_min_span: float = 16.0  # the d-ladder spans at least 16×
     c10_min_seeds: int = 8  # fewer seeds: a bootstrap over seeds too coarse for an interval (inconclusive)
     c10_bootstrap: int = 1000  # resamples of β's bootstrap interval over seeds
-    # Q1 (open question 1: the least sample count over a grid of batch sizes, lemmas/plan.py::c10_grid)
+    # Q1 (open question 1: the least sample count over a grid of batch sizes, lemmas/plan.py::q1_grid)
     q1_slope: tuple[float, float] = (1.0, 1.7)  # band of the log-log slope of n*(d) = min_m m·T_ε
     q1_min_span: float = 16.0  # the d-ladder spans at least 16×
     q1_time_resolution: float = 0.01  # T_ε resolution ≤ 1% of the horizon

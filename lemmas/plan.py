@@ -6,8 +6,9 @@ Everything here is deterministic in the example, so claims that read the same ru
 cache entry: the per-run *bundle* carries the main run and the frozen-second-layer run (C8)
 in one batched computation; C1's coupled linear proxy runs beside the main run over phase
 one only; C4 also reads the bundle's first steps with a snapshot at every step
-(`every_step_prefix`); C7 reads three one-step runs and the bundle; Q1 searches a grid of batch sizes; C14 and C15 read a
-family of main runs at one d, one per multiple of the width or of the step size.
+(`every_step_prefix`); C7 reads three one-step runs and the bundle; Q1 searches a grid of
+batch sizes; C14 and C15 read a family of main runs at one d, one per multiple of the width
+or of the step size.
 
     from lemmas import certify
     from lemmas.plan import Example
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from lemmas.base import FAMILIES, THRESHOLDS, Claim, Verdict, not_applicable, registry
+from lemmas.c02_signal_finding import drift_constant, t1_prediction
 from simulator import RunConfig, Trajectory, build_regime, paper_hyper, registered_regimes
 from simulator.config import VARIANTS, frozen_variant, proxy_variant
 from simulator.population import TEST_FIELDS
@@ -282,8 +284,9 @@ def bundle(ex: Example) -> RunConfig:
 
 
 def linearized_t1(cfg: RunConfig) -> float:
-    """C2's linearized phase-one length √(2π)(½ log d + log 1/ζ)/η (docs/SPEC.md §3.2), known before a run."""
-    return math.sqrt(2 * math.pi) * (0.5 * math.log(cfg.d) + math.log(1 / cfg.zeta)) / cfg.eta
+    """C2's linearized phase-one length √(2π)(½ log d + log 1/ζ)/(c η) (docs/SPEC.md §3.2), known before a
+    run: c the data law's drift constant, 1 for a law without one (the boolean value; a window, not a test)."""
+    return t1_prediction(cfg.d, cfg.eta, drift_constant(cfg.data) or 1.0)
 
 
 def every_step_prefix(cfg: RunConfig, window: float) -> RunConfig:
@@ -353,24 +356,29 @@ def family_configs(ex: Example, needs: str) -> dict[float, RunConfig]:
 
 
 def family_member(get: Get, cfg: RunConfig) -> Trajectory:
-    """A family member's run; one that diverges (a non-finite parameter, e.g. at η = 8ψ) gives the part
-    recorded before it, marked `meta["diverged_at"]` (lemmas.families counts it failing every claim)."""
+    """A family member's run, read as `evaluate` reads a main run for the compared claims (with the
+    every-step prefix where one of them asks for it, C4); one that diverges (a non-finite parameter, e.g.
+    at η = 8ψ) gives the part recorded before it, marked `meta["diverged_at"]` (lemmas.families counts it
+    failing every claim)."""
+    claims = registry()
+    window = max(claims[cid].every_step_window for cid in THRESHOLDS.family_claims)
     try:
-        return get(cfg)
+        traj = get(cfg)
+        return with_prefix_snapshots(traj, get(every_step_prefix(cfg, window))) if window > 0 else traj
     except SimulationDiverged as e:
         e.trajectory.meta["diverged_at"] = e.step
         return e.trajectory
 
 
 def batch_grid(d: int) -> list[int]:
-    """C10's geometric grid {1, 2, 4, …} up to 2⌈d/ψ⌉, and 2⌈d/ψ⌉ itself; descending."""
+    """Q1's geometric grid {1, 2, 4, …} up to 2⌈d/ψ⌉, and 2⌈d/ψ⌉ itself; descending."""
     top = 2 * paper_hyper(d).m
     grid = {2**k for k in range(int(math.log2(top)) + 1)} | {top}
     return sorted(grid, reverse=True)
 
 
 def samples_to_eps(traj: Trajectory) -> np.ndarray:
-    """Per seed, m·T_ε (∞ for a seed that never reaches ε in the run): C10's own reading
+    """Per seed, m·T_ε (∞ for a seed that never reaches ε in the run): Q1's own reading
     (`q1_batch_size.samples_to_eps`), so that the search and the verdict agree."""
     from lemmas.q1_batch_size import samples_to_eps as cell_of
 
@@ -378,7 +386,7 @@ def samples_to_eps(traj: Trajectory) -> np.ndarray:
     return np.where(np.isnan(n), np.inf, n)
 
 
-def c10_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
+def q1_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
     """Search the batch grid at every d of the ladder, from the largest m down.
 
     Each m runs with the regime's η, p, θ for the horizon min(⌈min(n_budget, 2·n_best)/m⌉,
@@ -448,7 +456,7 @@ def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
     if claim.needs == "gradient":
         return claim.check({k: get(c) for k, c in gradient_configs(ex).items()})
     if claim.needs == "batch_grid":
-        return claim.check(c10_grid(ex, get))
+        return claim.check(q1_grid(ex, get))
     if claim.needs in FAMILIES:
         return claim.check({k: family_member(get, cfg) for k, cfg in family_configs(ex, claim.needs).items()})
     raise ValueError(f"claim {claim.id}: unknown needs {claim.needs!r}")

@@ -13,7 +13,7 @@ ratio to ⌈d/ψ⌉, n*/(d log² d), and n* against the theorem's budget m·T at
 
 What `check` reads (needs = "batch_grid"): a mapping d → (m → Trajectory), every
 trajectory a run of the same regime with the same seeds, the main run being variant 0.
-The harness (lemmas/plan.py `c10_grid`) searches the grid from the largest m
+The harness (lemmas/plan.py `q1_grid`) searches the grid from the largest m
 down, caps each horizon at ⌈min(n_budget, 2·n_best)/m⌉ and stops runs early once every
 seed is at error ≤ ε (RunConfig.stop_error) or past n_best/m (RunConfig.stop_step); the
 check works on whatever subset of the grid is present and reports which m were tried.

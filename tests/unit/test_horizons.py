@@ -199,7 +199,7 @@ def test_q1_search_stops_settled_runs_without_changing_what_it_reads() -> None:
 
         return run
 
-    cut, whole = plan.c10_grid(ex, get("cut")), plan.c10_grid(ex, get("whole"))
+    cut, whole = plan.q1_grid(ex, get("cut")), plan.q1_grid(ex, get("whole"))
     assert {d: list(r) for d, r in cut.items()} == {d: list(r) for d, r in whole.items()}
     assert any(c.stop_step > 0 for c in asked["cut"]), "no grid run was stopped: the test no longer exercises it"
     a, b = Q1.check(cut), Q1.check(whole)
