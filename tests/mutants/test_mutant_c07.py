@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 
 from lemmas.base import THRESHOLDS
-from lemmas.c02_signal_finding import t1_prediction
 from lemmas.c07_gradient_concentration import check
+from lemmas.plan import linearized_t1
 from simulator import RunConfig, paper, run, small_batch
 
 D, SEEDS = 64, 8
@@ -33,7 +33,7 @@ def gradient_runs(cfg: RunConfig) -> dict:
         "regime": one,
         "m_d": one.replace(m=cfg.d),
         "drift": one.replace(m=THRESHOLDS.c7_drift_batch_factor * cfg.m, data_offset=1),
-        "trajectory": cfg.replace(steps=min(cfg.steps, math.ceil(2 * t1_prediction(cfg.d, cfg.eta)))),
+        "trajectory": cfg.replace(steps=min(cfg.steps, math.ceil(2 * linearized_t1(cfg)))),
     }
     return {k: run(c) for k, c in cfgs.items()}
 
