@@ -21,6 +21,9 @@ Decisions (where the specification, docs/SPEC.md, is silent):
   initialization depends on p).
 * Only claims that read the main run alone are compared (the members are single-variant runs);
   C1, C2, C7, C8, C10, C11 need runs of other kinds.
+* Undefined (inconclusive) where the regime sets the width itself, so that members inside the
+  range run at the reference's p (sparse_finders widens p to 64 to hold two finders per cluster:
+  at d ≤ 64 every member is p = 64).
 * A failure-rate test rather than a comparison of verdicts: a verdict near its boundary (rate ≈ δ)
   can flip between members by chance alone; the Fisher test bounds the false "depends" at α.
   Verdict flips are reported beside it.
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lemmas.base import THRESHOLDS, Claim, Verdict
+from lemmas.base import THRESHOLDS, Claim, Verdict, not_applicable
 from lemmas.families import family_verdict
 from lemmas.report import KeyStat
 from simulator.trajectory import Trajectory
@@ -40,6 +43,18 @@ ID = "C14"
 
 def check(family: Mapping[float, Trajectory]) -> Verdict:
     """C14 on a width family (k → trajectory at p = ⌈k·⌈1/ψ⌉⌉): see the module docstring."""
+    ref = family.get(THRESHOLDS.c14_widths[0])
+    same = [
+        k
+        for k in THRESHOLDS.c14_widths[1:]
+        if ref is not None and family.get(k) is not None and family[k].config.p == ref.config.p
+    ]
+    if same:  # a regime that sets its own width (sparse_finders widens p to hold its finders)
+        return not_applicable(
+            ID,
+            f"the regime runs the members k = {same} at the reference's width p = {ref.config.p}: "  # type: ignore[union-attr]
+            "there is no width dependence to test",
+        )
     return family_verdict(
         ID,
         family,

@@ -1,6 +1,6 @@
 """Q1 `batch_size` — the paper's open question 1: does the theorem's large batch matter?
 
-Not one of the theorem's conclusions (ids C1–C11) but a result reported beside them, under
+Not one of the theorem's conclusions (ids C1–C15) but a result reported beside them, under
 the id Q1 (open questions get Q-ids). The theorem's algorithm uses m = ⌈d/ψ⌉ (C10 measures
 its sample count); the paper asks whether smaller batches, down to m = 1, learn as well.
 Q1 searches a geometric grid of batch sizes at the regime's η, p, θ and asks whether the

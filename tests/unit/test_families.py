@@ -90,6 +90,15 @@ def test_the_width_family_runs():
     assert all(c.variants == ("logistic",) for c in cfgs.values()) and p0 == 13
 
 
+def test_a_regime_that_fixes_the_width_is_not_compared():
+    from types import SimpleNamespace
+
+    cfgs = family_configs(Example("sparse_finders", 32, seeds=8), "width_family")
+    assert {c.p for c in cfgs.values()} == {64}  # the regime widens p to hold two finders per cluster
+    v = check_c14({k: SimpleNamespace(config=c) for k, c in cfgs.items()})
+    assert v.status == "inconclusive" and "p = 64" in v.reason, v.reason
+
+
 def test_the_step_size_family_runs():
     cfgs = family_configs(Example("paper", 32, seeds=8), "eta_family")
     h = paper_hyper(32)
