@@ -48,6 +48,15 @@ class Thresholds:
     confidence: float = 0.95  # confidence of the binomial rule and of intervals
     bootstrap_seed: int = 0  # RNG seed of every reported bootstrap interval (reproducible)
     max_unevaluable: float = 0.5  # more seeds than this share unevaluable -> inconclusive
+    # Sequential rule (lemmas.sequential, available to the plan, not yet the gate's rule): an SPRT
+    # between a failure rate seq_delta0 (holds) and seq_delta1 (fails) around delta, evaluated after
+    # each batch of seq_batch seeds (the engine runs a batch in one computation), undecided at seq_cap.
+    seq_delta0: float = 0.05  # failure rate the rule should call 'holds'
+    seq_delta1: float = 0.25  # failure rate the rule should call 'fails'
+    seq_alpha: float = 0.05  # bound on P(fails) at seq_delta0
+    seq_beta: float = 0.05  # bound on P(holds) at seq_delta1
+    seq_batch: int = 8  # seeds per evaluation
+    seq_cap: int = 64  # most seeds; still between the boundaries there -> undecided
     # Every ζ-tolerance of docs/SPEC.md (C1 ≤ ζ, S ≥ 1-ζ, C4 ≤ ζ, C5 1+ζ, C2 1±ζ and share ≥ 1-ζ,
     # C6 ≤ ζ) is ζ(d) = 1/log d itself: see `zeta` below.
     # C1
