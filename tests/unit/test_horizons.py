@@ -161,7 +161,7 @@ def test_stop_step_stops_at_the_first_snapshot_past_it_on_the_whole_runs_grid() 
 
 
 def grid_run(cfg: simulator.RunConfig) -> simulator.Trajectory:
-    """A stand-in for the engine on C10's grid runs, with its stop rules: seed s reaches ε after
+    """A stand-in for the engine on Q1's grid runs, with its stop rules: seed s reaches ε after
     n(m) = d·log²d·(1 + |log₂(m/4)|/4)·(1 + s/10) samples (least at m = 4), never at m = 1 for even
     seeds; the error is 0.5 before and 0 after, read on the run's own snapshot grid (p = 1 to stay small)."""
 
