@@ -36,8 +36,10 @@ from lemmas.plain import sanitize
 from lemmas.report import KeyStat, Panel
 from simulator.config import zeta
 
-HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
-STATUSES = (HOLDS, FAILS, INCONCLUSIVE)
+HOLDS, FAILS, INCONCLUSIVE, UNDECIDED = "holds", "fails", "inconclusive", "undecided"
+# undecided: the sequential rule (lemmas.sequential) reached its seed cap between its boundaries;
+# inconclusive: the claim could not be evaluated (or is not defined) on the example.
+STATUSES = (HOLDS, FAILS, INCONCLUSIVE, UNDECIDED)
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,17 @@ class Thresholds:
     confidence: float = 0.95  # confidence of the binomial rule and of intervals
     bootstrap_seed: int = 0  # RNG seed of every reported bootstrap interval (reproducible)
     max_unevaluable: float = 0.5  # more seeds than this share unevaluable -> inconclusive
-    # Sequential rule (lemmas.sequential, available to the plan, not yet the gate's rule): an SPRT
-    # between a failure rate seq_delta0 (holds) and seq_delta1 (fails) around delta, evaluated after
-    # each batch of seq_batch seeds (the engine runs a batch in one computation), undecided at seq_cap.
+    # The sequential rule (lemmas.sequential) that decides a w.h.p. claim on an example: an SPRT between
+    # the failure rates seq_delta0 (holds) and seq_delta1 (fails) around delta, looked at from the fewest
+    # seeds that can decide 'holds' on and after every further batch of seq_batch seeds (a batch is one
+    # batched engine computation), undecided at seq_cap seeds.
     seq_delta0: float = 0.05  # failure rate the rule should call 'holds'
     seq_delta1: float = 0.25  # failure rate the rule should call 'fails'
     seq_alpha: float = 0.05  # bound on P(fails) at seq_delta0
     seq_beta: float = 0.05  # bound on P(holds) at seq_delta1
     seq_batch: int = 8  # seeds per evaluation
     seq_cap: int = 64  # most seeds; still between the boundaries there -> undecided
+    seq_family_alpha: float = 0.05  # Holm's family-wise error over a run's decisions (reports.certificate)
     # Every ζ-tolerance of docs/SPEC.md (C1 ≤ ζ, S ≥ 1-ζ, C4 ≤ ζ, C5 1+ζ, C2 1±ζ and share ≥ 1-ζ,
     # C6 ≤ ζ) is ζ(d) = 1/log d itself: see `zeta` below.
     # C1
@@ -144,6 +148,9 @@ class Verdict:
     thresholds: dict[str, Any] = field(default_factory=dict)  # what they were compared with
     per_seed: list[dict[str, Any]] = field(default_factory=list)  # seed, outcome ('pass'/'fail'/'na'), values
     series: dict[str, Panel] = field(default_factory=dict)  # the report's plots
+    # The w.h.p. statement the per-seed outcomes test (`verdict_from_seeds`): the plan then decides the
+    # example sequentially over batches of seeds (lemmas.sequential). None: a verdict of another rule.
+    whp: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -314,7 +321,7 @@ def verdict_from_seeds(
         reason = (what + ": " if what else "") + w.describe()
         if w.status == FAILS and first_fail is not None and first_fail.get("why"):
             reason += f"; e.g. seed {first_fail.get('seed')}: {first_fail['why']}"
-    return Verdict(claim, w.status, reason, stats, thresholds, per_seed, series or {})
+    return Verdict(claim, w.status, reason, stats, thresholds, per_seed, series or {}, whp=what)
 
 
 # ---------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import pytest
 from hypothesis import given, note, seed, settings
 from hypothesis import strategies as st
 
-from lemmas.base import FAILS, FAMILIES, registry
+from lemmas.base import FAILS, FAMILIES, THRESHOLDS, registry
 from lemmas.plan import Example, Profile, evaluate, regime_imports, with_ladder
 from reports.baseline import expected_for
 from reports.baseline import load as load_baseline
@@ -79,10 +79,13 @@ def examples(needs: str, regime: str, prof: Profile) -> st.SearchStrategy[Exampl
     """Small values only, cheapest first; simulation happens in the test body."""
     batches = prof.batches_for(regime)
     batch = st.sampled_from(batches) if batches else st.just("")
+    ds = prof.ds_for(regime)
+    if needs == "gradient":  # C7 is stated for d ≥ c7_min_d: drawn there where the profile has such a d
+        ds = tuple(d for d in ds if d >= THRESHOLDS.c7_min_d) or ds
     base = st.builds(
         Example,
         regime=st.just(regime),
-        d=st.sampled_from(prof.ds_for(regime)),
+        d=st.sampled_from(ds),
         width=st.sampled_from(prof.widths),
         seed=st.integers(0, prof.max_seed),
         seeds=st.just(prof.seeds),

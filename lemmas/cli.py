@@ -7,7 +7,7 @@
 
 `check` simulates what the claim reads (through the trajectory cache, so a second call is
 instant), prints the verdict, every statistic against its threshold, and where each
-trajectory it read is cached. Exit status: 0 holds, 1 fails, 3 inconclusive, 2 bad input.
+trajectory it read is cached. Exit status: 0 holds, 1 fails, 3 inconclusive, 4 undecided, 2 bad input.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT = {"holds": 0, "fails": 1, "inconclusive": 3}
+EXIT = {"holds": 0, "fails": 1, "inconclusive": 3, "undecided": 4}
 
 
 class UsageError(ValueError):
@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Simulate what CLAIM reads for one example, through the trajectory cache, and print the "
         "verdict with its statistics against their thresholds.\n"
-        "Exit status: 0 holds, 1 fails, 3 inconclusive, 2 bad input.",
+        "Exit status: 0 holds, 1 fails, 3 inconclusive, 4 undecided, 2 bad input.",
     )
     ck.add_argument("claim", metavar="CLAIM", help="claim id, e.g. C4 (python -m lemmas list shows them)")
     ck.add_argument("--regime", default="paper", help="registered regime (default: paper)")
@@ -69,7 +69,10 @@ def _parser() -> argparse.ArgumentParser:
         "--seeds",
         type=int,
         default=None,
-        help="number of seeds, the binomial rule's n (default: the profile's, for this kind of claim)",
+        help=(
+            "seeds of the example's first batch (default: the profile's, for this kind of claim); a w.h.p. "
+            "claim adds batches of 8 until the sequential rule decides, up to 64 seeds (docs/SPEC.md §3.12)"
+        ),
     )
     ck.add_argument(
         "--batch",

@@ -30,6 +30,7 @@ import numpy as np
 
 from lemmas.base import FAMILIES, THRESHOLDS, Claim, Verdict, not_applicable, registry
 from lemmas.c02_signal_finding import drift_constant, t1_prediction
+from lemmas.sequential import SprtDesign, example_verdict
 from simulator import RunConfig, Trajectory, build_regime, paper_hyper, registered_regimes
 from simulator.config import VARIANTS, frozen_variant, proxy_variant
 from simulator.population import TEST_FIELDS
@@ -103,6 +104,8 @@ def _profiles() -> dict[str, Profile]:
         max_examples=1,
         derandomize=True,
         regime_ds={"small_batch": (32,)},
+        # C10 needs a ladder spanning 16× on which the paper regime reaches ε (C2 and C11 read it too)
+        regime_ladders={"paper": ((16, 32, 64, 128, 256),)},
         regime_batches={"small_batch": ("d", "4")},
     )
     certify = Profile(
@@ -439,7 +442,28 @@ def q1_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
 
 
 def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
-    """Simulate what the claim needs for this example (through `get`) and check it."""
+    """The claim's verdict on the example: checked on the example's seeds and, for a w.h.p. claim
+    (a verdict of `verdict_from_seeds`), decided by the sequential rule (lemmas.sequential): further
+    batches of seeds ex.seed + ex.seeds, … are simulated (each its own batched run and cache entry,
+    so a smaller decision's runs are reused by a larger one) until the rule decides or its cap is
+    reached."""
+    verdict = check_seeds(claim, ex, get)
+    if verdict.whp is None:
+        return verdict
+    design = SprtDesign.from_thresholds()
+    batches, run = [verdict], ex.seeds
+    while (decided := example_verdict(batches, run, design)) is None:
+        size = min(design.batch, design.cap - run)
+        batch = check_seeds(claim, replace(ex, seed=ex.seed + run, seeds=size), get)
+        if batch.whp is None:  # a later batch the claim could not read as seeds: that is the verdict
+            return batch
+        batches.append(batch)
+        run += size
+    return decided
+
+
+def check_seeds(claim: Claim, ex: Example, get: Get) -> Verdict:
+    """Simulate what the claim needs for this example's seeds (through `get`) and check it."""
     why = claim.applies(base_config(ex))
     if why is not None:
         return not_applicable(claim.id, why)

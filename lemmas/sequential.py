@@ -57,12 +57,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
 
-from lemmas.base import Thresholds
+from lemmas.base import FAILS, HOLDS, INCONCLUSIVE, THRESHOLDS, UNDECIDED, Thresholds, Verdict
 
 Status = Literal["holds", "fails", "undecided", "continue"]
 
@@ -87,8 +87,12 @@ class SprtDesign:
                 raise ValueError(f"{name} must lie in (0, 0.5), got {value}")
         if self.batch < 1:
             raise ValueError(f"batch must be >= 1, got {self.batch}")
-        if self.cap < self.batch:
-            raise ValueError(f"cap must be >= batch ({self.batch}), got {self.cap}")
+        if self.cap < self.first_look:
+            raise ValueError(
+                f"cap must be >= {self.first_look}, the fewest seeds at which this rule can decide 'holds' "
+                f"(delta0={self.delta0}, delta1={self.delta1}, alpha={self.alpha}, beta={self.beta}, "
+                f"batch={self.batch}); got {self.cap}"
+            )
 
     @classmethod
     def from_thresholds(cls, th: Thresholds | None = None) -> SprtDesign:
@@ -116,10 +120,19 @@ class SprtDesign:
         return math.log(self.beta / (1.0 - self.alpha))
 
     @property
+    def first_look(self) -> int:
+        """The fewest seeds, in whole batches, at which a clean sequence (no failure) reaches 'holds':
+        ⌈B / log((1−δ₁)/(1−δ₀))⌉ rounded up to a batch. Computed, not chosen: an earlier look could
+        only decide 'fails', and a cap below it could never decide 'holds'."""
+        clean = math.ceil(self.lower / self.pass_step - 1e-12)
+        return self.batch * math.ceil(clean / self.batch)
+
+    @property
     def looks(self) -> list[int]:
-        """Seed counts at which Λ is examined: every batch, and the cap."""
+        """Seed counts at which Λ is examined: every batch, and the cap. Before `first_look` a look can
+        only decide 'fails' (a clearly failing claim stops after one batch)."""
         ns = list(range(self.batch, self.cap + 1, self.batch))
-        if ns[-1] != self.cap:
+        if not ns or ns[-1] != self.cap:
             ns.append(self.cap)
         return ns
 
@@ -254,6 +267,48 @@ def decide(outcomes: Sequence[bool], design: SprtDesign | None = None, confidenc
     )
 
 
+def attained_error(design: SprtDesign, n: int, k: int, status: Status) -> float:
+    """The decision's attained error probability (its p-value under the stage-wise ordering).
+
+    'fails' at the look n with k failures: the probability, at the failure rate δ₀ (where 'fails' is
+    wrong), of stopping with 'fails' at an earlier look or reaching the look n with ≥ k failures;
+    'holds': the same at δ₁ with 'holds' and ≤ k failures. It is at most the design's P(fails | δ₀)
+    or P(holds | δ₁) and smaller the more decisive the data; Holm's rule over a run's cells reads it
+    (`holm`). NaN for an undecided example (no decision to err).
+    """
+    if status not in ("holds", "fails"):
+        return math.nan
+    rate = design.delta0 if status == "fails" else design.delta1
+    alive = np.zeros(design.cap + 1)
+    alive[0] = 1.0
+    n_prev, earlier = 0, 0.0
+    for look in design.looks:
+        b = look - n_prev
+        alive = np.convolve(alive, stats.binom.pmf(np.arange(b + 1), b, rate))[: design.cap + 1]
+        if look >= n:
+            tail = alive[k:].sum() if status == "fails" else alive[: k + 1].sum()
+            return float(min(1.0, earlier + tail))
+        for j in range(look + 1):
+            if alive[j] > 0.0 and stage_status(design, look, j) != "continue":
+                earlier += alive[j] if stage_status(design, look, j) == status else 0.0
+                alive[j] = 0.0
+        n_prev = look
+    raise ValueError(f"n = {n} is beyond the design's cap {design.cap}")
+
+
+def holm(p_values: Sequence[float], alpha: float) -> list[bool]:
+    """Holm's step-down rule: which of the decisions with these attained errors stand with a
+    family-wise error ≤ alpha (NaN: no decision, never confirmed, not counted in the family)."""
+    order = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    m = len(order)
+    confirmed = [False] * len(p_values)
+    for rank, (p, i) in enumerate(order):
+        if p > alpha / (m - rank):
+            break
+        confirmed[i] = True
+    return confirmed
+
+
 def oc_table(design: SprtDesign, rates: Sequence[float]) -> list[OperatingPoint]:
     return [operating_characteristic(design, r) for r in rates]
 
@@ -265,3 +320,76 @@ if __name__ == "__main__":
             f"{op.rate:.2f}   {op.p_holds:.3f}     {op.p_fails:.3f}     {op.p_undecided:.3f}"
             f"         {op.expected_seeds:.1f}"
         )
+
+
+def example_verdict(batches: Sequence[Verdict], seeds_run: int, design: SprtDesign | None = None) -> Verdict | None:
+    """One example's verdict from the w.h.p. verdicts of its batches of seeds (in seed order), or None
+    while the rule wants more seeds and `seeds_run` (the seeds simulated so far) is below the cap: the
+    plan then runs the next batch.
+
+    The per-seed records, the failure-rate interval and the decision are over the seeds the rule used
+    (unevaluable seeds left out, in seed order); the claim's own statistics and panels are those of the
+    first batch (the reason says so when more were run). Inconclusive when more than `max_unevaluable`
+    of the seeds run are `na`.
+    """
+    design = design or SprtDesign.from_thresholds()
+    first = batches[0]
+    per_seed = [s for v in batches for s in v.per_seed]
+    evaluated = [s["outcome"] == "fail" for s in per_seed if s["outcome"] != "na"]
+    na = len(per_seed) - len(evaluated)
+    if na > THRESHOLDS.max_unevaluable * len(per_seed) or not evaluated:
+        return _with_rule(first, INCONCLUSIVE, first.reason, per_seed, {"seeds_run": float(seeds_run)}, design)
+    dec = decide(evaluated, design, THRESHOLDS.confidence)
+    if dec.status == "continue" and seeds_run < design.cap:
+        return None
+    status = UNDECIDED if dec.status == "continue" else dec.status
+    stats = {
+        "fail_rate": dec.failures / dec.seeds_used if dec.seeds_used else math.nan,
+        "fail_rate_lo": dec.interval[0],
+        "fail_rate_hi": dec.interval[1],
+        "seeds_failing": float(dec.failures),
+        "seeds_evaluated": float(dec.seeds_used),
+        "seeds_unevaluable": float(na),
+        "seeds_run": float(seeds_run),
+        "llr": dec.llr,
+        "power_at_delta1": dec.power_at_delta1,
+        "false_hold_at_delta1": dec.false_hold_at_delta1,
+        "attained_error": attained_error(design, dec.seeds_used, dec.failures, dec.status),
+        "more_seeds": float(seeds_to_boundary(design, dec.seeds_used, dec.failures) if status == UNDECIDED else 0),
+    }
+    rate = f"{dec.failures}/{dec.seeds_used} seeds fail (95% CI [{dec.interval[0]:.2f}, {dec.interval[1]:.2f}])"
+    rule = f"SPRT δ₀ = {design.delta0:g} vs δ₁ = {design.delta1:g}: Λ = {dec.llr:.2f}"
+    if status == HOLDS:
+        said = f"{rule} ≤ {design.lower:.2f}, holds (attained error {stats['attained_error']:.2g})"
+    elif status == FAILS:
+        said = f"{rule} ≥ {design.upper:.2f}, fails (attained error {stats['attained_error']:.2g})"
+    else:
+        said = (
+            f"{rule} between {design.lower:.2f} and {design.upper:.2f} at the cap of {design.cap} seeds, "
+            f"undecided; {int(stats['more_seeds'])} more seeds could decide it"
+        )
+    reason = (f"{first.whp}: " if first.whp else "") + f"{rate}; {said}"
+    if na:
+        reason += f"; {na} seed(s) unevaluable"
+    failing = next((s for s in per_seed if s["outcome"] == "fail" and s.get("why")), None)
+    if status == FAILS and failing is not None:
+        reason += f"; e.g. seed {failing.get('seed')}: {failing['why']}"
+    if len(batches) > 1:
+        reason += f" (statistics and panels: the first {len(first.per_seed)} seeds)"
+    return _with_rule(first, status, reason, per_seed, stats, design)
+
+
+def _with_rule(
+    v: Verdict, status: str, reason: str, per_seed: list[dict[str, Any]], stats: dict[str, float], design: SprtDesign
+) -> Verdict:
+    """`v` with the sequential rule's status, reason, seeds and statistics, and its design among the thresholds
+    (in place of the fixed-n rule's δ and allowed failures)."""
+    thresholds = {k: t for k, t in v.thresholds.items() if k not in ("delta", "max_failures")}
+    thresholds |= {
+        "delta0": design.delta0,
+        "delta1": design.delta1,
+        "alpha": design.alpha,
+        "beta": design.beta,
+        "seed_cap": design.cap,
+    }
+    return Verdict(v.claim, status, reason, {**v.stats, **stats}, thresholds, per_seed, v.series, v.whp)

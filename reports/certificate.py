@@ -39,6 +39,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import importlib.metadata
+import math
 import platform
 import re
 import subprocess
@@ -53,7 +54,7 @@ from .files import read_json
 
 SCHEMA = "xorcert-certificate"
 SCHEMA_VERSION = 1
-STATUSES = ("holds", "fails", "inconclusive")
+STATUSES = ("holds", "fails", "inconclusive", "undecided")
 BUILTIN_REGIMES = (
     "paper",
     "small_batch",
@@ -407,7 +408,7 @@ class Cell:
 
     @property
     def status(self) -> str:
-        """holds / fails / inconclusive when all examples agree; mixed; error (no verdict); not run."""
+        """holds / fails / inconclusive / undecided when all examples agree; mixed; error (no verdict); not run."""
         s = set(self.statuses)
         if not s:
             return "error" if self.item and self.item.get("outcome") in ("failed", "error") else "not run"
@@ -449,9 +450,54 @@ class Cell:
         lo, hi = clopper_pearson(k, n, confidence)
         return k / n, lo, hi
 
+    def decision(self) -> str:
+        """The sequential rule's figures over the examples (lemmas.sequential): seeds used, power at δ₁, the
+        seeds an undecided example still needs; '' for a cell of another rule."""
+        stats = [(e.get("verdict") or {}).get("stats") or {} for e in self.entries]
+        stats = [s for s in stats if "seeds_run" in s and "power_at_delta1" in s]
+        if not stats:
+            return ""
+        used = sorted({int(num(s.get("seeds_run")) or 0) for s in stats})
+        seeds = f"{used[0]}" if len(used) == 1 else f"{used[0]}–{used[-1]}"
+        text = f"{seeds} seeds, power {num(stats[0].get('power_at_delta1')) or 0:.2f} at δ₁"
+        more = max(int(num(s.get("more_seeds")) or 0) for s in stats)
+        return text + (f"; +{more} seeds could decide" if more else "")
+
     @property
     def seconds(self) -> float:
         return sum(num(e.get("seconds")) or 0.0 for e in self.entries)
+
+
+@dataclass(frozen=True)
+class FamilyWise:
+    """Holm's rule over every decided example of a run (lemmas.sequential.holm on the attained errors)."""
+
+    alpha: float
+    decided: int  # examples decided holds or fails by the sequential rule
+    undecided: int
+    confirmed: int  # decisions that stand with a family-wise error ≤ alpha
+    error_sum: float  # Σ attained errors: a bound on the expected number of wrong decisions
+    confirmed_at: frozenset[tuple[str, str, int]]  # (claim, regime, example index)
+
+
+def family_wise(cs: Mapping[tuple[str, str], Cell], alpha: float) -> FamilyWise:
+    from lemmas.sequential import holm
+
+    keys: list[tuple[str, str, int]] = []
+    errors: list[float] = []
+    undecided = 0
+    for (cid, regime), cell in cs.items():
+        for e in cell.entries:
+            v = e.get("verdict") or {}
+            err = num((v.get("stats") or {}).get("attained_error"))
+            undecided += v.get("status") == "undecided" and "seeds_run" in (v.get("stats") or {})
+            if err is not None and math.isfinite(err):
+                keys.append((cid, regime, int(num(e.get("index")) or 0)))
+                errors.append(err)
+    ok = holm(errors, alpha)
+    return FamilyWise(
+        alpha, len(errors), undecided, sum(ok), float(sum(errors)), frozenset(k for k, c in zip(keys, ok) if c)
+    )
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -561,3 +607,7 @@ def matrix_regimes(cert: Mapping[str, Any]) -> list[str]:
 
 def confidence(cert: Mapping[str, Any]) -> float:
     return num(((cert.get("spec") or {}).get("thresholds") or {}).get("confidence")) or 0.95
+
+
+def family_alpha(cert: Mapping[str, Any]) -> float:
+    return num(((cert.get("spec") or {}).get("thresholds") or {}).get("seq_family_alpha")) or 0.05

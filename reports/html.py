@@ -37,6 +37,8 @@ from .certificate import (
     confidence,
     describe_differences,
     env_conflicts,
+    family_alpha,
+    family_wise,
     matrix_regimes,
     paper_differences,
     user_regimes,
@@ -52,6 +54,7 @@ STATUS_CLASS = {
     "holds": "holds",
     "fails": "fails",
     "inconclusive": "inconclusive",
+    "undecided": "undecided",
     "mixed": "mixed",
     "error": "error",
     "not run": "notrun",
@@ -227,6 +230,8 @@ def cell_view(
     rate_s = f"{k}/{n} seeds fail, [{rate[1]:.2f}, {rate[2]:.2f}]" if rate else "no seed evaluated"
     if na:
         rate_s += f" ({na} n/a)"
+    if cell.decision():
+        rate_s += f"; {cell.decision()}"
     counts = ", ".join(f"{c} {s}" for s, c in cell.counts.items()) or (cell.item or {}).get("outcome", "")
     status = cell.status
     if flip is None:
@@ -397,6 +402,11 @@ def render_report(
             views[key].differs = differs.get(key, "")
         except Exception as ex:  # noqa: BLE001
             note(f"{key[0]} {key[1]}: cell not drawn ({type(ex).__name__}: {ex})")
+    family = family_wise(cs, family_alpha(cert))
+    for (cid, regime), view in views.items():
+        mine = {k for k in family.confirmed_at if k[:2] == (cid, regime)}
+        if mine:
+            view.rate += f"; {len(mine)} confirmed family-wise"
     claim_list = claim_ids(cert)
     status_counts: dict[str, int] = {}
     for v in views.values():
@@ -426,6 +436,7 @@ def render_report(
         regimes=regimes,
         views=views,
         status_counts=status_counts,
+        family=family,
         user_regimes=user_regimes(cert),
         differences=[describe_differences(r, rows) for r, rows in differences.items()],
         n_examples=len(cert.get("entries") or []),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
 
-from lemmas.base import Thresholds
-from lemmas.sequential import SprtDesign, decide, operating_characteristic
+from lemmas import plan
+from lemmas.base import Claim, Thresholds, Verdict, seed_outcome, verdict_from_seeds
+from lemmas.sequential import SprtDesign, attained_error, decide, example_verdict, holm, operating_characteristic
 
 DESIGN = SprtDesign.from_thresholds(Thresholds())
 # Wald's bounds on the error rates, which the batched and capped rule must respect.
@@ -86,8 +89,113 @@ def test_short_sequence_continues() -> None:
         ({"beta": 0.0}, "beta"),
         ({"batch": 0}, "batch"),
         ({"cap": 4}, "cap"),
+        ({"cap": 15}, "cap"),  # below the 16 seeds a clean sequence needs to reach 'holds'
+
     ],
 )
 def test_bad_design_raises(kwargs: dict[str, float], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         SprtDesign(**kwargs)  # type: ignore[arg-type]
+
+
+def test_first_look_is_computed_from_the_boundaries() -> None:
+    """16 = the fewest whole batches of 8 in which 0 failures cross B (13 passing seeds)."""
+    assert DESIGN.first_look == 16
+    assert 13 * DESIGN.pass_step <= DESIGN.lower < 12 * DESIGN.pass_step
+    assert decide([False] * 8, DESIGN).status == "continue"
+
+
+def test_attained_error_is_a_valid_p_value() -> None:
+    """At δ₀ the chance of a 'fails' decision with attained error ≤ x is ≤ x (and at δ₁ for 'holds'), by
+    Monte Carlo; a decision's attained error never exceeds the design's error rate."""
+    rng = np.random.default_rng(7)
+    for rate, status in ((DESIGN.delta0, "fails"), (DESIGN.delta1, "holds")):
+        ps = []
+        for _ in range(4000):
+            d = decide(list(rng.random(DESIGN.cap) < rate), DESIGN)
+            ps.append(attained_error(DESIGN, d.seeds_used, d.failures, d.status) if d.status == status else 1.0)
+        for x in (0.005, 0.01, 0.02):
+            share = np.mean(np.asarray(ps) <= x)
+            assert share <= x + 4 * math.sqrt(x / 4000), (status, x, share)
+    assert attained_error(DESIGN, 16, 0, "holds") == pytest.approx(0.75**16)
+    assert attained_error(DESIGN, 8, 4, "fails") < attained_error(DESIGN, 8, 3, "fails")
+    op0, op1 = operating_characteristic(DESIGN, DESIGN.delta0), operating_characteristic(DESIGN, DESIGN.delta1)
+    assert attained_error(DESIGN, 8, 3, "fails") <= op0.p_fails
+    assert attained_error(DESIGN, 64, 4, "holds") <= op1.p_holds + 1e-12
+    assert math.isnan(attained_error(DESIGN, 64, 8, "undecided"))
+
+
+def test_holm_step_down() -> None:
+    assert holm([0.01, 0.04, 0.03, math.nan], 0.05) == [True, False, False, False]
+    assert holm([0.001, 0.02, 0.03], 0.06) == [True, True, True]  # 0.001 ≤ 0.02, 0.02 ≤ 0.03, 0.03 ≤ 0.06
+    assert holm([], 0.05) == []
+
+
+# ---------------------------------------------------------------------------------------
+# The plan decides a w.h.p. claim over batches of seeds
+# ---------------------------------------------------------------------------------------
+
+
+def seed_claim(fails: set[int], na: frozenset[int] = frozenset()) -> tuple[Claim, list[tuple[int, int]]]:
+    """A ladder claim on one rung whose seed s fails iff s ∈ fails (na iff s ∈ na), and the (seed, seeds) of
+    every batch the plan asked it for."""
+    asked: list[tuple[int, int]] = []
+
+    def check(runs: dict[int, Any]) -> Verdict:
+        cfg = runs[16].config
+        asked.append((cfg.seed, cfg.seeds))
+        per_seed = []
+        for s in range(cfg.seed, cfg.seed + cfg.seeds):
+            rec = {"seed": s}
+            per_seed.append({**rec, "outcome": "na"} if s in na else seed_outcome(rec, ["bad"] if s in fails else []))
+        return verdict_from_seeds("C98", per_seed, {"x": 1.0}, {}, what="seeds behave")
+
+    return Claim("C98", "seeds", "t", "a", "s", check=check, needs="ladder"), asked
+
+
+def decide_example(fails: set[int], na: frozenset[int] = frozenset(), seeds: int = 8) -> tuple[Verdict, list]:
+    claim, asked = seed_claim(fails, na)
+    ex = plan.Example(regime="paper", d=16, seed=100, seeds=seeds, ladder=(16,))
+    return plan.evaluate(claim, ex, lambda cfg: SimpleNamespace(config=cfg)), asked
+
+
+def test_clean_claim_holds_after_two_batches() -> None:
+    v, asked = decide_example(set())
+    assert asked == [(100, 8), (108, 8)]  # the example's own seeds first: its cached run is reused
+    assert v.status == "holds" and v.stats["seeds_run"] == 16 and v.stats["seeds_failing"] == 0
+    assert [s["seed"] for s in v.per_seed] == list(range(100, 116))
+    assert v.stats["attained_error"] == pytest.approx(0.75**16)
+    assert v.thresholds["delta1"] == DESIGN.delta1 and "max_failures" not in v.thresholds
+    assert v.reason.startswith("seeds behave: 0/16 seeds fail")
+
+
+def test_failing_claim_fails_after_one_batch() -> None:
+    v, asked = decide_example({100, 103, 105})
+    assert asked == [(100, 8)] and v.status == "fails" and "e.g. seed 100" in v.reason
+
+
+def test_borderline_claim_is_undecided_at_the_cap() -> None:
+    v, asked = decide_example({s for s in range(100, 164) if s % 8 == 4})  # 1 in 8 fail: inside the zone
+    assert len(asked) == DESIGN.cap // 8 and v.status == "undecided"
+    assert v.stats["seeds_run"] == DESIGN.cap and v.stats["more_seeds"] > 0
+    assert "more seeds could decide it" in v.reason
+
+
+def test_a_larger_first_batch_is_looked_at_in_batches() -> None:
+    """An example of 16 seeds (certify) is one run; the rule looks at its first 8 and its 16 seeds."""
+    v, asked = decide_example(set(), seeds=16)
+    assert asked == [(100, 16)] and v.status == "holds"
+
+
+def test_mostly_unevaluable_is_inconclusive_and_other_rules_are_untouched() -> None:
+    v, _ = decide_example(set(), na=frozenset(range(100, 110)))
+    assert v.status == "inconclusive"
+    plain = Claim("C97", "p", "t", "a", "s", check=lambda runs: Verdict("C97", "holds", "pooled"), needs="ladder")
+    ex = plan.Example(regime="paper", d=16, seed=0, seeds=8, ladder=(16,))
+    assert plan.evaluate(plain, ex, lambda cfg: SimpleNamespace(config=cfg)).reason == "pooled"
+
+
+def test_example_verdict_waits_for_a_look() -> None:
+    claim, _ = seed_claim(set())
+    first = claim.check({16: SimpleNamespace(config=SimpleNamespace(seed=0, seeds=8))})
+    assert example_verdict([first], 8, DESIGN) is None  # 8 clean seeds: below the first look that can hold
