@@ -443,23 +443,66 @@ def q1_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
 
 def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
     """The claim's verdict on the example: checked on the example's seeds and, for a w.h.p. claim
-    (a verdict of `verdict_from_seeds`), decided by the sequential rule (lemmas.sequential): further
-    batches of seeds ex.seed + ex.seeds, … are simulated (each its own batched run and cache entry,
-    so a smaller decision's runs are reused by a larger one) until the rule decides or its cap is
-    reached."""
+    (a verdict of `verdict_from_seeds`), decided by the sequential rule (lemmas.sequential).
+
+    Further batches of seeds ex.seed + ex.seeds, … are simulated, each its own batched run and cache
+    entry (so a smaller decision's runs are reused by a larger one), until the rule decides or its
+    cap is reached. After each batch the claim is checked on all seeds so far, its runs stacked
+    along the seeds (`stacked_getter`); runs that cannot be stacked (runs stopped at their phases
+    stop at a step of their own seeds) are checked batch by batch, the rule reading the seeds of all.
+    """
     verdict = check_seeds(claim, ex, get)
     if verdict.whp is None:
         return verdict
     design = SprtDesign.from_thresholds()
-    batches, run = [verdict], ex.seeds
-    while (decided := example_verdict(batches, run, design)) is None:
-        size = min(design.batch, design.cap - run)
-        batch = check_seeds(claim, replace(ex, seed=ex.seed + run, seeds=size), get)
-        if batch.whp is None:  # a later batch the claim could not read as seeds: that is the verdict
-            return batch
-        batches.append(batch)
-        run += size
+    batches, sizes = [verdict], [ex.seeds]
+    while (decided := example_verdict(batches, sum(sizes), design)) is None:
+        size = min(design.batch, design.cap - sum(sizes))
+        try:
+            whole = check_seeds(claim, replace(ex, seeds=sum(sizes) + size), stacked_getter(get, [*sizes, size]))
+            batches = [whole]
+        except UnstackableRuns:
+            batches.append(check_seeds(claim, replace(ex, seed=ex.seed + sum(sizes), seeds=size), get))
+        sizes.append(size)
+        if batches[-1].whp is None:  # the claim could not read these seeds as seeds: that is the verdict
+            return batches[-1]
     return decided
+
+
+class UnstackableRuns(ValueError):
+    """Runs of consecutive seed batches that are not one run's records split by seeds."""
+
+
+def stacked_getter(get: Get, sizes: list[int]) -> Get:
+    """A getter for a run of sum(sizes) seeds from the runs of its batches: seeds cfg.seed, … in batches of
+    `sizes`, each fetched through `get` (its own cache entry) and stacked along the seed axis (axis 1 of
+    every array but `snap_steps`). Seed s of a batched run is the run of seed s alone (simulator.config),
+    so the stack is that run's record but for the batched arithmetic's rounding. Raises UnstackableRuns
+    where the batches recorded different steps or snapshots (a run stopped by a rule of its own seeds)."""
+
+    def get_stacked(cfg: RunConfig) -> Trajectory:
+        if cfg.seeds != sum(sizes):
+            raise ValueError(f"stacked_getter serves {sum(sizes)} seeds, asked for {cfg.seeds}")
+        parts, seed = [], cfg.seed
+        for size in sizes:
+            parts.append(get(cfg.replace(seed=seed, seeds=size)))
+            seed += size
+        return stack_seeds(cfg, parts)
+
+    return get_stacked
+
+
+def stack_seeds(cfg: RunConfig, parts: list[Trajectory]) -> Trajectory:
+    """The trajectories of consecutive seed batches as one trajectory of cfg (see `stacked_getter`)."""
+    first = parts[0]
+    for part in parts[1:]:
+        if part.steps != first.steps or not np.array_equal(part.arrays["snap_steps"], first.arrays["snap_steps"]):
+            raise UnstackableRuns(f"batches of {cfg.d}-dimensional runs recorded {first.steps} and {part.steps} steps")
+    arrays = {
+        name: arr if name == "snap_steps" else np.concatenate([p.arrays[name] for p in parts], axis=1)
+        for name, arr in first.arrays.items()
+    }
+    return Trajectory(cfg, arrays, {**first.meta, "seed_batches": [p.config.seeds for p in parts]})
 
 
 def check_seeds(claim: Claim, ex: Example, get: Get) -> Verdict:

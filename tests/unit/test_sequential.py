@@ -12,6 +12,7 @@ import pytest
 from lemmas import plan
 from lemmas.base import Claim, Thresholds, Verdict, seed_outcome, verdict_from_seeds
 from lemmas.sequential import SprtDesign, attained_error, decide, example_verdict, holm, operating_characteristic
+from tests.support.synthetic import make_trajectory
 
 DESIGN = SprtDesign.from_thresholds(Thresholds())
 # Wald's bounds on the error rates, which the batched and capped rule must respect.
@@ -90,7 +91,6 @@ def test_short_sequence_continues() -> None:
         ({"batch": 0}, "batch"),
         ({"cap": 4}, "cap"),
         ({"cap": 15}, "cap"),  # below the 16 seeds a clean sequence needs to reach 'holds'
-
     ],
 )
 def test_bad_design_raises(kwargs: dict[str, float], name: str) -> None:
@@ -153,42 +153,73 @@ def seed_claim(fails: set[int], na: frozenset[int] = frozenset()) -> tuple[Claim
     return Claim("C98", "seeds", "t", "a", "s", check=check, needs="ladder"), asked
 
 
-def decide_example(fails: set[int], na: frozenset[int] = frozenset(), seeds: int = 8) -> tuple[Verdict, list]:
-    claim, asked = seed_claim(fails, na)
+def decide_example(
+    fails: set[int], na: frozenset[int] = frozenset(), seeds: int = 8, steps: Any = None
+) -> tuple[Verdict, list, list]:
+    """The plan's verdict on the stand-in claim, the (seed, seeds) it checked, and the runs it fetched."""
+    claim, checked = seed_claim(fails, na)
+    fetched: list[tuple[int, int]] = []
+
+    def get(cfg: Any) -> Any:
+        fetched.append((cfg.seed, cfg.seeds))
+        return make_trajectory(cfg.replace(steps=8), T=steps(cfg.seed) if steps else 8, snap_steps=[0, 8])
+
     ex = plan.Example(regime="paper", d=16, seed=100, seeds=seeds, ladder=(16,))
-    return plan.evaluate(claim, ex, lambda cfg: SimpleNamespace(config=cfg)), asked
+    return plan.evaluate(claim, ex, get), checked, fetched
 
 
 def test_clean_claim_holds_after_two_batches() -> None:
-    v, asked = decide_example(set())
-    assert asked == [(100, 8), (108, 8)]  # the example's own seeds first: its cached run is reused
+    v, checked, fetched = decide_example(set())
+    assert checked == [(100, 8), (100, 16)]  # the second look reads both batches stacked
+    assert sorted(set(fetched)) == [(100, 8), (108, 8)]  # the example's own run, then one more batch
     assert v.status == "holds" and v.stats["seeds_run"] == 16 and v.stats["seeds_failing"] == 0
     assert [s["seed"] for s in v.per_seed] == list(range(100, 116))
     assert v.stats["attained_error"] == pytest.approx(0.75**16)
     assert v.thresholds["delta1"] == DESIGN.delta1 and "max_failures" not in v.thresholds
-    assert v.reason.startswith("seeds behave: 0/16 seeds fail")
+    assert v.reason.startswith("seeds behave: 0/16 seeds fail") and "first 8 seeds" not in v.reason
 
 
 def test_failing_claim_fails_after_one_batch() -> None:
-    v, asked = decide_example({100, 103, 105})
-    assert asked == [(100, 8)] and v.status == "fails" and "e.g. seed 100" in v.reason
+    v, checked, _ = decide_example({100, 103, 105})
+    assert checked == [(100, 8)] and v.status == "fails" and "e.g. seed 100" in v.reason
 
 
 def test_borderline_claim_is_undecided_at_the_cap() -> None:
-    v, asked = decide_example({s for s in range(100, 164) if s % 8 == 4})  # 1 in 8 fail: inside the zone
-    assert len(asked) == DESIGN.cap // 8 and v.status == "undecided"
+    v, checked, fetched = decide_example({s for s in range(100, 164) if s % 8 == 4})  # 1 in 8 fail: in the zone
+    assert len(checked) == DESIGN.cap // 8 and checked[-1] == (100, DESIGN.cap) and v.status == "undecided"
+    assert sorted(set(fetched)) == [(100 + 8 * j, 8) for j in range(DESIGN.cap // 8)]
     assert v.stats["seeds_run"] == DESIGN.cap and v.stats["more_seeds"] > 0
     assert "more seeds could decide it" in v.reason
 
 
+def test_runs_of_other_lengths_are_checked_batch_by_batch() -> None:
+    """Runs stopped at their own seeds' phases cannot be stacked: each batch is checked alone, the rule reads all."""
+    v, checked, _ = decide_example(set(), steps=lambda seed: 4 + (seed // 8) % 2)
+    assert checked == [(100, 8), (108, 8)] and v.status == "holds"
+    assert "statistics and panels: the first 8 seeds" in v.reason
+
+
+def test_stacked_runs_are_the_batches_side_by_side() -> None:
+    import simulator
+
+    cfg = simulator.paper(16, seeds=5, device="cpu").replace(steps=3)
+    parts = [make_trajectory(cfg.replace(seed=s, seeds=n), a=float(s)) for s, n in ((0, 2), (2, 3))]
+    both = plan.stack_seeds(cfg, parts)
+    assert both.config.seeds == 5 and both.arrays["a"].shape[1] == 5
+    assert both.arrays["a"][0, :, 0, 0].tolist() == [0, 0, 2, 2, 2]
+    assert both.arrays["snap_W"].shape[1] == 5 and both.arrays["snap_steps"].tolist() == [0, 3]
+    with pytest.raises(plan.UnstackableRuns):
+        plan.stack_seeds(cfg, [parts[0], make_trajectory(cfg.replace(seed=2, seeds=3), T=2, snap_steps=[0, 2])])
+
+
 def test_a_larger_first_batch_is_looked_at_in_batches() -> None:
     """An example of 16 seeds (certify) is one run; the rule looks at its first 8 and its 16 seeds."""
-    v, asked = decide_example(set(), seeds=16)
-    assert asked == [(100, 16)] and v.status == "holds"
+    v, checked, _ = decide_example(set(), seeds=16)
+    assert checked == [(100, 16)] and v.status == "holds"
 
 
 def test_mostly_unevaluable_is_inconclusive_and_other_rules_are_untouched() -> None:
-    v, _ = decide_example(set(), na=frozenset(range(100, 110)))
+    v, _, _ = decide_example(set(), na=frozenset(range(100, 110)))
     assert v.status == "inconclusive"
     plain = Claim("C97", "p", "t", "a", "s", check=lambda runs: Verdict("C97", "holds", "pooled"), needs="ladder")
     ex = plan.Example(regime="paper", d=16, seed=0, seeds=8, ladder=(16,))
