@@ -7,7 +7,8 @@ interval; user regimes right beside `paper`, a claim whose verdict there differs
 paper's marked, and one line per user regime listing those; cells the baseline does not
 know marked `new`), the regression diff against the baseline (flips first) and, when
 given, a previous certificate (flips, then statistics that moved beyond their
-tolerance), the counterexamples with the command that reproduces each, one section per
+tolerance), the proof's structure per regime (reports.proofview), the counterexamples with
+the command that reproduces each, one section per
 claim (statement, anchor, thresholds, measured values with their distance to the
 threshold — the claim's key statistics, from the certificate's `claims` section — each
 example's `reproduce` command, the plots of the verdict series), the thresholds table
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lemmas.plain import NON_FINITE, num
+from lemmas.proof import PROOF
 from lemmas.report import KeyStat
 
 from . import keystats
@@ -43,6 +45,7 @@ from .certificate import (
 )
 from .diff import baseline_diff, certificate_diff, describe_example, tolerance
 from .plots import Plot, plots_for
+from .proofview import proof_views
 
 LOG = logging.getLogger("xorcert.reports")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -397,6 +400,11 @@ def render_report(
             views[key].differs = differs.get(key, "")
         except Exception as ex:  # noqa: BLE001
             note(f"{key[0]} {key[1]}: cell not drawn ({type(ex).__name__}: {ex})")
+    try:
+        proofs = proof_views(cert, note)
+    except Exception as ex:  # noqa: BLE001
+        proofs = []
+        note(f"the proof's structure not drawn ({type(ex).__name__}: {ex})")
     claim_list = claim_ids(cert)
     status_counts: dict[str, int] = {}
     for v in views.values():
@@ -432,6 +440,8 @@ def render_report(
         bdiff=bdiff,
         pdiff=pdiff,
         counterexamples=counterexamples(cert, cs),
+        proofs=proofs,
+        proof_edges=PROOF.edges,
         thresholds=_threshold_rows(cert),
         env_conflicts=env_conflicts(cert),
         notes=notes,
