@@ -105,8 +105,9 @@ def overview_figure(ov: Overview, id_prefix: str = "overview-") -> Plot:
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, NullLocator
 
-    fig = Figure(figsize=(7.2, 1.9 * len(ov.rows) + 0.6))
-    fig.subplots_adjust(left=0.12, right=0.98, top=0.95, bottom=0.07, hspace=0.35)
+    height = 1.9 * len(ov.rows) + 0.8
+    fig = Figure(figsize=(7.2, height))
+    fig.subplots_adjust(left=0.12, right=0.98, top=1 - 0.55 / height, bottom=0.45 / height, hspace=0.4)
     axes = fig.subplots(len(ov.rows), 1, sharex=True, squeeze=False)[:, 0]
     title = f"paper regime, d = {ov.d}: phase one (shaded, up to T1) then phase two — medians over seeds"
     for ax, row in zip(axes, ov.rows, strict=True):
@@ -130,7 +131,7 @@ def overview_figure(ov: Overview, id_prefix: str = "overview-") -> Plot:
                 ax.axvline(ov.times[t], color=colour, linestyle=":", linewidth=1.1, label=t)
         ax.legend(fontsize=6.5, loc="best", frameon=False)
     axes[-1].set_xlabel("step t", fontsize=8)
-    fig.suptitle(title, fontsize=9, x=0.02, ha="left")
+    fig.suptitle(title, fontsize=9, x=0.02, y=1 - 0.08 / height, ha="left", va="top")
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "xorcert"}):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})

@@ -119,7 +119,7 @@ def proof_svg(status: Mapping[str, str], graph: ProofGraph = PROOF, title: str =
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{BOX_W}" height="{BOX_H}" rx="5" '
             f'fill="{fill}" stroke="{stroke}"{dash}/>'
             f'<text x="{x + 6:.0f}" y="{y + 14:.0f}" fill="{ink}" font-weight="bold">{head}</text>'
-            f'<text x="{x + 6:.0f}" y="{y + 27:.0f}" fill="#1d1d1f">{escape(label)}</text></g>'
+            f'<text x="{x + 6:.0f}" y="{y + (21 if n.derived else 27):.0f}" fill="#1d1d1f">{escape(label)}</text></g>'
         )
     out.append("</svg>")
     return "".join(out)

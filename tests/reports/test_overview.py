@@ -100,3 +100,12 @@ def test_overview_of_a_simulated_run(paper16: Trajectory) -> None:
     assert ov.times["T1"] == pytest.approx(float(np.median(paper16.T1())))
     overview_figure(ov)
     assert time.perf_counter() - start < 10
+
+
+def test_old_certificate_without_panels_renders() -> None:
+    """Series older than lemmas.report's panels (plain lists): no overview, the rest of the report drawn."""
+    rec = S.record("C3", "paper", "holds", d=16, series={"S": [0.1, 0.5, 1.0]})
+    cert = S.certificate({"t::test_claim[C3-paper]": [rec]})
+    assert overview(cert) is None
+    html = render_report(cert, with_plots=False)
+    assert '<section id="overview">' not in html and 'id="proof-paper"' in html
