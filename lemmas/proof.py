@@ -22,7 +22,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-HOLDS, FAILS, INCONCLUSIVE, UNDECIDED, NOT_RUN = "holds", "fails", "inconclusive", "undecided", "not run"
+from lemmas.base import FAILS, HOLDS, INCONCLUSIVE
+
+UNDECIDED = "undecided"  # the sequential rule's status for a cell still undecided at its seed cap
+NOT_RUN = "not run"  # a claim without a cell in the regime
 CELL_STATUSES = (HOLDS, FAILS, INCONCLUSIVE, UNDECIDED)
 
 # The readings of one conclusion (`Reading.kind`)
