@@ -7,7 +7,9 @@ interval; user regimes right beside `paper`, a claim whose verdict there differs
 paper's marked, and one line per user regime listing those; cells the baseline does not
 know marked `new`), the regression diff against the baseline (flips first) and, when
 given, a previous certificate (flips, then statistics that moved beyond their
-tolerance), the counterexamples with the command that reproduces each, one section per
+tolerance), the overview figure of a paper-regime run (reports.overview), the proof's structure
+per regime (reports.proofview), the counterexamples with
+the command that reproduces each, one section per
 claim (statement, anchor, thresholds, measured values with their distance to the
 threshold — the claim's key statistics, from the certificate's `claims` section — each
 example's `reproduce` command, the plots of the verdict series), the thresholds table
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lemmas.plain import NON_FINITE, num
+from lemmas.proof import PROOF
 from lemmas.report import KeyStat
 
 from . import keystats
@@ -44,7 +47,9 @@ from .certificate import (
     user_regimes,
 )
 from .diff import baseline_diff, certificate_diff, describe_example, tolerance
+from .overview import Overview, overview, overview_figure
 from .plots import Plot, plots_for
+from .proofview import proof_views
 
 LOG = logging.getLogger("xorcert.reports")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -407,6 +412,18 @@ def render_report(
         mine = {k for k in family.confirmed_at if k[:2] == (cid, regime)}
         if mine:
             view.rate += f"; {len(mine)} confirmed family-wise"
+    try:
+        proofs = proof_views(cert, note)
+    except Exception as ex:  # noqa: BLE001
+        proofs = []
+        note(f"the proof's structure not drawn ({type(ex).__name__}: {ex})")
+    ov: Overview | None = None
+    ov_plot: Plot | None = None
+    try:
+        ov = overview(cert)
+        ov_plot = overview_figure(ov) if ov and with_plots else None
+    except Exception as ex:  # noqa: BLE001
+        note(f"the overview figure not drawn ({type(ex).__name__}: {ex})")
     claim_list = claim_ids(cert)
     status_counts: dict[str, int] = {}
     for v in views.values():
@@ -443,6 +460,10 @@ def render_report(
         bdiff=bdiff,
         pdiff=pdiff,
         counterexamples=counterexamples(cert, cs),
+        proofs=proofs,
+        overview=ov,
+        overview_plot=ov_plot,
+        proof_edges=PROOF.edges,
         thresholds=_threshold_rows(cert),
         env_conflicts=env_conflicts(cert),
         notes=notes,
