@@ -119,3 +119,26 @@ def test_hunt_finds_c1_under_large_init_and_shrinks_to_the_smallest_d(tmp_path: 
     assert (found.example["d"], found.example["width"], found.example["seed"]) == (16, 1, 0)
     assert found.slack is not None and found.slack < 0  # max|h'+1| up to T1 above ζ
     assert found.command.startswith("python -m lemmas check C1 --regime large_init --d 16 --width 1 --seed 0")
+
+
+@pytest.mark.slow
+def test_the_hunt_profile_fails_the_item_and_records_the_minimal_counterexample(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`pytest --xorcert --hypothesis-profile hunt` on C1 × large_init (a real certification in a subprocess):
+    the item fails with the counterexample and its reproduce command, and the certificate's item carries it."""
+    import json
+
+    for var in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "PYTEST_ADDOPTS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XORCERT_CACHE", str(tmp_path / "cache"))
+    res = pytester.runpytest_subprocess(
+        "--xorcert", "-p", "no:cacheprovider", "--hypothesis-profile", "hunt", "--claims", "C1",
+        "--regimes", "large_init", timeout=600,
+    )  # fmt: skip
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(["*Counterexample: C1 in large_init fails on regime=large_init d=16 width=1 seed=0*"])
+    cert = json.loads((pytester.path / "reports" / "out" / "certificate.json").read_text())
+    (item,) = cert["items"].values()
+    assert item["counterexample"]["command"].startswith("python -m lemmas check C1 --regime large_init --d 16")
+    assert "Counterexamples found by hunt" in (pytester.path / "reports" / "out" / "index.html").read_text()
