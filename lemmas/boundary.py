@@ -47,12 +47,13 @@ import numpy as np
 from lemmas.base import FAILS, HOLDS, THRESHOLDS, registry
 from lemmas.hunt import slack
 from lemmas.plain import sanitize
-from lemmas.report import Panel, Scatter, VLine
+from lemmas.report import HLine, Panel, Scatter, VLine
 from simulator.config import INT_RANGES, MAX_LABEL_NOISE, RunConfig
 
 SCHEMA = "xorcert-boundary"
 DECIDED = (HOLDS, FAILS)
 PER_RUN_NEEDS = ("run", "gradient")  # claims whose example is one config the knob can be set on
+STATUS_GROUP = {HOLDS: 2, FAILS: 4}  # the report's colour group of a probe's verdict (green, red; others grey)
 
 
 class BoundaryError(ValueError):
@@ -156,7 +157,8 @@ class Probe:
     seconds: float = 0.0
     slack: float | None = None  # lemmas.hunt.slack of the verdict (None: not measured)
     fail_rate: float | None = None
-    seeds: int | None = None
+    failures: int | None = None  # failing seeds
+    seeds: int | None = None  # evaluated seeds
     command: str = ""
 
 
@@ -437,13 +439,14 @@ def locate(
                 time.perf_counter() - t0,
                 slack(claim, v),
                 _num(v.stats.get("fail_rate")),
+                _int(v.stats.get("seeds_failing")),
                 _int(v.stats.get("seeds_evaluated")),
                 ex.command(claim_id, imports),
             )
             if progress:
                 progress(
                     f"boundary {claim_id} {regime} d={d}: {k.name}={x:.4g} → {p.status}"
-                    + (f" (failing seeds {p.fail_rate:.2f} of {p.seeds})" if p.fail_rate is not None else "")
+                    + (f" ({p.failures}/{p.seeds} seeds fail)" if p.failures is not None else "")
                     + f" in {p.seconds:.1f} s"
                 )
             return p
@@ -471,14 +474,14 @@ def locate(
 def verdict_panel(claim_id: str, regime: str, k: Knob, b: Bracket) -> Panel:
     """The report's plot of one bracket: each probe's slack against the knob, one mark per verdict, the
     interval's ends marked."""
-    marks: list[Any] = []
+    marks: list[Any] = [HLine(0.0, label="threshold (slack 0)", role="threshold")]
     for status in dict.fromkeys(p.status for p in b.probes):
         ps = [p for p in b.probes if p.status == status]
         ys = [p.slack if p.slack is not None else math.nan for p in ps]
-        marks.append(Scatter([p.value for p in ps], ys, label=status))
+        marks.append(Scatter([p.value for p in ps], ys, label=status, group=STATUS_GROUP.get(status, 7)))
     if b.interval:
-        marks.append(VLine(b.interval[0], label=f"last {b.low_status} probe", role="threshold"))
-        marks.append(VLine(b.interval[1], label=f"last {b.high_status} probe", role="reference"))
+        marks.append(VLine(b.interval[0], label=f"bracket [{b.interval[0]:.4g}, {b.interval[1]:.4g}]"))
+        marks.append(VLine(b.interval[1]))
     return Panel(
         f"{claim_id} in {regime}, d={b.d}: verdict against {k.name} ({b.outcome})",
         marks,
