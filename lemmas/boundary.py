@@ -192,7 +192,8 @@ def midpoint(a: float, b: float, integer: bool) -> float:
 
 
 def narrow(a: float, b: float, integer: bool, rel_tol: float) -> bool:
-    return b - a <= 1 if integer else b / a <= 1 + rel_tol
+    """The bracket is narrow: b/a ≤ 1 + rel_tol, or (integer knob) adjacent integers."""
+    return b / a <= 1 + rel_tol or (integer and b - a <= 1)
 
 
 def probes_needed(lo: float, hi: float, rel_tol: float) -> int:
@@ -252,7 +253,7 @@ def bisect(
             outcome, note = "stopped", f"{p.status} at {x:g}: the transition lies around it, between the bracket's ends"
             break
     if outcome == "located":
-        note = f"{low} at {a:g}, {high} at {b:g}" + (" (adjacent integers)" if integer else f" (ratio {b / a:.3g})")
+        note = f"{low} at {a:g}, {high} at {b:g}" + (" (adjacent integers)" if b - a == 1 else f" (ratio {b / a:.3g})")
     return Bracket(d, tuple(probes), outcome, note, low, high, (a, b))
 
 
