@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -183,6 +183,20 @@ class Bracket:
         out = asdict(self)
         out["estimate"] = self.estimate
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Bracket:
+        probe_fields = set(Probe.__dataclass_fields__)
+        iv = data.get("interval")
+        return cls(
+            int(data["d"]),
+            tuple(Probe(**{k: v for k, v in p.items() if k in probe_fields}) for p in data.get("probes") or ()),
+            str(data["outcome"]),
+            str(data.get("note", "")),
+            str(data.get("low_status", "")),
+            str(data.get("high_status", "")),
+            (float(iv[0]), float(iv[1])) if iv else None,
+        )
 
 
 def midpoint(a: float, b: float, integer: bool) -> float:
@@ -348,6 +362,32 @@ class Boundary:
                 f"[{s.slope_range[0]:.3g}, {s.slope_range[1]:.3g}]; {s.note})"
             )
         return lines
+
+
+# What must agree for two boundary files to be one measurement at several d.
+IDENTITY = ("schema", "claim", "regime", "knob", "range", "seeds", "seed", "width", "batch", "rel_tol", "max_probes")
+
+
+def merged(new: Boundary, old: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`new` as JSON, with the brackets of an earlier file of the same measurement (`IDENTITY`) at the d it
+    did not run, and the scaling refitted over all of them; `new` alone when `old` is another measurement.
+    So the d of one boundary can be run in several commands (each within a time limit)."""
+    out = new.to_dict()
+    if not old or any(old.get(k) != out.get(k) for k in IDENTITY):
+        return out
+    ran = {b.d for b in new.brackets}
+    kept = [Bracket.from_dict(b) for b in old.get("brackets") or [] if int(b.get("d", -1)) not in ran]
+    brackets = sorted([*kept, *new.brackets], key=lambda b: b.d)
+    scaling = fit_scaling(brackets)
+    series = {**(old.get("series") or {}), **out["series"]}
+    out.update(
+        brackets=[b.to_dict() for b in brackets],
+        scaling=asdict(scaling) if scaling else None,
+        series={f"d={b.d}": series[f"d={b.d}"] for b in brackets if f"d={b.d}" in series},
+        seconds=float(old.get("seconds") or 0.0) + new.seconds,
+        command="\n".join(dict.fromkeys([*str(old.get("command", "")).splitlines(), new.command])),
+    )
+    return sanitize(out)
 
 
 def check_request(

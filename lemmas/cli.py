@@ -386,8 +386,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_boundary(args: argparse.Namespace) -> int:
     import shlex
 
-    from lemmas.boundary import THRESHOLDS, knob, locate, parse_range
-    from reports.files import BOUNDARY_DIR, write_json_atomic
+    from lemmas.boundary import THRESHOLDS, knob, locate, merged, parse_range
+    from reports.files import BOUNDARY_DIR, read_json, write_json_atomic
     from simulator.cache import TrajectoryCache, default_root
 
     load_imports(args.imports)
@@ -410,11 +410,22 @@ def cmd_boundary(args: argparse.Namespace) -> int:
         command=shlex.join(["python", "-m", "lemmas", *args.argv]),
     )
     path = Path(args.report_dir) / BOUNDARY_DIR / f"{args.claim}-{args.regime}-{args.knob}.json"
-    write_json_atomic(path, result.to_dict())
+    try:
+        earlier = read_json(path) if path.exists() else None
+    except (OSError, ValueError):
+        earlier = None  # an unreadable earlier file is replaced
+    data = merged(result, earlier if isinstance(earlier, dict) else None)
+    write_json_atomic(path, data)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=1))
+        print(json.dumps(data, indent=1))
     else:
         print("\n".join(result.describe()))
+        if len(data["brackets"]) > len(result.brackets):
+            s = data["scaling"]
+            print(
+                f"  with the earlier d of {path.name}: {[b['d'] for b in data['brackets']]}"
+                + (f"; boundary ∝ d^{s['slope']:.3g} ({s['note']})" if s else "")
+            )
     print(f"boundary: {path}", file=sys.stderr)
     return 0 if result.located else 1
 

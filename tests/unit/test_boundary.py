@@ -179,3 +179,24 @@ def test_cli_end_to_end_at_d16(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     notes: list[str] = []
     html = render_report(S.certificate(), boundaries=load_boundaries(tmp_path, notes.append))
     assert 'id="boundaries"' in html and "C1 in paper against theta" in html and not notes
+
+
+def _boundary(d: int, interval: tuple[float, float], seeds: int = 8):  # noqa: ANN202
+    from lemmas.boundary import Boundary
+
+    br = Bracket(d, (Probe(interval[0], HOLDS), Probe(interval[1], FAILS)), "located", "", HOLDS, FAILS, interval)
+    return Boundary("C1", "paper", "theta", (1e-3, 1.0), seeds, 0, 1, "", 0.1, 12, (br,), None, f"run d={d}", 1.0)
+
+
+def test_a_later_run_at_another_d_joins_the_earlier_file() -> None:
+    from lemmas.boundary import merged
+
+    old = merged(_boundary(32, (0.5, 0.55)), None)
+    both = merged(_boundary(64, (0.25, 0.275)), json.loads(json.dumps(old)))
+    assert [b["d"] for b in both["brackets"]] == [32, 64] and both["seconds"] == 2.0
+    assert both["scaling"]["slope"] == pytest.approx(-1.0) and both["scaling"]["note"].startswith("2-point fit")
+    assert both["command"] == "run d=32\nrun d=64"
+    again = merged(_boundary(64, (0.2, 0.22)), both)  # a d run again replaces its bracket
+    assert [b["interval"] for b in again["brackets"]][1] == [0.2, 0.22]
+    other = merged(_boundary(64, (0.25, 0.275), seeds=16), old)  # another measurement: not joined
+    assert [b["d"] for b in other["brackets"]] == [64] and other["scaling"] is None
