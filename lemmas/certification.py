@@ -13,6 +13,11 @@ default reports/baseline.json under the rootdir), for the active profile:
 * no expected verdict (a regime, claim, profile or d the baseline does not know): the verdict
   is recorded as **new** and the item passes, unless --strict-baseline is given.
 
+Under a search profile (`hunt`, `Profile.search`) every verdict is also observed by
+`lemmas.hunt.observe`: hypothesis targets the claim's slack, and a verdict that fails is a
+`Counterexample` that hypothesis shrinks (smallest d, then width, then seed); the item fails with
+the minimal one, which is attached to the item (`xorcert_counterexample`) for the certificate.
+
 So a run is green exactly when every known verdict matches the baseline; a flip in either
 direction fails with the claim, the regime, the example and the measured values against
 their thresholds.
