@@ -10,7 +10,10 @@ each d, the knob's value overrides it (`lemmas.plan.Example.overrides`, so every
 reads carries it). At each d the bisection probes both ends of the range, then the midpoint of
 the bracket, geometric (`√(a·b)`; the knobs are scales or batch sizes), rounded to an integer for
 integer knobs, keeping the last decided probe on each side, until the bracket is narrow
-(`b/a ≤ 1 + boundary_rel_tol`, or adjacent integers) or `boundary_max_probes` probes were made.
+(`b/a ≤ 1 + boundary_rel_tol`, or, for an integer knob, adjacent integers) or `boundary_max_probes`
+probes were made. `python -m lemmas boundary` writes the result as JSON (`Boundary.to_dict`) in
+REPORT_DIR/boundaries/, where the report reads it; a run of the same measurement at other d joins
+the earlier file (`merged`).
 
 Decisions:
 
