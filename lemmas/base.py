@@ -61,6 +61,11 @@ class Thresholds:
     seq_batch: int = 8  # seeds per evaluation
     seq_cap: int = 64  # most seeds; still between the boundaries there -> undecided
     seq_family_alpha: float = 0.05  # Holm's family-wise error over a run's decisions (reports.certificate)
+    # Located boundaries (lemmas.boundary): a geometric bisection on a knob stops when the bracket's
+    # ends are within this ratio - 1 of each other (adjacent integers for an integer knob), or after
+    # this many probes per d (both ends of the range included).
+    boundary_rel_tol: float = 0.1
+    boundary_max_probes: int = 12
     # Every ζ-tolerance of docs/SPEC.md (C1 ≤ ζ, S ≥ 1-ζ, C4 ≤ ζ, C5 1+ζ, C2 1±ζ and share ≥ 1-ζ,
     # C6 ≤ ζ) is ζ(d) = 1/log d itself: see `zeta` below.
     # C1

@@ -13,6 +13,11 @@ default reports/baseline.json under the rootdir), for the active profile:
 * no expected verdict (a regime, claim, profile or d the baseline does not know): the verdict
   is recorded as **new** and the item passes, unless --strict-baseline is given.
 
+Under a search profile (`hunt`, `Profile.search`) every verdict is also observed by
+`lemmas.hunt.observe`: hypothesis targets the claim's slack, and a verdict that fails is a
+`Counterexample` that hypothesis shrinks (smallest d, then width, then seed); the item fails with
+the minimal one, which is attached to the item (`xorcert_counterexample`) for the certificate.
+
 So a run is green exactly when every known verdict matches the baseline; a flip in either
 direction fails with the claim, the regime, the example and the measured values against
 their thresholds.
@@ -39,11 +44,13 @@ from hypothesis import given, note, seed, settings
 from hypothesis import strategies as st
 
 from lemmas.base import FAILS, FAMILIES, THRESHOLDS, registry
+from lemmas.hunt import Counterexample, observe, profile_settings
 from lemmas.plan import Example, Profile, evaluate, regime_imports, with_ladder
 from reports.baseline import expected_for
 from reports.baseline import load as load_baseline
 
 VERDICT_PROPERTY = "xorcert_verdict"
+COUNTEREXAMPLE_PROPERTY = "xorcert_counterexample"  # a search profile's minimal counterexample (lemmas.hunt.Found)
 
 
 class VerdictFlip(AssertionError):
@@ -67,7 +74,7 @@ def choose_examples(test: Callable[..., None], prof: Profile, needs: str, regime
     """The hypothesis test with the profile's settings, its number of examples for this kind of
     claim and, for a derandomized profile, the seed fixed per (profile, kind of run, regime)."""
     family = needs in ("ladder", "batch_grid", *FAMILIES)  # one example is a whole ladder or family of runs
-    base = settings.get_profile(prof.name)
+    base = profile_settings(prof)
     test = settings(base, max_examples=prof.ladder_examples if family else prof.max_examples)(test)
     if prof.derandomize:  # claims that read the same kind of run draw the same examples: one cache entry
         kind = "run" if needs == "gradient" else needs  # C7 reads the per-run bundle too
@@ -76,7 +83,11 @@ def choose_examples(test: Callable[..., None], prof: Profile, needs: str, regime
 
 
 def examples(needs: str, regime: str, prof: Profile) -> st.SearchStrategy[Example]:
-    """Small values only, cheapest first; simulation happens in the test body."""
+    """Small values only, cheapest first; simulation happens in the test body.
+
+    Drawn in the order d (or the ladder), width, seed, so that a search profile's shrinker (shortlex
+    on the draws: a sampled value shrinks to the first, an integer to 0) reaches the smallest d, then
+    width, then seed that still fails (lemmas.hunt)."""
     batches = prof.batches_for(regime)
     batch = st.sampled_from(batches) if batches else st.just("")
     ds = prof.ds_for(regime)
@@ -102,7 +113,8 @@ def examples(needs: str, regime: str, prof: Profile) -> st.SearchStrategy[Exampl
         return base.map(lambda e: replace(e, d=d0, width=1, batch="d" if e.batch else ""))
     else:
         return base
-    return st.tuples(rung, st.sampled_from(ladders)).map(lambda t: with_ladder(*t))
+    # the ladder first (its first rung is the example's d); one ladder is a `just`, which draws nothing
+    return st.tuples(st.sampled_from(ladders), rung).map(lambda t: with_ladder(t[1], t[0]))
 
 
 def test_claim(
@@ -143,13 +155,19 @@ def test_claim(
             if expected is None:
                 unexpected.append(record)
         note(verdict.summary())
+        if prof.search:  # target the violation; a failing verdict is a counterexample to shrink
+            observe(claim, ex, verdict, imports)
         if expected is not None and verdict.status != expected:
             raise VerdictFlip(
                 f"{cid} in {regime} flipped: expected {expected}, measured {verdict.status} on "
                 f"{ex.describe()}\n  {verdict.summary()}\n  reproduce: {record['reproduce']}"
             )
 
-    choose_examples(check_example, prof, claim.needs, regime)()
+    try:
+        choose_examples(check_example, prof, claim.needs, regime)()
+    except Counterexample as found:  # raised again by hypothesis on the minimal example
+        record_property(COUNTEREXAMPLE_PROPERTY, found.found.to_dict())
+        raise
     if unexpected and strict:  # every example was run and recorded; the baseline has to say what to expect
         measured = "; ".join(
             f"{r['verdict']['status']} on d={r['example']['d']} seed={r['example']['seed']}" for r in unexpected

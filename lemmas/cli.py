@@ -4,10 +4,15 @@
     python -m lemmas check C4 --regime paper --d 64 --seeds 16
     python -m lemmas check C2 --regime gaussian --ladder 16,32,64 --seeds 8
     python -m lemmas check C3 --regime label_noise --d 32 --import ./conftest.py
+    python -m lemmas check C1 --regime paper --d 64 --set theta=0.05
+    python -m lemmas boundary C1 --regime paper --knob theta --range 1e-3:1 --d 32 --d 64 --d 128
 
 `check` simulates what the claim reads (through the trajectory cache, so a second call is
 instant), prints the verdict, every statistic against its threshold, and where each
 trajectory it read is cached. Exit status: 0 holds, 1 fails, 3 inconclusive, 4 undecided, 2 bad input.
+`boundary` bisects a knob (a RunConfig field set on the regime's config) for the value where the
+claim's verdict flips, at each d, and writes the result as JSON where the report reads it
+(lemmas/boundary.py). Exit status: 0 located at every d, 1 not located at some d, 2 bad input.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="The claims, regimes and the verdict rule are specified in docs/SPEC.md. A regime of your own: "
         "register it with @simulator.regime('name') in a file and pass that file with --import.",
     )
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{check,list}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{check,list,boundary}")
 
     ls = sub.add_parser("list", help="the registered claims (what each reads), regimes and profiles")
     ls.add_argument(
@@ -103,8 +109,83 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE|MODULE",
         help="load this Python file or module first (it registers regimes); repeatable",
     )
+    ck.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KNOB=VALUE",
+        help="set a RunConfig field on the regime's config (a knob of lemmas.boundary, e.g. theta=0.05); repeatable",
+    )
     ck.add_argument("--json", action="store_true", help="print the verdict as JSON")
+
+    bd = sub.add_parser(
+        "boundary",
+        help="bisect a knob for the value where a claim's verdict flips, at one or more d",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Bisect KNOB over [LO, HI] (geometric) at each --d for the value where CLAIM's verdict flips, "
+        "with a decided verdict at each probe; fit how the boundary scales with d. Progress on stderr, the "
+        "result as JSON in REPORT_DIR/boundaries/ (the report draws it).\n"
+        "Exit status: 0 located at every d, 1 not located at some d, 2 bad input.",
+    )
+    bd.add_argument("claim", metavar="CLAIM", help="a per-run claim id, e.g. C1 or C7")
+    bd.add_argument("--regime", default="paper", help="registered regime (default: paper)")
+    bd.add_argument("--knob", required=True, help="RunConfig field to bisect: " + ", ".join(_knob_names()))
+    bd.add_argument("--range", dest="knob_range", required=True, metavar="LO:HI", help="the knob's range, e.g. 1e-3:1")
+    bd.add_argument("--d", dest="ds", type=int, action="append", required=True, help="input dimension; repeatable")
+    bd.add_argument("--seeds", type=int, default=8, help="seeds per probe (default 8)")
+    bd.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    bd.add_argument("--width", type=int, default=1, help="p = width · ⌈1/ψ⌉ (default 1)")
+    bd.add_argument("--batch", default="", metavar="m", help="batch size passed to the regime as m: 'd' or an integer")
+    bd.add_argument("--rel-tol", type=float, default=None, help="stop when HI/LO ≤ 1 + this (default: Thresholds)")
+    bd.add_argument("--max-probes", type=int, default=None, help="probes per d at most (default: Thresholds)")
+    bd.add_argument(
+        "--report-dir",
+        default="reports/out",
+        metavar="DIR",
+        help="the result goes to DIR/boundaries/CLAIM-REGIME-KNOB.json (default reports/out, the report's dir)",
+    )
+    bd.add_argument("--cache-dir", default=None, metavar="DIR", help="trajectory cache (default: $XORCERT_CACHE)")
+    bd.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="FILE|MODULE",
+        help="load this Python file or module first (it registers regimes); repeatable",
+    )
+    bd.add_argument("--json", action="store_true", help="print the result as JSON")
     return ap
+
+
+def _knob_names() -> list[str]:
+    from lemmas.boundary import KNOBS
+
+    return [f"{k.name} {k.allowed()}" for k in KNOBS.values()]
+
+
+def parse_overrides(items: Sequence[str]) -> tuple[tuple[str, Any], ...]:
+    """--set KNOB=VALUE pairs → Example.overrides, each checked against the knob's allowed values."""
+    from lemmas.boundary import BoundaryError, knob
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set {item!r}: must be KNOB=VALUE, e.g. theta=0.05")
+        try:
+            k = knob(name.strip())
+            value = float(text)
+        except BoundaryError as e:
+            raise UsageError(str(e).replace("--knob", "--set")) from None
+        except ValueError:
+            raise UsageError(f"--set {item!r}: the value must be a number; {name} takes {k.allowed()}") from None
+        if not k.admits(value):
+            raise UsageError(
+                f"--set {item!r}: {k.name} must be in {k.allowed()}" + (" (an integer)" if k.integer else "")
+            )
+        out[k.name] = int(value) if k.integer else value
+    return tuple(sorted(out.items()))
 
 
 def load_imports(imports: Sequence[str]) -> None:
@@ -189,6 +270,8 @@ def example_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
             raise UsageError(f"{args.claim} reads one run per example: give --d, not --ladder")
         d = args.d if args.d is not None else prof.ds_for(args.regime)[0]
         ex = Example(args.regime, d, args.width, args.seed, args.seeds or prof.seeds, args.batch)
+    if args.overrides:
+        ex = replace(ex, overrides=parse_overrides(args.overrides))
     try:
         for d in ex.ladder or (ex.d,):  # the regime's configs are built (and validated) before any run
             base_config(ex, d=d)
@@ -303,13 +386,63 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_boundary(args: argparse.Namespace) -> int:
+    import shlex
+
+    from lemmas.boundary import THRESHOLDS, knob, locate, merged, parse_range
+    from reports.files import BOUNDARY_DIR, read_json, write_json_atomic
+    from simulator.cache import TrajectoryCache, default_root
+
+    load_imports(args.imports)
+    lo, hi = parse_range(args.knob_range, knob(args.knob))
+    cache = TrajectoryCache(Path(args.cache_dir) if args.cache_dir else default_root())
+    result = locate(
+        args.claim,
+        args.regime,
+        args.knob,
+        (lo, hi),
+        args.ds,
+        seeds=args.seeds,
+        seed=args.seed,
+        width=args.width,
+        batch=args.batch,
+        get=cache,
+        rel_tol=THRESHOLDS.boundary_rel_tol if args.rel_tol is None else args.rel_tol,
+        max_probes=THRESHOLDS.boundary_max_probes if args.max_probes is None else args.max_probes,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+        command=shlex.join(["python", "-m", "lemmas", *args.argv]),
+    )
+    path = Path(args.report_dir) / BOUNDARY_DIR / f"{args.claim}-{args.regime}-{args.knob}.json"
+    try:
+        earlier = read_json(path) if path.exists() else None
+    except (OSError, ValueError):
+        earlier = None  # an unreadable earlier file is replaced
+    data = merged(result, earlier if isinstance(earlier, dict) else None)
+    write_json_atomic(path, data)
+    if args.json:
+        print(json.dumps(data, indent=1))
+    else:
+        print("\n".join(result.describe()))
+        if len(data["brackets"]) > len(result.brackets):
+            s = data["scaling"]
+            print(
+                f"  with the earlier d of {path.name}: {[b['d'] for b in data['brackets']]}"
+                + (f"; boundary ∝ d^{s['slope']:.3g} ({s['note']})" if s else "")
+            )
+    print(f"boundary: {path}", file=sys.stderr)
+    return 0 if result.located else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from lemmas.base import ClaimRegistryError
+    from lemmas.boundary import BoundaryError
     from simulator import RegimeError
 
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"check": cmd_check, "list": cmd_list, "boundary": cmd_boundary}
     try:
-        return cmd_check(args) if args.command == "check" else cmd_list(args)
-    except (UsageError, ClaimRegistryError, RegimeError) as e:
+        return commands[args.command](args)
+    except (UsageError, BoundaryError, ClaimRegistryError, RegimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -183,6 +183,9 @@ class Example:
     seeds: int = 8
     batch: str = ""  # regimes drawn over batch sizes: "d" or an integer, passed to the constructor as m
     ladder: tuple[int, ...] = ()  # ladder claims: the d-ladder (d is then its first rung)
+    # RunConfig fields set on the regime's config after the regime built it (a boundary's knob,
+    # lemmas.boundary): (name, value) pairs, sorted by name
+    overrides: tuple[tuple[str, Any], ...] = ()
 
     def describe(self) -> str:
         parts = [
@@ -196,10 +199,12 @@ class Example:
             parts.append(f"m={self.batch}")
         if self.ladder:
             parts.append(f"ladder={list(self.ladder)}")
+        parts += [f"{k}={v}" for k, v in self.overrides]
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """Builtin types; `overrides` only where there are some (an example without any reads as before)."""
+        out: dict[str, Any] = {
             "regime": self.regime,
             "d": self.d,
             "width": self.width,
@@ -208,6 +213,9 @@ class Example:
             "batch": self.batch,
             "ladder": list(self.ladder),
         }
+        if self.overrides:
+            out["overrides"] = dict(self.overrides)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Example:
@@ -219,6 +227,7 @@ class Example:
             seeds=int(data.get("seeds", 8)),
             batch=str(data.get("batch") or ""),
             ladder=tuple(int(x) for x in data.get("ladder") or ()),
+            overrides=tuple(sorted((str(k), v) for k, v in (data.get("overrides") or {}).items())),
         )
 
     def command(self, claim_id: str, imports: tuple[str, ...] = ()) -> str:
@@ -244,6 +253,8 @@ class Example:
             args += ["--batch", self.batch]
         if self.ladder:
             args += ["--ladder", ",".join(str(d) for d in self.ladder)]
+        for name, value in self.overrides:
+            args += ["--set", f"{name}={value!r}"]
         for path in imports:
             args += ["--import", path]
         return shlex.join(args)
@@ -261,14 +272,17 @@ def with_ladder(ex: Example, ladder: tuple[int, ...]) -> Example:
 def base_config(
     ex: Example, d: int | None = None, variants: tuple[str, ...] | None = None, p: int | None = None
 ) -> RunConfig:
-    """The regime's config at dimension d (default ex.d) for the example's width (or the width p) and seeds;
-    its main variant (the regime's first, e.g. `frozen_a` where the second layer is frozen) unless `variants`."""
+    """The regime's config at dimension d (default ex.d) for the example's width (or the width p) and seeds,
+    with the example's `overrides` set on it; its main variant (the regime's first, e.g. `frozen_a` where the
+    second layer is frozen) unless `variants`."""
     d = ex.d if d is None else d
     p = ex.width * paper_hyper(d).p if p is None else p
     kwargs: dict[str, Any] = {"p": p, "seed": ex.seed, "seeds": ex.seeds}
     if ex.batch:
         kwargs["m"] = d if ex.batch == "d" else int(ex.batch)
     cfg = build_regime(ex.regime, d, **kwargs)
+    if ex.overrides:
+        cfg = cfg.replace(**dict(ex.overrides))
     return cfg.replace(variants=variants if variants is not None else cfg.variants[:1])
 
 

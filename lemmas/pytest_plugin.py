@@ -31,23 +31,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import settings
 
+from lemmas.hunt import profile_settings
 from lemmas.plan import DEFAULT_PROFILE, PROFILES, Profile
 
 pytest_plugins = ["reports.plugin"]  # certificate, HTML report and the baseline gate
 
-_COMMON: dict[str, Any] = dict(
-    deadline=None,
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-)
 for _p in PROFILES.values():
-    _phases = (Phase.explicit, Phase.reuse, Phase.generate) + ((Phase.target, Phase.shrink) if _p.search else ())
-    settings.register_profile(
-        _p.name, max_examples=_p.max_examples, derandomize=_p.derandomize, phases=_phases, **_COMMON
-    )
+    settings.register_profile(_p.name, profile_settings(_p))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -10,7 +10,7 @@ panel from it, knowing nothing about claims)::
      "marks": [{"kind": "curve", "x": [...], "y": [...], "label": str, "role": str, "group": int | None,
                 "markers": bool},
                {"kind": "band", "x": [...], "lo": [...], "hi": [...], "label": str, "group": int | None},
-               {"kind": "scatter", "x": [...], "y": [...], "label": str},
+               {"kind": "scatter", "x": [...], "y": [...], "label": str, "group": int | None},
                {"kind": "errorbar", "x": float, "y": float, "lo": float, "hi": float, "label": str},
                {"kind": "hline", "y": float, "label": str, "role": str},
                {"kind": "vline", "x": float, "label": str, "role": str}]}
@@ -103,6 +103,7 @@ class Scatter:
     x: Sequence[float]  # stored as a tuple
     y: Sequence[float]  # stored as a tuple
     label: str = ""
+    group: int | None = None  # None: the median's colour; else the group's, as a line's
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "x", _floats(self.x, "Scatter.x"))

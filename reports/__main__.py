@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .html import render_report
+    from .html import load_boundaries, render_report
 
     cert = certmod.load(args.certificate)
     bpath = args.baseline
@@ -98,6 +98,7 @@ def _build(args: argparse.Namespace) -> int:
         previous_name=str(args.previous or ""),
         with_plots=not args.no_plots,
         log=notes.append,
+        boundaries=load_boundaries(args.certificate.parent, notes.append),
     )
     out = write_text_atomic(args.output, html)
     for n in notes:

@@ -11,7 +11,8 @@ Layout (schema `xorcert-certificate`, version `SCHEMA_VERSION`)::
                         "key_stats": [KeyStat.to_dict(), ...]}, ...},
      "regimes": ["paper", "small_batch", ...],
      "builtin_regimes": ["paper", "small_batch", ...],
-     "items":   {nodeid: {"claim", "regime", "outcome", "examples", "message", "reproduce"}},
+     "items":   {nodeid: {"claim", "regime", "outcome", "examples", "message", "reproduce",
+                          "counterexample" (a search profile's minimal one, lemmas.hunt.Found)}},
      "entries": [{"claim", "regime", "profile", "nodeid", "index", "example", "expected",
                   "seconds", "device", "reproduce", "verdict": Verdict.to_dict()}, ...],
      "run":     {"date", "command", "exitstatus", "duration_s", "workers", "items": {nodeid: {...}}}}

@@ -15,6 +15,8 @@ from typing import Any
 
 from lemmas.plain import sanitize
 
+BOUNDARY_DIR = "boundaries"  # beside a certificate: the JSON files of `python -m lemmas boundary` the report reads
+
 
 def dumps(obj: Any) -> str:
     """Strict, stable JSON text of obj (sanitized, keys in insertion order, 1-space indent)."""

@@ -8,8 +8,10 @@ paper's marked, and one line per user regime listing those; cells the baseline d
 know marked `new`), the regression diff against the baseline (flips first) and, when
 given, a previous certificate (flips, then statistics that moved beyond their
 tolerance), the overview figure of a paper-regime run (reports.overview), the proof's structure
-per regime (reports.proofview), the counterexamples with
-the command that reproduces each, one section per
+per regime (reports.proofview), the counterexamples with the command that reproduces each, the minimal
+counterexamples a search profile (`hunt`) found (the certificate's `items[...]["counterexample"]`),
+the located boundaries (the JSON files of `python -m lemmas boundary` in `boundaries/` beside the
+certificate: verdict against the knob per d, the bracket marked, the log-log fit over d), one section per
 claim (statement, anchor, thresholds, measured values with their distance to the
 threshold — the claim's key statistics, from the certificate's `claims` section — each
 example's `reproduce` command, the plots of the verdict series), the thresholds table
@@ -37,6 +39,7 @@ from .certificate import (
     Cell,
     cells,
     claim_ids,
+    claim_order,
     confidence,
     describe_differences,
     env_conflicts,
@@ -47,6 +50,7 @@ from .certificate import (
     user_regimes,
 )
 from .diff import baseline_diff, certificate_diff, describe_example, tolerance
+from .files import BOUNDARY_DIR, read_json
 from .overview import Overview, overview, overview_figure
 from .plots import Plot, plots_for
 from .proofview import proof_views
@@ -351,6 +355,66 @@ def counterexamples(cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell])
     return sorted(out, key=lambda c: rank.get(c.kind, 9))
 
 
+def hunt_finds(cert: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The minimal counterexamples of a search profile, one per (claim, regime) item that found one."""
+    out = [
+        dict(item["counterexample"])
+        for item in (cert.get("items") or {}).values()
+        if isinstance(item, Mapping) and isinstance(item.get("counterexample"), Mapping)
+    ]
+    return sorted(out, key=lambda f: (claim_order(str(f.get("claim"))), str(f.get("regime"))))
+
+
+@dataclass
+class BoundaryView:
+    title: str
+    anchor: str
+    lines: list[str]
+    probes: list[dict[str, Any]]
+    command: str
+    plots: list[Plot] = field(default_factory=list)
+
+
+def load_boundaries(folder: Path, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The boundary files (schema xorcert-boundary) in `folder`/boundaries, by name; unreadable ones logged."""
+    out = []
+    for path in sorted((folder / BOUNDARY_DIR).glob("*.json")):
+        try:
+            data = read_json(path)
+        except (OSError, ValueError) as e:
+            log(f"boundary file {path} skipped ({type(e).__name__}: {e})")
+            continue
+        if not isinstance(data, dict) or data.get("schema") != "xorcert-boundary":
+            log(f"boundary file {path} skipped (not schema xorcert-boundary)")
+            continue
+        out.append(data)
+    return out
+
+
+def boundary_view(b: Mapping[str, Any], index: int, with_plots: bool, log: Callable[[str], None]) -> BoundaryView:
+    knob, rng = b.get("knob"), b.get("range") or ["?", "?"]
+    title = f"{b.get('claim')} in {b.get('regime')} against {knob} over [{_fmt(rng[0])}, {_fmt(rng[-1])}]"
+    lines, probes = [], []
+    for br in b.get("brackets") or []:
+        iv = br.get("interval")
+        where = f"[{_fmt(iv[0])}, {_fmt(iv[1])}]" if iv else "no interval"
+        lines.append(
+            f"d = {br.get('d')}: {br.get('outcome')}, {knob} ∈ {where} "
+            f"({br.get('note')}; {len(br.get('probes') or [])} probes)"
+        )
+        for p in br.get("probes") or []:
+            probes.append({"d": br.get("d"), **p})
+    s = b.get("scaling")
+    if isinstance(s, Mapping):
+        lo, hi = (s.get("slope_range") or [None, None])[:2]
+        lines.append(
+            f"scaling: boundary ∝ d^{_fmt(s.get('slope'))}; slopes the intervals allow [{_fmt(lo)}, {_fmt(hi)}] "
+            f"({s.get('note')})"
+        )
+    plots = plots_for(title, {"series": b.get("series") or {}}, log, id_prefix=f"b{index}-") if with_plots else []
+    return BoundaryView(title, f"boundary-{index}", lines, probes, str(b.get("command", "")), plots)
+
+
 def _threshold_rows(cert: Mapping[str, Any]) -> list[tuple[str, str]]:
     thr = (cert.get("spec") or {}).get("thresholds") or {}
     return [(k, _fmt(v)) for k, v in thr.items()]
@@ -366,8 +430,10 @@ def render_report(
     previous_name: str = "",
     with_plots: bool = True,
     log: Callable[[str], None] | None = None,
+    boundaries: list[dict[str, Any]] | None = None,
 ) -> str:
-    """The report's HTML text. `baseline`/`previous` add the regression sections."""
+    """The report's HTML text. `baseline`/`previous` add the regression sections, `boundaries` (the files
+    `load_boundaries` reads) a section per located boundary."""
     import jinja2
     from markupsafe import Markup
 
@@ -464,6 +530,8 @@ def render_report(
         overview=ov,
         overview_plot=ov_plot,
         proof_edges=PROOF.edges,
+        hunt_finds=hunt_finds(cert),
+        boundaries=[boundary_view(b, i, with_plots, note) for i, b in enumerate(boundaries or [])],
         thresholds=_threshold_rows(cert),
         env_conflicts=env_conflicts(cert),
         notes=notes,

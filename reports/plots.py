@@ -175,7 +175,16 @@ def draw(panel: Panel) -> Plot:
                 label=label,
             )
         elif isinstance(m, Scatter):
-            f.ax.scatter(m.x, m.y, s=6, alpha=0.6, color=COLOURS["median"], linewidths=0, label=m.label or None)
+            big = m.group is not None  # grouped points are few and each one counts (a boundary's probes)
+            f.ax.scatter(
+                m.x,
+                m.y,
+                s=18 if big else 6,
+                alpha=0.9 if big else 0.6,
+                color=_colour(m.group, COLOURS["median"]),
+                linewidths=0,
+                label=m.label or None,
+            )
         elif isinstance(m, ErrorBar):
             if all(math.isfinite(v) for v in (m.x, m.y, m.lo, m.hi)) and not (log_y and m.lo <= 0):
                 f.ax.errorbar(

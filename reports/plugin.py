@@ -51,6 +51,7 @@ from .files import write_json_atomic, write_text_atomic
 from .summary import HEADER, cell_lines
 
 VERDICT_PROPERTY = "xorcert_verdict"
+COUNTEREXAMPLE_PROPERTY = "xorcert_counterexample"  # a search profile's minimal counterexample (lemmas.hunt)
 WORKER_PROPERTY = "xorcert_worker"
 ITEM_PROPERTY = "xorcert_item"
 CERTIFICATE_NAME = "certificate.json"
@@ -448,6 +449,9 @@ class Recorder:
         if cell is not None:
             item["claim"], item["regime"] = cell.get("claim"), cell.get("regime")
         item["examples"] = len(col.records.get(nodeid, []))
+        found = next((v for name, v in props if name == COUNTEREXAMPLE_PROPERTY and isinstance(v, dict)), None)
+        if found is not None:
+            item["counterexample"] = found
         item["reproduce"] = [r["reproduce"] for r in col.records.get(nodeid, []) if isinstance(r.get("reproduce"), str)]
         item["duration_s"] = float(item.get("duration_s", 0.0)) + float(getattr(report, "duration", 0.0) or 0.0)
         _record_outcome(item, report)
@@ -506,12 +510,17 @@ class Recorder:
             col.summary.append((f"certificate: {cpath} ({state}, {len(cert['entries'])} examples)", ""))
 
         def render() -> Path:
-            from .html import render_report
+            from .html import load_boundaries, render_report
 
             return write_text_atomic(
                 where / REPORT_NAME,
                 render_report(
-                    cert, baseline=self.baseline, previous=prev, baseline_name=baseline_name, previous_name=prev_name
+                    cert,
+                    baseline=self.baseline,
+                    previous=prev,
+                    baseline_name=baseline_name,
+                    previous_name=prev_name,
+                    boundaries=load_boundaries(out, lambda m: col.summary.append((f"xorcert: {m}", "yellow"))),
                 ),
             )
 

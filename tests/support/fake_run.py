@@ -4,7 +4,8 @@ subprocess pytest (no simulation; verdicts carry no series, so rendering is fast
 
 Faults are injected through the environment of that run, each naming a cell "CID-REGIME" (or
 "all"): FAKE_INTERRUPT raises KeyboardInterrupt in it, FAKE_ERROR raises RuntimeError before any verdict,
-FAKE_SIGTERM sends SIGTERM to the pytest process, and FAKE_BREAK="CELL:PATH" turns PATH into
+FAKE_SIGTERM sends SIGTERM to the pytest process, FAKE_FOUND attaches a hunt counterexample
+(`xorcert_counterexample`) and fails the item, and FAKE_BREAK="CELL:PATH" turns PATH into
 something no file can be written to (a file where a folder was, a folder where a file was).
 """
 
@@ -50,6 +51,11 @@ def test_claim(cid, regime, record_property):
         else:
             os.unlink(target)
             os.mkdir(target)
+    if fault("FAKE_FOUND", cid, regime):  # a search profile's minimal counterexample (lemmas.hunt)
+        found = {"claim": cid, "regime": regime, "example": records[0]["example"], "describe": "d=32 seed=0",
+                 "status": "fails", "reason": "injected", "slack": -0.5, "command": records[0]["reproduce"]}
+        record_property("xorcert_counterexample", found)
+        raise AssertionError(f"{cid} in {regime} fails on d=32 seed=0")
     flips = [r for r in records if r["verdict"]["status"] != r["expected"]]
     assert not flips, f"{cid} in {regime} flipped"
 
