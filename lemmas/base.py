@@ -122,6 +122,9 @@ class Thresholds:
     trend_resamples: int = 1000  # bootstrap resamples of the slope
     trend_min_rungs: int = 3  # fewer rungs with a finite median: undecided (a line through 2 points has no spread)
     trend_floor: float = 1e-12  # a median below this (a violation of exactly 0) is read as this on the log axis
+    # vanishes needs the slope's upper end < -trend_min_slope: a flatter power (d^-0.05 shrinks by < 20% over
+    # a 32× ladder) is no evidence of vanishing, and rounding of a constant statistic gives slopes ~ -1e-16
+    trend_min_slope: float = 0.05
 
     @staticmethod
     def zeta(d: int) -> float:

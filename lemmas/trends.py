@@ -7,11 +7,12 @@ bootstrap interval of the slope b over seeds (`lemmas.base.bootstrap_interval`; 
 is resampled jointly on every rung, so the R runs of a resample are the same seeds at each d), and
 decides (docs/SPEC.md §3.14):
 
-* **vanishes**: the interval's upper end is < 0 (the violation shrinks like a power of d);
-* **persists**: the upper end is ≥ 0 and the median at the largest fitted d is above ζ(d) there
-  (not shrinking, and still a violation);
-* **undecided**: otherwise — the upper end is ≥ 0 but the median is already within ζ(d) at the
-  largest d, or fewer than `trend_min_rungs` rungs have a finite median.
+* **vanishes**: the interval's upper end is < -`trend_min_slope` (the violation shrinks like a
+  power of d; a flatter power is read as none);
+* **persists**: otherwise, with the median at the largest fitted d above ζ(d) there (not shown to
+  shrink, and still a violation), or a median of ∞ at the largest d;
+* **undecided**: otherwise — the slope is not shown negative but the median is already within ζ(d)
+  at the largest d, or fewer than `trend_min_rungs` rungs have a finite median.
 
 It also reports the fitted exponent b, its interval, and the extrapolated crossing: the least
 d ≥ 2 from which the fitted median a·d^b stays ≤ ζ(d) = 1/log d for every larger d (∞ when it
@@ -175,6 +176,7 @@ def fit_trend(
             "trend_resamples": thresholds.trend_resamples,
             "trend_min_rungs": k_min,
             "trend_floor": floor,
+            "trend_min_slope": thresholds.trend_min_slope,
             "max_unevaluable": thresholds.max_unevaluable,
         },
     )
@@ -192,14 +194,15 @@ def fit_trend(
     top = int(np.flatnonzero(finite)[-1])
     fit = replace(base, exponent=b, exponent_lo=lo, exponent_hi=hi, intercept=a, crossing_d=crossing_d(a, b))
     interval = f"slope {b:.3g}, {int(thresholds.confidence * 100)}% interval [{lo:.3g}, {hi:.3g}]"
-    if hi < 0:
-        return replace(fit, status=VANISHES, reason=f"{interval}: upper end < 0")
+    flat = thresholds.trend_min_slope
+    if hi < -flat:
+        return replace(fit, status=VANISHES, reason=f"{interval}: upper end < -{flat:g}")
     if math.isnan(hi):
         return replace(fit, reason=f"{interval}: the slope is undefined on the resamples")
     at_top = f"median {med[top]:.3g} vs ζ = {tol[top]:.3g} at d = {ds[top]}"
     if med[top] > tol[top]:
-        return replace(fit, status=PERSISTS, reason=f"{interval}: upper end ≥ 0; {at_top}: above tolerance")
-    return replace(fit, reason=f"{interval}: upper end ≥ 0, but {at_top}: already within tolerance")
+        return replace(fit, status=PERSISTS, reason=f"{interval}: upper end ≥ -{flat:g}; {at_top}: above tolerance")
+    return replace(fit, reason=f"{interval}: upper end ≥ -{flat:g}, but {at_top}: already within tolerance")
 
 
 def bootstrap_slope(statistic: Any, n: int, thresholds: Thresholds) -> tuple[float, float, float]:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import lambertw
 
+from lemmas.base import THRESHOLDS
 from lemmas.trends import PERSISTS, TREND_STATUSES, UNDECIDED, VANISHES, TrendVerdict, crossing_d, fit_trend
 from simulator.config import zeta
 
@@ -113,3 +114,10 @@ def test_to_dict_is_plain():
     import json
 
     json.dumps(fit_trend(power_law(-0.9, 5.0, 0.2)).to_dict())
+
+
+def test_a_slope_flatter_than_trend_min_slope_is_no_vanishing():
+    """d^-0.02 shrinks by 4% over 16–128: even a tight interval below 0 is read as no power of d."""
+    tv = fit_trend(power_law(-0.02, 1.0, 0.001))
+    assert tv.exponent_hi < 0 and tv.exponent_hi > -THRESHOLDS.trend_min_slope
+    assert tv.status == PERSISTS, tv.reason
