@@ -34,6 +34,7 @@ from scipy.optimize import brentq
 
 from lemmas.base import THRESHOLDS, Claim, Thresholds, bootstrap_interval
 from lemmas.plain import sanitize
+from lemmas.report import Curve, Panel, Scatter
 from simulator.config import zeta
 
 VANISHES, PERSISTS, UNDECIDED = "vanishes", "persists", "undecided"
@@ -79,8 +80,43 @@ class TrendVerdict:
             f"(fit ≤ ζ(d) {cross})"
         )
 
+    def panel(self) -> Panel:
+        """The trend drawn: every seed's statistic and the median against d (log-log), the fit and ζ(d)."""
+        ds = np.asarray(self.ds, dtype=np.float64)
+        vals = np.asarray(self.per_seed, dtype=np.float64)  # (rungs, R)
+        xs, ys = np.broadcast_to(ds[:, None], vals.shape), vals
+        keep = np.isfinite(ys) & (ys > 0)  # a log axis: 0 and ∞ are stated in the reason, not drawn
+        grid = np.geomspace(ds[0], ds[-1] if not 2 * ds[-1] < self.crossing_d < 16 * ds[-1] else self.crossing_d, 40)
+        marks: list[Any] = [
+            Scatter(xs[keep].tolist(), ys[keep].tolist(), "seeds"),
+            Curve(ds.tolist(), list(self.median), "median over seeds", "median", markers=True),
+            Curve(grid.tolist(), (1.0 / np.log(grid)).tolist(), "ζ(d) = 1/log d", "threshold"),
+        ]
+        if not math.isnan(self.exponent):
+            label = f"fit: d^{self.exponent:.2f} [{self.exponent_lo:.2f}, {self.exponent_hi:.2f}]"
+            marks.insert(2, Curve(grid.tolist(), self.fitted(grid).tolist(), label, "fit"))
+        return Panel(
+            f"{self.claim} {self.regime}: violation against d — {self.status}",
+            marks,
+            "d",
+            f"violation statistic ({self.clause})" if self.clause else "violation statistic",
+            x_scale="log2",
+            y_scale="log",
+        )
+
+    def cell(self, per_d: Mapping[int, str] | None = None) -> str:
+        """The matrix cell: the per-d statuses, then the trend, e.g. 'C4 paper: fails d = 64, holds d = 128;
+        violation ∝ d^-0.90 [-1.20, -0.60]: vanishes (…)'."""
+        head = f"{self.claim} {self.regime}: "
+        if per_d:
+            head += ", ".join(f"{s} d = {d}" for d, s in sorted(per_d.items())) + "; "
+        return head + self.summary()
+
     def to_dict(self) -> dict[str, Any]:
-        return sanitize(asdict(self))
+        """Builtin types; `series` holds the trend's panel, so a report draws it like a verdict's."""
+        out = sanitize(asdict(self))
+        out["series"] = {"trend": self.panel().to_dict()}
+        return out
 
 
 def _check_ladder(ds: Sequence[int], min_rungs: int) -> None:

@@ -121,3 +121,27 @@ def test_a_slope_flatter_than_trend_min_slope_is_no_vanishing():
     tv = fit_trend(power_law(-0.02, 1.0, 0.001))
     assert tv.exponent_hi < 0 and tv.exponent_hi > -THRESHOLDS.trend_min_slope
     assert tv.status == PERSISTS, tv.reason
+
+
+def test_the_trend_is_drawn_with_its_fit_and_tolerance():
+    from lemmas.report import Panel
+    from reports.plots import plots_for
+
+    tv = fit_trend(power_law(-0.9, 5.0, 0.2), claim="C4", regime="paper")
+    record = tv.to_dict()
+    panel = Panel.from_dict(record["series"]["trend"])
+    roles = {type(m).__name__ + ":" + getattr(m, "role", "") for m in panel.marks}
+    assert {"Scatter:", "Curve:median", "Curve:fit", "Curve:threshold"} <= roles
+    assert panel.x_scale == "log2" and panel.y_scale == "log"
+    plots = plots_for("C4", record)
+    assert len(plots) == 1 and "ζ(d)" in plots[0].svg and "fit: d^-0.8" in plots[0].svg
+
+
+def test_the_matrix_cell_shows_the_trend_beside_the_per_d_cells():
+    tv = fit_trend(power_law(-0.9, 5.0, 0.2), claim="C4", regime="paper")
+    cell = tv.cell({128: "holds", 64: "fails"})
+    assert cell.startswith("C4 paper: fails d = 64, holds d = 128; violation ∝ d^-0.")
+    assert cell.endswith(")") and ": vanishes" in cell
+    undecided = fit_trend({16: [np.nan], 32: [np.nan], 64: [1.0]}, claim="C1", regime="gaussian")
+    assert undecided.cell() == "C1 gaussian: trend undecided: 1 rung(s) with a finite median (need 3)"
+    assert "fit" not in str(undecided.panel().marks)
