@@ -116,7 +116,7 @@ class Thresholds:
     c14_widths_below: tuple[float, ...] = (0.5, 0.25)  # below p ≥ 1/ψ: reported, nearest first
     c15_etas: tuple[float, ...] = (1.0, 0.5, 0.25)  # η = k·ψ inside d^-C ≤ η ≤ ψ, horizon T/k (first: reference)
     c15_etas_outside: tuple[float, ...] = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # η above ψ: reported, nearest first
-    # Trend verdicts (lemmas.trends, docs/SPEC.md §3.14): the median over seeds of a claim's violation
+    # Trend verdicts (lemmas.trends, docs/SPEC.md §3.18): the median over seeds of a claim's violation
     # statistic is fitted against d on log-log axes; its slope's bootstrap interval over seeds (at
     # `confidence`) decides vanishes (upper end < 0) / persists / undecided.
     trend_resamples: int = 1000  # bootstrap resamples of the slope

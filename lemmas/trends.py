@@ -5,7 +5,7 @@ quantity its check compares with ζ(d)). Given that statistic per seed at each d
 `fit_trend` fits log(median over seeds) = a + b·log d by least squares, takes a percentile
 bootstrap interval of the slope b over seeds (`lemmas.base.bootstrap_interval`; the seed index r
 is resampled jointly on every rung, so the R runs of a resample are the same seeds at each d), and
-decides (docs/SPEC.md §3.14):
+decides (docs/SPEC.md §3.18):
 
 * **vanishes**: the interval's upper end is < -`trend_min_slope` (the violation shrinks like a
   power of d; a flatter power is read as none);
@@ -301,3 +301,34 @@ def profile_trends(
         if not regimes or r in regimes
         for c in chosen
     ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m lemmas.trends --profile quick [--claim C4]… [--regime paper]… [--json FILE]`: run the
+    profile's trend items through the trajectory cache ($XORCERT_CACHE) and print one cell per item."""
+    import argparse
+    import json
+    import time
+
+    from lemmas.plan import getter
+
+    ap = argparse.ArgumentParser(prog="python -m lemmas.trends", description=main.__doc__)
+    ap.add_argument("--profile", default="quick")
+    ap.add_argument("--claim", action="append", default=[], help="claim id (repeatable; default: every trend claim)")
+    ap.add_argument("--regime", action="append", default=[], help="regime (repeatable; default: the profile's)")
+    ap.add_argument("--json", default=None, metavar="FILE", help="write the trend records here")
+    args = ap.parse_args(argv)
+    get = getter()
+    records = []
+    t0 = time.perf_counter()
+    for tv in profile_trends(args.profile, get, args.claim, args.regime):
+        print(tv.cell(), f"[{time.perf_counter() - t0:.0f} s]", flush=True)
+        records.append(tv.to_dict())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(records, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
