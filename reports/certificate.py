@@ -54,6 +54,7 @@ from .files import read_json
 SCHEMA = "xorcert-certificate"
 SCHEMA_VERSION = 1
 STATUSES = ("holds", "fails", "inconclusive")
+TREND_STATUSES = ("vanishes", "persists", "undecided")  # lemmas.trends.TREND_STATUSES (no lemmas.base import here)
 BUILTIN_REGIMES = (
     "paper",
     "small_batch",
