@@ -118,7 +118,7 @@ class Thresholds:
     c15_etas_outside: tuple[float, ...] = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # η above ψ: reported, nearest first
     # Trend verdicts (lemmas.trends, docs/SPEC.md §3.18): the median over seeds of a claim's violation
     # statistic is fitted against d on log-log axes; its slope's bootstrap interval over seeds (at
-    # `confidence`) decides vanishes (upper end < 0) / persists / undecided.
+    # `confidence`) decides vanishes (upper end < -trend_min_slope) / persists / undecided.
     trend_resamples: int = 1000  # bootstrap resamples of the slope
     trend_min_rungs: int = 3  # fewer rungs with a finite median: undecided (a line through 2 points has no spread)
     trend_floor: float = 1e-12  # a median below this (a violation of exactly 0) is read as this on the log axis
