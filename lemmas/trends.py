@@ -86,7 +86,9 @@ class TrendVerdict:
         vals = np.asarray(self.per_seed, dtype=np.float64)  # (rungs, R)
         xs, ys = np.broadcast_to(ds[:, None], vals.shape), vals
         keep = np.isfinite(ys) & (ys > 0)  # a log axis: 0 and ∞ are stated in the reason, not drawn
-        grid = np.geomspace(ds[0], ds[-1] if not 2 * ds[-1] < self.crossing_d < 16 * ds[-1] else self.crossing_d, 40)
+        # the fit is drawn over the ladder, and on to the crossing when that lies within 16× of the largest d
+        end = self.crossing_d if ds[-1] < self.crossing_d <= 16 * ds[-1] else ds[-1]
+        grid = np.geomspace(ds[0], end, 40)
         marks: list[Any] = [
             Scatter(xs[keep].tolist(), ys[keep].tolist(), "seeds"),
             Curve(ds.tolist(), list(self.median), "median over seeds", "median", markers=True),
