@@ -125,6 +125,15 @@ class Thresholds:
     c14_widths_below: tuple[float, ...] = (0.5, 0.25)  # below p ≥ 1/ψ: reported, nearest first
     c15_etas: tuple[float, ...] = (1.0, 0.5, 0.25)  # η = k·ψ inside d^-C ≤ η ≤ ψ, horizon T/k (first: reference)
     c15_etas_outside: tuple[float, ...] = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # η above ψ: reported, nearest first
+    # Trend verdicts (lemmas.trends, docs/SPEC.md §3.20): the median over seeds of a claim's violation
+    # statistic is fitted against d on log-log axes; its slope's bootstrap interval over seeds (at
+    # `confidence`) decides vanishes (upper end < -trend_min_slope) / persists / undecided.
+    trend_resamples: int = 1000  # bootstrap resamples of the slope
+    trend_min_rungs: int = 3  # fewer rungs with a finite median: undecided (a line through 2 points has no spread)
+    trend_floor: float = 1e-12  # a median below this (a violation of exactly 0) is read as this on the log axis
+    # vanishes needs the slope's upper end < -trend_min_slope: a flatter power (d^-0.05 shrinks by < 20% over
+    # a 32× ladder) is no evidence of vanishing, and rounding of a constant statistic gives slopes ~ -1e-16
+    trend_min_slope: float = 0.05
 
     @staticmethod
     def zeta(d: int) -> float:
@@ -298,6 +307,18 @@ def seed_outcome(rec: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     return {**rec, "outcome": "pass"}
 
 
+def per_seed_values(verdict: Verdict, key: str, seeds: Sequence[int]) -> np.ndarray:
+    """`key` of each seed's record in `verdict.per_seed`, in the order of `seeds` (R,): NaN where the seed
+    is unevaluable ('na'), has no such record or no such value (a claim's violation statistic, lemmas.trends)."""
+    by_seed = {rec.get("seed"): rec for rec in verdict.per_seed}
+    out = np.full(len(seeds), np.nan)
+    for r, s in enumerate(seeds):
+        rec = by_seed.get(s)
+        if rec is not None and rec.get("outcome") != "na" and key in rec:
+            out[r] = float(rec[key])
+    return out
+
+
 def verdict_from_seeds(
     claim: str,
     per_seed: list[dict[str, Any]],
@@ -358,6 +379,11 @@ class Claim:
     # > 0: the plan adds the test set at every step of the run's first `every_step_window` linearized
     # T1 predictions (lemmas.plan.every_step_prefix); 0: the run's own snapshot grid only
     every_step_window: float = 0.0
+    # The claim's o(1) reading (lemmas.trends): Trajectory -> per-seed violation statistic (R,), NaN where a
+    # seed cannot be evaluated, compared with ζ(d) by the check (statistic > ζ(d) makes the seed fail);
+    # `violation_clause` names the clause of the check the statistic is. None: no trend reading.
+    violation: Callable[[Any], np.ndarray] | None = None
+    violation_clause: str = ""
 
     def __post_init__(self) -> None:
         if self.needs not in NEEDS:

@@ -54,7 +54,15 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing
+from lemmas.base import (
+    Claim,
+    Verdict,
+    not_applicable,
+    per_seed_values,
+    seed_outcome,
+    verdict_from_seeds,
+    xor_plane_missing,
+)
 from lemmas.report import KeyStat
 from lemmas.series import over_seeds
 from simulator.config import VARIANTS, proxy_variant
@@ -228,6 +236,12 @@ def check(traj: Trajectory) -> Verdict:
     )
 
 
+def violation(traj: Trajectory) -> np.ndarray:
+    """C1's violation statistic per seed (R,): the check's batch max|h'+1| up to T1 (clause (b), failing
+    when > ζ); NaN where the seed is unevaluable or the check is not defined."""
+    return per_seed_values(check(traj), "max_batch_dev", traj.seeds)
+
+
 CLAIM = Claim(
     id=ID,
     slug="phase1_linearization",
@@ -254,4 +268,6 @@ CLAIM = Claim(
         "a lower bound from the signal-plane coordinates and ‖w_perp‖ (counts in the verdict too)."
     ),
     applies=applies,
+    violation=violation,
+    violation_clause="(b) batch max|h'+1| up to T1 ≤ ζ",
 )

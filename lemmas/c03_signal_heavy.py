@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import Claim, Verdict, not_applicable, verdict_from_seeds, xor_plane_missing
+from lemmas.base import Claim, Verdict, not_applicable, per_seed_values, verdict_from_seeds, xor_plane_missing
 from lemmas.report import KeyStat
 from lemmas.series import over_seeds
 from simulator.trajectory import Trajectory
@@ -137,6 +137,12 @@ def check(traj: Trajectory) -> Verdict:
     return verdict_from_seeds(ID, per_seed, stats, thresholds, series, what="S_t ≥ 1-ζ at every step from T1 to T")
 
 
+def violation(traj: Trajectory) -> np.ndarray:
+    """C3's violation statistic per seed (R,): 1 - the least S_t from T1 to T (the whole claim: the seed
+    fails exactly when it is > ζ); NaN where T1 is not reached or the check is not defined."""
+    return 1.0 - per_seed_values(check(traj), "min_S_after_T1", traj.seeds)
+
+
 CLAIM = Claim(
     id=ID,
     slug="signal_heavy",
@@ -149,4 +155,6 @@ CLAIM = Claim(
     variants=(),
     decisions=("the state at T (after the last step) is read from the last snapshot; T1 never reached -> na."),
     applies=applies,
+    violation=violation,
+    violation_clause="the whole claim: 1 - min S_t over [T1, T] ≤ ζ",
 )

@@ -68,7 +68,15 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import THRESHOLDS, Claim, Verdict, not_applicable, verdict_from_seeds, xor_plane_missing
+from lemmas.base import (
+    THRESHOLDS,
+    Claim,
+    Verdict,
+    not_applicable,
+    per_seed_values,
+    verdict_from_seeds,
+    xor_plane_missing,
+)
 from lemmas.report import KeyStat
 from lemmas.series import over_seeds
 from simulator.trajectory import Trajectory
@@ -261,6 +269,13 @@ def check(traj: Trajectory) -> Verdict:
     )
 
 
+def violation(traj: Trajectory) -> np.ndarray:
+    """C4's violation statistic per seed (R,): the check's largest max|f - f̃| / max_c|γ̃_c| over the
+    snapshots from the phase-two start (the gap clause, failing when > ζ; the sign-agreement clause is
+    not in it); NaN where the seed is unevaluable or the check is not defined."""
+    return per_seed_values(check(traj), "max_gap_over_max_margin", traj.seeds)
+
+
 CLAIM = Claim(
     id=ID,
     slug="clean_approximation",
@@ -285,4 +300,6 @@ CLAIM = Claim(
     ),
     applies=applies,
     every_step_window=THRESHOLDS.c4_every_step_window,
+    violation=violation,
+    violation_clause="max|f-f̃| / max|γ̃| from the phase-two start ≤ ζ (not the sign agreement)",
 )

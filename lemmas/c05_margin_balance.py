@@ -41,7 +41,15 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import Claim, Verdict, not_applicable, seed_outcome, verdict_from_seeds, xor_plane_missing
+from lemmas.base import (
+    Claim,
+    Verdict,
+    not_applicable,
+    per_seed_values,
+    seed_outcome,
+    verdict_from_seeds,
+    xor_plane_missing,
+)
 from lemmas.report import KeyStat
 from lemmas.series import over_seeds
 from simulator.trajectory import Trajectory
@@ -166,6 +174,12 @@ def check(traj: Trajectory) -> Verdict:
     )
 
 
+def violation(traj: Trajectory) -> np.ndarray:
+    """C5's violation statistic per seed (R,): R_T - 1 (the balance-at-the-end clause, failing when > ζ;
+    the no-rise clause is not in it); NaN where the seed is unevaluable or the check is not defined."""
+    return per_seed_values(check(traj), "R_T", traj.seeds) - 1.0
+
+
 CLAIM = Claim(
     id=ID,
     slug="margin_balance",
@@ -189,4 +203,6 @@ CLAIM = Claim(
         "Gaussian data: snapshots' quadrant-mean clean margins."
     ),
     applies=applies,
+    violation=violation,
+    violation_clause="R_T - 1 ≤ ζ (not the no-rise clause)",
 )

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import THRESHOLDS, Claim, Verdict, seed_outcome, verdict_from_seeds
+from lemmas.base import THRESHOLDS, Claim, Verdict, per_seed_values, seed_outcome, verdict_from_seeds
 from lemmas.report import KeyStat
 from lemmas.series import over_seeds
 from simulator.config import RunConfig
@@ -211,6 +211,13 @@ def check(traj: Trajectory) -> Verdict:
     return verdict_from_seeds(ID, per_seed, stats, thresholds, series, what=what)
 
 
+def violation(traj: Trajectory) -> np.ndarray:
+    """C6's violation statistic per seed (R,): the layer-balance drift max over states of
+    max_k |a_k² - ‖w_k‖²| / max_k a_k² (the balance clause, failing when > ζ where `balance_finding` is
+    None; a reported finding elsewhere; not the identity clause); NaN where a seed has no recorded step."""
+    return per_seed_values(check(traj), "max_balance_ratio", traj.seeds)
+
+
 CLAIM = Claim(
     id=ID,
     slug="layer_balance",
@@ -234,4 +241,6 @@ CLAIM = Claim(
         "the balance is a reported finding, outside the verdict, when r ≠ 1 or the init is Gaussian."
     ),
     applies=applies,
+    violation=violation,
+    violation_clause="balance drift max_k|a²-‖w‖²|/max a² ≤ ζ (in the verdict only where balance_finding is None)",
 )

@@ -68,6 +68,11 @@ class Profile:
     regime_ladders: Mapping[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
     regime_batches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     regime_ladder_seeds: Mapping[str, int] = field(default_factory=dict)  # a regime's own seeds per ladder example
+    # Trend verdicts (lemmas.trends): per (claim with a violation statistic, regime of trend_regimes), the
+    # statistic on the per-run bundle at every d of trend_ladder with `seeds` seeds from base seed 0
+    # (the same runs as the per-run examples at those d). Empty: no trend items.
+    trend_ladder: tuple[int, ...] = ()
+    trend_regimes: tuple[str, ...] = ()
 
     def ds_for(self, regime: str) -> tuple[int, ...]:
         return tuple(self.regime_ds.get(regime, self.ds))
@@ -107,6 +112,8 @@ def _profiles() -> dict[str, Profile]:
         # C10 needs a ladder spanning 16× on which the paper regime reaches ε (C2 and C11 read it too)
         regime_ladders={"paper": ((16, 32, 64, 128, 256),)},
         regime_batches={"small_batch": ("d", "4")},
+        trend_ladder=(16, 32, 64, 128),
+        trend_regimes=("paper", "large_init", "gaussian"),
     )
     certify = Profile(
         "certify",
@@ -128,6 +135,8 @@ def _profiles() -> dict[str, Profile]:
         # C10's interval is a bootstrap over the ladder's seeds: 8 (not 4) in the paper regime, whose ladder
         # spans 16×; the d = 1024 rung doubles (≈ 4·m·T_stop·d·p ≈ 20 TFLOP per seed stopped at ~0.5 T).
         regime_ladder_seeds={"paper": 8},
+        trend_ladder=(32, 64, 128, 256, 512),
+        trend_regimes=("paper", "large_init", "gaussian"),
     )
     # certify's draws enlarged for a GPU: a profile of its own, with its own baseline cells.
     certify_gpu = replace(
@@ -455,6 +464,20 @@ def q1_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
     return out
 
 
+def claim_trajectory(claim: Claim, ex: Example, get: Get) -> Trajectory:
+    """The one trajectory a `needs = "run"` claim reads on this example: C1's coupled proxy run, else the
+    bundle within the claim's horizon, with the every-step prefix's snapshots where the claim asks for them."""
+    if claim.needs != "run":
+        raise ValueError(f"claim {claim.id} reads needs = {claim.needs!r}, not one run")
+    if any(VARIANTS[v].proxy for v in claim.variants):
+        return get(proxy_run(ex))
+    cfg = within_horizon(bundle(ex), claim)
+    traj = get(cfg)
+    if claim.every_step_window > 0:
+        traj = with_prefix_snapshots(traj, get(every_step_prefix(cfg, claim.every_step_window)))
+    return traj
+
+
 def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
     """The claim's verdict on the example: checked on the example's seeds and, for a w.h.p. claim
     (a verdict of `verdict_from_seeds`), decided by the sequential rule (lemmas.sequential).
@@ -525,13 +548,7 @@ def check_seeds(claim: Claim, ex: Example, get: Get) -> Verdict:
     if why is not None:
         return not_applicable(claim.id, why)
     if claim.needs == "run":
-        if any(VARIANTS[v].proxy for v in claim.variants):
-            return claim.check(get(proxy_run(ex)))
-        cfg = within_horizon(bundle(ex), claim)
-        traj = get(cfg)
-        if claim.every_step_window > 0:
-            traj = with_prefix_snapshots(traj, get(every_step_prefix(cfg, claim.every_step_window)))
-        return claim.check(traj)
+        return claim.check(claim_trajectory(claim, ex, get))
     if claim.needs == "ladder":
         return claim.check({d: get(within_horizon(base_config(ex, d=d), claim)) for d in ex.ladder})
     if claim.needs == "gradient":

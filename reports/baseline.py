@@ -4,6 +4,8 @@ Schema 2: `{"schema": 2, "profiles": {profile: {claim_id: {regime: CELL}}}}` whe
 status ("holds" | "fails" | "inconclusive") for every example of the cell, or, for a cell whose
 verdict depends on the dimension, `{"d=64": status, "d=128": status, …}` keyed by the example's d
 (a ladder example's d is its first rung). Schema 1 (single statuses only) is read as well.
+A per-d table may also carry the cell's trend verdict over d, `"trend": "vanishes" | "persists" |
+"undecided"` (lemmas.trends, docs/SPEC.md §3.20), written by `with_trends`; `expected_for` never reads it.
 
 `updated(baseline, cert)` is what `--update-baseline` writes: the old table with every
 (profile, claim, regime) the certificate covers set to the status all its examples share, or to
@@ -19,11 +21,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .certificate import STATUSES, cells, claim_order, describe_example
+from .certificate import STATUSES, TREND_STATUSES, cells, claim_order, describe_example
 from .files import read_json
 
 BASELINE_SCHEMA = 2
 READABLE_SCHEMAS = (1, 2)
+
+
+TREND_KEY = "trend"
 
 
 class BaselineConflict(ValueError):
@@ -91,6 +96,10 @@ def _cell_problem(cell: Any, schema: int) -> str | None:
         return None if cell in STATUSES else f"unknown status {cell!r} (expected one of {', '.join(STATUSES)})"
     if schema >= 2 and isinstance(cell, dict) and cell:
         for k, v in cell.items():
+            if k == TREND_KEY:
+                if v not in TREND_STATUSES:
+                    return f"unknown trend {v!r} (expected one of {', '.join(TREND_STATUSES)})"
+                continue
             if not re.fullmatch(r"d=\d+", str(k)):
                 return f"per-d key {k!r} is not of the form 'd=N'"
             if v not in STATUSES:
@@ -116,7 +125,30 @@ def expected_statuses(cell: Any) -> set[str]:
     """Every status a CELL expects somewhere."""
     if cell is None:
         return set()
-    return {cell} if isinstance(cell, str) else set(cell.values())
+    return {cell} if isinstance(cell, str) else {v for k, v in cell.items() if k != TREND_KEY}
+
+
+def expected_trend(cell: Any) -> str | None:
+    """The trend verdict a CELL records (None: none)."""
+    return cell.get(TREND_KEY) if isinstance(cell, Mapping) else None
+
+
+def with_trends(
+    baseline: Mapping[str, Any], profile: str, trends: Mapping[tuple[str, str], str], ds: Mapping[tuple[str, str], Any]
+) -> dict[str, Any]:
+    """The baseline with the trend verdict `trends[(claim, regime)]` recorded in the profile's cell; a cell of
+    one status becomes the per-d table of that status at the ds it was drawn at (`ds[(claim, regime)]`)."""
+    out = validate(
+        {**baseline, "profiles": {p: {c: dict(r) for c, r in t.items()} for p, t in baseline["profiles"].items()}}
+    )
+    table = out["profiles"].setdefault(profile, {})
+    for (cid, regime), trend in trends.items():
+        cell = table.setdefault(cid, {}).get(regime)
+        if isinstance(cell, str):
+            cell = {d_key(d): cell for d in ds.get((cid, regime), ())}
+        table[cid][regime] = {**(cell or {}), TREND_KEY: trend}
+    out["schema"] = BASELINE_SCHEMA
+    return validate(out)
 
 
 def describe_cell(cell: Any) -> str | None:
@@ -124,9 +156,11 @@ def describe_cell(cell: Any) -> str | None:
     if cell is None or isinstance(cell, str):
         return cell
     by: dict[str, list[str]] = {}
-    for k, s in sorted(cell.items(), key=lambda kv: int(str(kv[0]).split("=")[-1])):
+    per_d = {k: v for k, v in cell.items() if k != TREND_KEY}
+    for k, s in sorted(per_d.items(), key=lambda kv: int(str(kv[0]).split("=")[-1])):
         by.setdefault(s, []).append(str(k).split("=")[-1])
-    return "; ".join(f"{s} at d={', '.join(ds)}" for s, ds in by.items())
+    text = "; ".join(f"{s} at d={', '.join(ds)}" for s, ds in by.items())
+    return text + (f"; trend {cell[TREND_KEY]}" if TREND_KEY in cell else "")
 
 
 def updated(baseline: Mapping[str, Any] | None, cert: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
@@ -175,6 +209,19 @@ def updated(baseline: Mapping[str, Any] | None, cert: Mapping[str, Any]) -> tupl
     }
     table = out["profiles"].setdefault(profile, {})
     for (cid, regime), expected in statuses.items():
+        trend = expected_trend(table.get(cid, {}).get(regime))
+        if trend is not None:  # the recorded trend stays (with_trends writes it), beside the per-d statuses
+            by_d = (
+                {
+                    d_key(d): expected
+                    for d in sorted(
+                        {int((e.get("example") or {}).get("d") or 0) for e in cells(cert)[(cid, regime)].entries}
+                    )
+                }
+                if isinstance(expected, str)
+                else expected
+            )
+            expected = {**by_d, TREND_KEY: trend}
         table.setdefault(cid, {})[regime] = expected
     out["profiles"][profile] = {c: table[c] for c in sorted(table, key=claim_order)}
     return out, len(statuses)

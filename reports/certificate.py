@@ -56,6 +56,7 @@ from .files import read_json
 SCHEMA = "xorcert-certificate"
 SCHEMA_VERSION = 1
 STATUSES = ("holds", "fails", "inconclusive", "undecided")
+TREND_STATUSES = ("vanishes", "persists", "undecided")  # lemmas.trends.TREND_STATUSES (no lemmas.base import here)
 BUILTIN_REGIMES = (
     "paper",
     "small_batch",

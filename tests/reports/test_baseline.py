@@ -77,3 +77,27 @@ def test_diff_orders_flips_first_and_applies_tolerances() -> None:
     moved = {m.stat for m in certificate_diff(old, new).moves}
     assert moved == {"max_test_dev_to_T1", "seeds_failing", "fail_rate"} - ({"fail_rate"} - moved)
     assert "max_batch_dev_to_T1" not in moved and tolerance("seeds_failing") == 0.0 and tolerance("gain") == 0.1
+
+
+def test_trend_verdicts_sit_beside_the_per_d_cells() -> None:
+    """A trend is recorded in its cell under "trend", kept by --update-baseline, never read as a d's status."""
+    from lemmas.trends import TREND_STATUSES
+
+    assert bmod.TREND_STATUSES == TREND_STATUSES
+    cert = S.certificate(agreeing())
+    old, _ = bmod.updated(None, cert)
+    cid, regime = "C4", "large_init"
+    status = old["profiles"]["quick"][cid][regime]
+    assert isinstance(status, str)
+    ds = sorted({int(e["example"]["d"]) for e in bmod.cells(cert)[(cid, regime)].entries})
+    new = bmod.with_trends(old, "quick", {(cid, regime): "persists"}, {(cid, regime): ds})
+    cell = new["profiles"]["quick"][cid][regime]
+    assert cell == {**{f"d={d}": status for d in ds}, "trend": "persists"}
+    assert bmod.expected_for(cell, ds[0]) == status and bmod.expected_trend(cell) == "persists"
+    assert bmod.expected_statuses(cell) == {status}
+    assert bmod.describe_cell(cell).endswith("; trend persists")
+    again, _ = bmod.updated(new, cert)  # re-recording the per-run cells keeps the trend
+    assert again["profiles"]["quick"][cid][regime] == cell
+    assert not baseline_diff(cert, again).flips
+    with pytest.raises(bmod.BaselineError, match="unknown trend 'holds'"):
+        bmod.with_trends(old, "quick", {(cid, regime): "holds"}, {(cid, regime): ds})

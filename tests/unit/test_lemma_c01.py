@@ -18,6 +18,7 @@ from lemmas.c01_phase1_linearization import CLAIM, check
 from simulator import RunConfig, first_layer_only, paper, parity3
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
+from tests.support.violations import assert_violation_agrees
 
 D, P, R, T = 32, 4, 4, 40
 SNAPS = [0, 4, 8, 12, 16, 20, 30, T]
@@ -203,3 +204,12 @@ def test_parity3_is_not_applicable():
 def test_claim_record():
     assert CLAIM.id == "C1" and CLAIM.slug == "phase1_linearization" and CLAIM.needs == "run"
     assert CLAIM.variants == ("linear",)
+
+
+@pytest.mark.parametrize("t1, t2", [(10, 25), (25, 10), (10, 10), (10, None), (None, 10), (None, None)])
+def test_violation_is_the_batch_deviation_clause(t1, t2):
+    """C1's violation statistic is clause (b): > ζ only on failing seeds, NaN on unevaluable ones."""
+    traj = build(t1, t2)
+    stat = assert_violation_agrees(CLAIM, traj)
+    if t1 == 10 and t2 == 10:
+        assert (stat > Z).all()

@@ -18,6 +18,7 @@ from lemmas.c03_signal_heavy import CLAIM, check, signal_heavy_mass
 from simulator import RunConfig, gaussian, parity3
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
+from tests.support.violations import assert_violation_agrees
 
 D, P, R, T = 32, 4, 4, 30
 Z = 1 / math.log(D)
@@ -138,3 +139,14 @@ def test_parity3_is_not_applicable():
 
 def test_claim_record():
     assert CLAIM.id == "C3" and CLAIM.slug == "signal_heavy" and CLAIM.needs == "run"
+
+
+@pytest.mark.parametrize(
+    "t0, drop, heavy_at_T", [(8, None, True), (8, (15, 18), True), (8, None, False), (99, None, True)]
+)
+def test_violation_is_the_whole_claim(t0, drop, heavy_at_T):
+    """C3's violation statistic 1 - min S_t after T1 is the claim: ≤ ζ ⇔ pass, NaN where T1 is not reached."""
+    heavy = steps_from(t0)
+    if drop:
+        heavy &= ~((np.arange(T) >= drop[0]) & (np.arange(T) < drop[1]))
+    assert_violation_agrees(CLAIM, build(heavy, heavy_at_T=heavy_at_T), clause_is_claim=True)

@@ -22,6 +22,7 @@ from simulator import RunConfig, large_init, parity3
 from simulator.cache import TrajectoryCache
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
+from tests.support.violations import assert_violation_agrees
 
 D, P, R, T = 32, 4, 4, 30
 SNAPS = [0, 5, 10, 15, 20, 25, T]
@@ -283,3 +284,14 @@ def test_a_prefix_of_another_run_is_refused():
     b.config = b.config.replace(seed=5)
     with pytest.raises(ValueError, match="not a prefix"):
         with_prefix_snapshots(a, b)
+
+
+@pytest.mark.parametrize("scale", [0.1, 0.9, 1.5])
+def test_violation_is_the_gap_clause(scale):
+    """C4's violation statistic is the gap clause max|f-f̃|/max|γ̃| from the phase-two start: with full sign
+    agreement it is the claim (≤ ζ ⇔ pass); it equals the reported per-seed maximum."""
+    gap = np.full(len(SNAPS), 0.1 * Z * 4)
+    gap[3] = scale * Z * 4
+    stat = assert_violation_agrees(CLAIM, build(gap=gap), clause_is_claim=True)
+    assert stat == pytest.approx(max(scale, 0.1) * Z)
+    assert np.isnan(CLAIM.violation(build(None))).all()  # T1 never reached: unevaluable

@@ -18,6 +18,7 @@ from lemmas.c05_margin_balance import CLAIM, check, margin_ratio, rise_factor
 from simulator import RunConfig, first_layer_only, parity3
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
+from tests.support.violations import assert_violation_agrees
 
 D, P, R, T = 32, 4, 4, 40
 Z = 1 / math.log(D)
@@ -205,3 +206,10 @@ def test_parity3_is_not_applicable():
 
 def test_claim_record():
     assert CLAIM.id == "C5" and CLAIM.slug == "margin_balance" and CLAIM.needs == "run"
+
+
+@pytest.mark.parametrize("r_T", [1.05, 1.1, 1.5, 3.0])
+def test_violation_is_the_balance_at_T_clause(r_T):
+    """C5's violation statistic R_T - 1: > ζ only on failing seeds; with no rise it is the claim."""
+    stat = assert_violation_agrees(CLAIM, build(settling(r_T)), clause_is_claim=True)
+    assert stat == pytest.approx(np.full(R, r_T - 1), abs=0.01)  # settling reaches r_T up to 4e^-T/5

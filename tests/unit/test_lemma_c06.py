@@ -19,6 +19,7 @@ from lemmas.c06_layer_balance import CLAIM, balance_ratio, check, identity_resid
 from simulator import RunConfig, first_layer_only, gaussian, paper, parity3
 from tests.support import panels
 from tests.support.synthetic import make_trajectory
+from tests.support.violations import assert_violation_agrees
 
 D, P, R, T, ETA = 32, 5, 4, 30, 0.1
 Z = 1 / math.log(D)
@@ -147,3 +148,10 @@ def test_parity3_label_is_fine():
 
 def test_claim_record():
     assert CLAIM.id == "C6" and CLAIM.slug == "layer_balance" and CLAIM.needs == "run"
+
+
+@pytest.mark.parametrize("w_scale", [1.0, 1.1, 2.0])
+def test_violation_is_the_balance_clause(w_scale):
+    """C6's violation statistic is the balance drift: with the identity exact it is the claim (≤ ζ ⇔ pass)."""
+    stat = assert_violation_agrees(CLAIM, simulate(w_scale=w_scale), clause_is_claim=True)
+    assert (stat > Z).all() == (w_scale**2 - 1 > Z)
