@@ -33,28 +33,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lemmas.base import THRESHOLDS, Claim, Verdict, not_applicable
-from lemmas.families import family_verdict
+from lemmas.base import THRESHOLDS, Claim, Verdict
+from lemmas.families import family_verdict, member_width
 from lemmas.report import KeyStat
+from simulator import RunConfig, build_regime, registered_regimes
 from simulator.trajectory import Trajectory
 
 ID = "C14"
 
 
+def applies(cfg: RunConfig) -> str | None:
+    """Undefined where the regime sets the width itself (sparse_finders widens p to hold its finders): a member
+    inside the range would run at the reference's p. Decided from the regime's configs, before any run; a
+    config built by hand (no registered regime) has the width it asks for."""
+    if cfg.regime not in registered_regimes():
+        return None
+    same = [
+        k for k in THRESHOLDS.c14_widths[1:] if build_regime(cfg.regime, cfg.d, p=member_width(cfg.d, k)).p == cfg.p
+    ]
+    if not same:
+        return None
+    return (
+        f"the regime runs the members k = {same} at the reference's width p = {cfg.p}: "
+        "there is no width dependence to test"
+    )
+
+
 def check(family: Mapping[float, Trajectory]) -> Verdict:
     """C14 on a width family (k → trajectory at p = ⌈k·⌈1/ψ⌉⌉): see the module docstring."""
-    ref = family.get(THRESHOLDS.c14_widths[0])
-    same = [
-        k
-        for k in THRESHOLDS.c14_widths[1:]
-        if ref is not None and family.get(k) is not None and family[k].config.p == ref.config.p
-    ]
-    if same:  # a regime that sets its own width (sparse_finders widens p to hold its finders)
-        return not_applicable(
-            ID,
-            f"the regime runs the members k = {same} at the reference's width p = {ref.config.p}: "  # type: ignore[union-attr]
-            "there is no width dependence to test",
-        )
     return family_verdict(
         ID,
         family,
@@ -74,6 +80,7 @@ CLAIM = Claim(
         "(two-sided Fisher exact tests against 1×, Bonferroni at α = 0.05); p = ½× and ¼× are reported."
     ),
     check=check,
+    applies=applies,
     needs="width_family",
     key_stats=(KeyStat("least Fisher p-value inside the range", "min_p_inside", ">=", "per_comparison_level"),),
     decisions=(

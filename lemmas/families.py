@@ -34,6 +34,7 @@ from typing import Any
 from scipy.stats import fisher_exact
 
 from lemmas.base import FAILS, HOLDS, INCONCLUSIVE, THRESHOLDS, Verdict
+from simulator.config import paper_hyper
 from simulator.trajectory import Trajectory
 
 
@@ -50,6 +51,11 @@ class Cell:
     @property
     def comparable(self) -> bool:
         return self.status != INCONCLUSIVE and self.evaluated > 0
+
+
+def member_width(d: int, k: float) -> int:
+    """The width the width family asks for at multiple k: p = ⌈k·⌈1/ψ⌉⌉ (the paper's p at d is ⌈1/ψ⌉)."""
+    return math.ceil(k * paper_hyper(d).p)
 
 
 def cells(family: Mapping[float, Trajectory], claim_ids: Sequence[str]) -> dict[tuple[str, float], Cell]:

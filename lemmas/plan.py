@@ -30,6 +30,7 @@ import numpy as np
 
 from lemmas.base import FAMILIES, THRESHOLDS, Claim, Verdict, not_applicable, registry
 from lemmas.c02_signal_finding import drift_constant, t1_prediction
+from lemmas.families import member_width
 from lemmas.sequential import SprtDesign, example_verdict
 from simulator import RunConfig, Trajectory, build_regime, paper_hyper, registered_regimes
 from simulator.config import VARIANTS, frozen_variant, proxy_variant
@@ -371,9 +372,8 @@ def family_configs(ex: Example, needs: str) -> dict[float, RunConfig]:
     eta_family: η = k·η₀ with the horizon ⌈T/k⌉ (η·T kept). Multiples from Thresholds (c14_…, c15_…).
     """
     if needs == "width_family":
-        p0 = paper_hyper(ex.d).p
         ks = (*THRESHOLDS.c14_widths, *THRESHOLDS.c14_widths_below)
-        return {k: base_config(ex, p=math.ceil(k * p0)) for k in ks}
+        return {k: base_config(ex, p=member_width(ex.d, k)) for k in ks}
     if needs == "eta_family":
         cfg = base_config(ex)
         ks = (*THRESHOLDS.c15_etas, *THRESHOLDS.c15_etas_outside)

@@ -18,7 +18,7 @@ from lemmas.c14_width import check as check_c14
 from lemmas.c15_step_size import CLAIM as C15
 from lemmas.c15_step_size import check as check_c15
 from lemmas.families import Cell, fisher_p
-from lemmas.plan import Example, family_configs
+from lemmas.plan import Example, base_config, evaluate, family_configs
 from simulator import paper_hyper
 
 IDS = THRESHOLDS.family_claims
@@ -91,12 +91,17 @@ def test_the_width_family_runs():
 
 
 def test_a_regime_that_fixes_the_width_is_not_compared():
-    from types import SimpleNamespace
-
-    cfgs = family_configs(Example("sparse_finders", 32, seeds=8), "width_family")
+    """Decided before any member runs; the paper regime's family is compared."""
+    ex = Example("sparse_finders", 32, seeds=8)
+    cfgs = family_configs(ex, "width_family")
     assert {c.p for c in cfgs.values()} == {64}  # the regime widens p to hold two finders per cluster
-    v = check_c14({k: SimpleNamespace(config=c) for k, c in cfgs.items()})
+
+    def no_run(cfg):
+        raise AssertionError(f"simulated {cfg}")
+
+    v = evaluate(C14, ex, no_run)
     assert v.status == "inconclusive" and "p = 64" in v.reason, v.reason
+    assert C14.applies(base_config(Example("paper", 32, seeds=8))) is None
 
 
 def test_the_step_size_family_runs():
