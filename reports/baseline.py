@@ -211,17 +211,9 @@ def updated(baseline: Mapping[str, Any] | None, cert: Mapping[str, Any]) -> tupl
     for (cid, regime), expected in statuses.items():
         trend = expected_trend(table.get(cid, {}).get(regime))
         if trend is not None:  # the recorded trend stays (with_trends writes it), beside the per-d statuses
-            by_d = (
-                {
-                    d_key(d): expected
-                    for d in sorted(
-                        {int((e.get("example") or {}).get("d") or 0) for e in cells(cert)[(cid, regime)].entries}
-                    )
-                }
-                if isinstance(expected, str)
-                else expected
-            )
-            expected = {**by_d, TREND_KEY: trend}
+            ds = sorted({int((e.get("example") or {}).get("d") or 0) for e in cells(cert)[(cid, regime)].entries})
+            per_cell: dict[str, str] = {d_key(d): expected for d in ds} if isinstance(expected, str) else dict(expected)
+            expected = {**per_cell, TREND_KEY: trend}
         table.setdefault(cid, {})[regime] = expected
     out["profiles"][profile] = {c: table[c] for c in sorted(table, key=claim_order)}
     return out, len(statuses)
