@@ -32,14 +32,13 @@ from typing import Any
 import numpy as np
 from scipy.stats import DegenerateDataWarning, binom, binomtest, bootstrap
 
-from lemmas.plain import sanitize
+from lemmas.plain import FAILS, HOLDS, INCONCLUSIVE, STATUSES, sanitize
+from lemmas.plain import UNDECIDED as UNDECIDED  # re-exported: the sequential rule's status
 from lemmas.report import KeyStat, Panel
 from simulator.config import zeta
 
-HOLDS, FAILS, INCONCLUSIVE, UNDECIDED = "holds", "fails", "inconclusive", "undecided"
-# undecided: the sequential rule (lemmas.sequential) reached its seed cap between its boundaries;
-# inconclusive: the claim could not be evaluated (or is not defined) on the example.
-STATUSES = (HOLDS, FAILS, INCONCLUSIVE, UNDECIDED)
+# STATUSES (lemmas.plain): undecided: the sequential rule (lemmas.sequential) reached its seed cap
+# between its boundaries; inconclusive: the claim could not be evaluated (or is not defined) on the example.
 
 
 @dataclass(frozen=True)

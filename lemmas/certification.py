@@ -7,7 +7,8 @@ installed package. Its expected verdict comes from the baseline (--baseline,
 default reports/baseline.json under the rootdir), for the active profile:
 
 * expected `holds` (or `inconclusive`): every example must give exactly that;
-* expected `fails`: a strict xfail — every example must give `fails`; one that holds is a flip;
+* expected `fails` (at every d the cell records): a strict xfail — every example must give `fails`;
+  one that holds is a flip;
 * a per-d cell (`{"d=64": "fails", "d=128": "holds"}`): every example must give the status
   recorded for its d;
 * no expected verdict (a regime, claim, profile or d the baseline does not know): the verdict
@@ -21,6 +22,12 @@ the minimal one, which is attached to the item (`xorcert_counterexample`) for th
 So a run is green exactly when every known verdict matches the baseline; a flip in either
 direction fails with the claim, the regime, the example and the measured values against
 their thresholds.
+
+`test_trend` is the asymptotic reading beside the cells: one item per (claim with a violation
+statistic, regime of the profile's `trend_regimes`), the claim's statistic on the profile's
+`trend_ladder` with the profile's seeds from base seed 0 (`lemmas.trends.trend_item`), against the
+trend the baseline records in the cell (its "trend" key: vanishes / persists / undecided). A trend
+that differs is a flip; one the baseline does not know is new, as above.
 
 Which examples: a derandomized profile draws from a seed fixed per (profile, regime, kind of
 run the claim reads), so a rerun checks the baseline on the examples it was recorded on, and
@@ -46,11 +53,13 @@ from hypothesis import strategies as st
 from lemmas.base import FAILS, FAMILIES, THRESHOLDS, registry
 from lemmas.hunt import Counterexample, observe, profile_settings
 from lemmas.plan import Example, Profile, evaluate, regime_imports, with_ladder
-from reports.baseline import expected_for
+from lemmas.trends import trend_item
+from reports.baseline import expected_for, expected_statuses, expected_trend
 from reports.baseline import load as load_baseline
 
 VERDICT_PROPERTY = "xorcert_verdict"
 COUNTEREXAMPLE_PROPERTY = "xorcert_counterexample"  # a search profile's minimal counterexample (lemmas.hunt.Found)
+TREND_PROPERTY = "xorcert_trend"  # a trend item's record (TrendVerdict.to_dict() under "trend")
 
 
 class VerdictFlip(AssertionError):
@@ -178,7 +187,7 @@ def test_claim(
             + f"; measured: {measured} "
             "(--strict-baseline; record it with --update-baseline)"
         )
-    if cell == FAILS:
+    if expected_statuses(cell) == {FAILS}:
         raise KnownFailure(
             f"{cid} fails in {regime} as recorded ({len(verdicts)} example(s)); "
             + (verdicts[-1]["verdict"]["reason"] if verdicts else "")
@@ -186,3 +195,47 @@ def test_claim(
 
 
 test_claim.xorcert_certification = True  # type: ignore[attr-defined]  # parametrized by lemmas.pytest_plugin
+
+
+def test_trend(
+    cid: str,
+    regime: str,
+    xorcert_profile: Profile,
+    trajectories: Any,
+    record_property: Any,
+    pytestconfig: pytest.Config,
+) -> None:
+    """One trend item: does the claim's violation vanish over the profile's d-ladder in this regime?"""
+    prof = xorcert_profile
+    cell = expected_table(pytestconfig).get(prof.name, {}).get(cid, {}).get(regime)
+    expected = expected_trend(cell)
+    t0 = time.perf_counter()
+    trend = trend_item(registry()[cid], regime, prof.trend_ladder, prof.seeds, trajectories)
+    reproduce = f"python -m lemmas.trends --profile {prof.name} --claim {cid} --regime {regime}"
+    record_property(
+        TREND_PROPERTY,
+        {
+            "claim": cid,
+            "regime": regime,
+            "profile": prof.name,
+            "expected": expected,
+            "seconds": time.perf_counter() - t0,
+            "trend": trend.to_dict(),
+            "reproduce": reproduce,
+        },
+    )
+    if expected is None:
+        if pytestconfig.getoption("xorcert_strict_baseline", default=False):
+            raise VerdictFlip(
+                f"{cid} in {regime}: no expected trend in the baseline for profile '{prof.name}'; measured "
+                f"{trend.summary()} (--strict-baseline; record it with --update-baseline)"
+            )
+        return
+    if trend.status != expected:
+        raise VerdictFlip(
+            f"{cid} in {regime}: the trend flipped: expected {expected}, measured {trend.summary()}\n"
+            f"  {trend.reason}\n  reproduce: {reproduce}"
+        )
+
+
+test_trend.xorcert_trend = True  # type: ignore[attr-defined]  # parametrized by lemmas.pytest_plugin

@@ -1,4 +1,5 @@
-"""Builtin, strict-JSON values: the one sanitizer of non-finite numbers, and its reader.
+"""Builtin, strict-JSON values: the one sanitizer of non-finite numbers, and its reader; the
+verdict statuses (what `reports` and `lemmas.proof` compare with, without importing `lemmas.base`).
 
 Verdicts (`lemmas.base.Verdict.to_dict`) and certificates (`reports`) are strict JSON: no
 NaN/Infinity literals. A non-finite float is written as the string "nan", "inf" or
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 import math
 from typing import Any
+
+HOLDS, FAILS, INCONCLUSIVE, UNDECIDED = "holds", "fails", "inconclusive", "undecided"
+STATUSES = (HOLDS, FAILS, INCONCLUSIVE, UNDECIDED)
 
 NON_FINITE = {
     "nan": math.nan,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from lemmas.base import FAILS, HOLDS, INCONCLUSIVE, UNDECIDED
+from lemmas.plain import FAILS, HOLDS, INCONCLUSIVE, UNDECIDED
 
 NOT_RUN = "not run"  # a claim without a cell in the regime
 CELL_STATUSES = (HOLDS, FAILS, INCONCLUSIVE, UNDECIDED)

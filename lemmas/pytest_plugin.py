@@ -6,7 +6,8 @@ Any repository that installs xorcert gets, without copying a conftest:
 * the fixtures `xorcert_profile`, `trajectory_cache` and `trajectories` (get(cfg) -> Trajectory,
   computed once per content key across all workers, in $XORCERT_CACHE or .xorcert-cache under
   the rootdir);
-* the parametrization of the certification test (one item per claim × registered regime);
+* the parametrization of the certification test (one item per claim × registered regime) and of
+  its trend test (one item per claim with a violation statistic × the profile's trend regimes);
 * the options below, and the certificate, report and baseline gate of reports.plugin.
 
 Options:
@@ -148,10 +149,13 @@ def _known_claims() -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """(claim, regime) items of the certification test; those the active profile's baseline expects
     to fail are strict xfails."""
+    if getattr(metafunc.function, "xorcert_trend", False):
+        _parametrize_trends(metafunc)
     if not getattr(metafunc.function, "xorcert_certification", False):
         return
     from lemmas.base import FAILS
     from lemmas.certification import KnownFailure, expected_table
+    from reports.baseline import expected_statuses
 
     prof = certify_profile(metafunc.config)
     table = expected_table(metafunc.config).get(prof.name, {})
@@ -162,7 +166,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for cid in selected_claims(metafunc.config):
         for regime in regimes:
             marks = []
-            if table.get(cid, {}).get(regime) == FAILS:
+            if expected_statuses(table.get(cid, {}).get(regime)) == {FAILS}:
                 marks.append(
                     pytest.mark.xfail(
                         raises=KnownFailure,
@@ -172,6 +176,38 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 )
             params.append(pytest.param(cid, regime, marks=marks, id=f"{cid}-{regime}"))
     metafunc.parametrize(("cid", "regime"), params)
+
+
+def _parametrize_trends(metafunc: pytest.Metafunc) -> None:
+    """(claim, regime) trend items: the selected claims with a violation statistic × the selected regimes of
+    the profile's `trend_regimes` (none where the profile has no trend ladder)."""
+    from lemmas.trends import trend_claims
+
+    prof = certify_profile(metafunc.config)
+    claims = set(selected_claims(metafunc.config))
+    regimes = set(selected_regimes(metafunc.config))
+    params = [
+        pytest.param(c.id, r, id=f"{c.id}-{r}-trend")
+        for c in trend_claims()
+        if c.id in claims
+        for r in (prof.trend_regimes if prof.trend_ladder else ())
+        if r in regimes
+    ]
+    metafunc.parametrize(("cid", "regime"), params)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A trend test with no trend item to run (a profile without a trend ladder, or --claims/--regimes
+    that select none) is deselected rather than shown as a skipped empty parameter set."""
+    empty = [
+        it
+        for it in items
+        if getattr(getattr(it, "function", None), "xorcert_trend", False)
+        and not isinstance(getattr(getattr(it, "callspec", None), "params", {}).get("cid"), str)
+    ]
+    if empty:
+        config.hook.pytest_deselected(items=empty)
+        items[:] = [it for it in items if it not in empty]
 
 
 def _check_builds(regime: str, prof: Profile) -> None:

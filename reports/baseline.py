@@ -1,17 +1,19 @@
 """reports/baseline.json: the expected verdict per profile, claim and regime (and, where it differs, per d).
 
 Schema 2: `{"schema": 2, "profiles": {profile: {claim_id: {regime: CELL}}}}` where CELL is one
-status ("holds" | "fails" | "inconclusive") for every example of the cell, or, for a cell whose
+status ("holds" | "fails" | "inconclusive" | "undecided") for every example of the cell, or, for a cell whose
 verdict depends on the dimension, `{"d=64": status, "d=128": status, …}` keyed by the example's d
 (a ladder example's d is its first rung). Schema 1 (single statuses only) is read as well.
 A per-d table may also carry the cell's trend verdict over d, `"trend": "vanishes" | "persists" |
-"undecided"` (lemmas.trends, docs/SPEC.md §3.20), written by `with_trends`; `expected_for` never reads it.
+"undecided"` (lemmas.trends, docs/SPEC.md §3.20), which the certification's trend item compares with;
+`expected_for` never reads it.
 
 `updated(baseline, cert)` is what `--update-baseline` writes: the old table with every
 (profile, claim, regime) the certificate covers set to the status all its examples share, or to
 the per-d table when the examples agree at each d but not across d; cells whose examples disagree
 at one d (other seeds or width) are refused (`BaselineConflict` lists them), since one expected
-status per example is what the certification test compares with.
+status per example is what the certification test compares with. A trend item of the certificate
+(`cert["trends"]`) writes its trend into its cell, which then is the per-d table with the trend key.
 """
 
 from __future__ import annotations
@@ -133,24 +135,6 @@ def expected_trend(cell: Any) -> str | None:
     return cell.get(TREND_KEY) if isinstance(cell, Mapping) else None
 
 
-def with_trends(
-    baseline: Mapping[str, Any], profile: str, trends: Mapping[tuple[str, str], str], ds: Mapping[tuple[str, str], Any]
-) -> dict[str, Any]:
-    """The baseline with the trend verdict `trends[(claim, regime)]` recorded in the profile's cell; a cell of
-    one status becomes the per-d table of that status at the ds it was drawn at (`ds[(claim, regime)]`)."""
-    out = validate(
-        {**baseline, "profiles": {p: {c: dict(r) for c, r in t.items()} for p, t in baseline["profiles"].items()}}
-    )
-    table = out["profiles"].setdefault(profile, {})
-    for (cid, regime), trend in trends.items():
-        cell = table.setdefault(cid, {}).get(regime)
-        if isinstance(cell, str):
-            cell = {d_key(d): cell for d in ds.get((cid, regime), ())}
-        table[cid][regime] = {**(cell or {}), TREND_KEY: trend}
-    out["schema"] = BASELINE_SCHEMA
-    return validate(out)
-
-
 def describe_cell(cell: Any) -> str | None:
     """'holds', or 'fails at d=64; holds at d=128, 256' for a per-d cell."""
     if cell is None or isinstance(cell, str):
@@ -208,12 +192,28 @@ def updated(baseline: Mapping[str, Any] | None, cert: Mapping[str, Any]) -> tupl
         },
     }
     table = out["profiles"].setdefault(profile, {})
+    measured = {
+        (str(t.get("claim")), str(t.get("regime"))): str(t["trend"]["status"])
+        for t in cert.get("trends", [])
+        if isinstance(t.get("trend"), Mapping) and t["trend"].get("status") in TREND_STATUSES
+    }
+    alone = sorted(k for k in measured if k not in statuses and isinstance(table.get(k[0], {}).get(k[1]), str))
+    if alone:
+        raise BaselineConflict(
+            "refusing to update the baseline: trend items ran without their cells' examples, so the cells' "
+            "per-d statuses cannot be written beside the trend: "
+            + ", ".join(f"{c} in {r}" for c, r in alone)
+            + " (run the claim's certification item too)"
+        )
+    for (cid, regime), status in measured.items():
+        if (cid, regime) not in statuses:
+            table.setdefault(cid, {})[regime] = {**(table.get(cid, {}).get(regime) or {}), TREND_KEY: status}
     for (cid, regime), expected in statuses.items():
-        trend = expected_trend(table.get(cid, {}).get(regime))
-        if trend is not None:  # the recorded trend stays (with_trends writes it), beside the per-d statuses
+        trend = measured.get((cid, regime)) or expected_trend(table.get(cid, {}).get(regime))
+        if trend is not None:  # the trend (measured, else recorded) beside the per-d statuses
             ds = sorted({int((e.get("example") or {}).get("d") or 0) for e in cells(cert)[(cid, regime)].entries})
             per_cell: dict[str, str] = {d_key(d): expected for d in ds} if isinstance(expected, str) else dict(expected)
             expected = {**per_cell, TREND_KEY: trend}
         table.setdefault(cid, {})[regime] = expected
     out["profiles"][profile] = {c: table[c] for c in sorted(table, key=claim_order)}
-    return out, len(statuses)
+    return out, len(statuses | measured.keys())

@@ -15,6 +15,8 @@ Layout (schema `xorcert-certificate`, version `SCHEMA_VERSION`)::
                           "counterexample" (a search profile's minimal one, lemmas.hunt.Found)}},
      "entries": [{"claim", "regime", "profile", "nodeid", "index", "example", "expected",
                   "seconds", "device", "reproduce", "verdict": Verdict.to_dict()}, ...],
+     "trends":  [{"claim", "regime", "profile", "nodeid", "expected", "outcome", "message",
+                  "seconds", "reproduce", "trend": TrendVerdict.to_dict()}, ...],
      "run":     {"date", "command", "exitstatus", "duration_s", "workers", "items": {nodeid: {...}}}}
 
 `claims[id]["key_stats"]` are the statistics the claim's verdict turns on (lemmas.report.KeyStat),
@@ -23,6 +25,8 @@ ship with xorcert; any other regime of `regimes` is a user regime (the report se
 beside `paper`); certificates without the field read as `BUILTIN_REGIMES`. An entry's
 `expected` is None where the baseline knows no verdict for it (a new cell), and its
 `reproduce` is the command that evaluates the example alone (absent in older certificates).
+`trends` are the trend items (lemmas.trends: a claim's violation over a d-ladder), one per
+(claim, regime), in claim order; absent in certificates of runs without trend items.
 
 `spec` is what makes two certificates comparable: certificates of different specs
 (thresholds or package version) are never merged. `run` is everything that differs
@@ -49,14 +53,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lemmas.plain import num, sanitize
+from lemmas.plain import STATUSES, num, sanitize
 
 from .files import read_json
 
 SCHEMA = "xorcert-certificate"
 SCHEMA_VERSION = 1
-STATUSES = ("holds", "fails", "inconclusive", "undecided")
-TREND_STATUSES = ("vanishes", "persists", "undecided")  # lemmas.trends.TREND_STATUSES (no lemmas.base import here)
+TREND_STATUSES = ("vanishes", "persists", "undecided")  # lemmas.trends.TREND_STATUSES (which imports torch)
 BUILTIN_REGIMES = (
     "paper",
     "small_batch",
@@ -196,8 +199,9 @@ def build(
     complete: bool = True,
     incomplete_reasons: Sequence[str] = (),
     builtin_regimes: Sequence[str] = BUILTIN_REGIMES,
+    trends: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Assemble a certificate; entries are put in canonical order."""
+    """Assemble a certificate; entries and trends are put in canonical order."""
     entries = [dict(e) for e in entries]
     profiles = sorted({e["profile"] for e in entries if e.get("profile")})
     if profile is None:
@@ -218,6 +222,9 @@ def build(
         "entries": sort_entries(entries, regime_list),
         "run": dict(run),
     }
+    trend_list = [dict(t) for t in trends]
+    if trend_list:
+        cert["trends"] = sort_entries(trend_list, regime_list)
     return sanitize(cert)
 
 
@@ -258,6 +265,8 @@ def validate(cert: Any, where: str = "certificate") -> dict[str, Any]:
             raise CertificateError(f"{where}: {key}[{bad!r}] is not a mapping")
     if not isinstance(cert.get("run", {}), dict):
         raise CertificateError(f"{where}: 'run' is not a mapping")
+    if not isinstance(cert.get("trends", []), list) or not all(isinstance(t, dict) for t in cert.get("trends", [])):
+        raise CertificateError(f"{where}: 'trends' is not a list of mappings")
     return cert
 
 
@@ -356,6 +365,16 @@ def merge(certs: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None
     run = {"date": now_iso(), "merged_from": [{"name": n, **(c.get("run") or {})} for c, n in zip(certs, names)]}
     entries = [e for _, rows in by_item.values() for e in rows]
     items = {k: items[k] for k in sorted(items)}
+    trend_by_node: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for c, n in zip(certs, names):
+        for t in c.get("trends", []):
+            shard = trend_by_node.get(t.get("nodeid") or "")
+            if shard is not None and shard[1].get("trend") != t.get("trend"):
+                raise MergeError(
+                    f"refusing to merge: {shard[0]} and {n} both ran {t.get('nodeid')} with different "
+                    f"results; shards of one sweep must not overlap"
+                )
+            trend_by_node[t.get("nodeid") or ""] = (n, t)
     return build(
         entries,
         spec=first["spec"],
@@ -368,6 +387,7 @@ def merge(certs: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None
         complete=all(bool(c.get("complete")) for c in certs),
         incomplete_reasons=reasons,
         builtin_regimes=list(dict.fromkeys(r for c in certs for r in builtin_regimes(c))),
+        trends=[t for _, t in trend_by_node.values()],
     )
 
 
@@ -613,3 +633,12 @@ def confidence(cert: Mapping[str, Any]) -> float:
 
 def family_alpha(cert: Mapping[str, Any]) -> float:
     return num(((cert.get("spec") or {}).get("thresholds") or {}).get("seq_family_alpha")) or 0.05
+
+
+def trends(cert: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(claim, regime) -> the trend item's record, for the run's trend items (those that gave a trend)."""
+    return {(t.get("claim") or "?", t.get("regime") or "?"): t for t in cert.get("trends", []) if t.get("trend")}
+
+
+def trend_status(record: Mapping[str, Any] | None) -> str | None:
+    return ((record or {}).get("trend") or {}).get("status")

@@ -2,7 +2,8 @@
 
 * `baseline_diff(cert, baseline)`: per (claim, regime) of the certificate's profile, the
   measured verdict against `reports/baseline.json` — flips first, then cells with no
-  expected verdict, then expected cells the run did not cover.
+  expected verdict, then expected cells the run did not cover; each trend item of the run is a
+  row of its own (regime "<regime> trend") against the trend its cell records.
 * `certificate_diff(old, new)`: verdict flips per cell, then, on the examples both ran
   (matched by claim, regime and the example's values), the statistics that moved by more
   than their tolerance. The tolerances live here, in `TOLERANCES`, and nowhere else.
@@ -19,8 +20,8 @@ from typing import Any
 
 from lemmas.plain import num
 
-from .baseline import describe_cell, expected_for
-from .certificate import cells, claim_order, describe_example
+from .baseline import describe_cell, expected_for, expected_trend
+from .certificate import cells, claim_order, describe_example, trend_status, trends
 
 DEFAULT_RELATIVE_TOLERANCE = 0.10
 # Per-statistic relative tolerances (fnmatch patterns, first match wins). Counts of seeds
@@ -126,6 +127,10 @@ def baseline_diff(cert: Mapping[str, Any], baseline: Mapping[str, Any] | None, a
         for regime, exp in (row or {}).items():
             if (cid, regime) not in seen:
                 out.append(CellChange(cid, regime, describe_cell(exp), None, "missing"))
+    for (cid, regime), rec in trends(cert).items():  # a trend item: its regime column reads "<regime> trend"
+        want, got = expected_trend((table.get(cid) or {}).get(regime)), trend_status(rec)
+        kind = "new" if want is None else "same" if got == want else "flip"
+        out.append(CellChange(cid, f"{regime} trend", want, got, kind, {}, rec.get("nodeid")))
     return Diff(sorted(out, key=_order), [], against)
 
 
@@ -152,6 +157,11 @@ def certificate_diff(old: Mapping[str, Any], new: Mapping[str, Any], against: st
                 key[0], key[1], before, after, kind, b.counts if b else {}, (b or a).nodeid if (b or a) else None
             )
         )
+    a_trends, b_trends = trends(old), trends(new)
+    for key in list(dict.fromkeys([*b_trends, *a_trends])):
+        before, after = trend_status(a_trends.get(key)), trend_status(b_trends.get(key))
+        kind = "new" if before is None else "missing" if after is None else "same" if before == after else "flip"
+        changes.append(CellChange(key[0], f"{key[1]} trend", before, after, kind))
     moves: list[StatMove] = []
     old_ex = {(e.get("claim"), e.get("regime"), example_key(e)): e for e in old.get("entries", [])}
     for e in new.get("entries", []):

@@ -35,6 +35,7 @@ from lemmas.proof import PROOF
 from lemmas.report import KeyStat
 
 from . import keystats
+from .baseline import expected_trend
 from .certificate import (
     Cell,
     cells,
@@ -47,6 +48,7 @@ from .certificate import (
     family_wise,
     matrix_regimes,
     paper_differences,
+    trends,
     user_regimes,
 )
 from .diff import baseline_diff, certificate_diff, describe_example, tolerance
@@ -375,6 +377,53 @@ class BoundaryView:
     plots: list[Plot] = field(default_factory=list)
 
 
+@dataclass
+class TrendView:
+    claim: str
+    regime: str
+    anchor: str
+    status: str
+    summary: str  # 'violation ∝ d^-0.90 [-1.20, -0.60]: vanishes (fit ≤ ζ(d) from d ≈ 80)'
+    reason: str
+    expected: str | None
+    flip: bool
+    reproduce: str
+    plots: list[Plot] = field(default_factory=list)
+
+
+def trend_views(
+    cert: Mapping[str, Any], baseline: Mapping[str, Any] | None, with_plots: bool, log: Callable[[str], None]
+) -> dict[tuple[str, str], TrendView]:
+    """(claim, regime) -> TrendView of every trend item of the run, against the baseline's recorded trend."""
+    table = ((baseline or {}).get("profiles") or {}).get(cert.get("profile") or "") or {}
+    out: dict[tuple[str, str], TrendView] = {}
+    for (cid, regime), rec in trends(cert).items():
+        tv = rec.get("trend") or {}
+        status = str(tv.get("status"))
+        expected = expected_trend((table.get(cid) or {}).get(regime)) if baseline is not None else rec.get("expected")
+        exponent, lo, hi = (num(tv.get(k)) for k in ("exponent", "exponent_lo", "exponent_hi"))
+        if exponent is None or exponent != exponent:
+            summary = f"{status}: {tv.get('reason', '')}"
+        else:
+            cross = num(tv.get("crossing_d"))
+            where = "never" if cross is not None and cross == float("inf") else f"from d ≈ {_fmt(cross)}"
+            summary = f"violation ∝ d^{exponent:.2f} [{_fmt(lo)}, {_fmt(hi)}]: {status} (fit ≤ ζ(d) {where})"
+        plots = plots_for(f"{cid} {regime} trend", tv, log, id_prefix=f"t-{cid}-{regime}-") if with_plots else []
+        out[(cid, regime)] = TrendView(
+            cid,
+            regime,
+            f"trend-{cid}-{regime}",
+            status,
+            summary,
+            str(tv.get("reason", "")),
+            expected,
+            expected is not None and expected != status,
+            str(rec.get("reproduce", "")),
+            plots,
+        )
+    return out
+
+
 def load_boundaries(folder: Path, log: Callable[[str], None]) -> list[dict[str, Any]]:
     """The boundary files (schema xorcert-boundary) in `folder`/boundaries, by name; unreadable ones logged."""
     out = []
@@ -532,6 +581,7 @@ def render_report(
         proof_edges=PROOF.edges,
         hunt_finds=hunt_finds(cert),
         boundaries=[boundary_view(b, i, with_plots, note) for i, b in enumerate(boundaries or [])],
+        trends=trend_views(cert, baseline, with_plots, note),
         thresholds=_threshold_rows(cert),
         env_conflicts=env_conflicts(cert),
         notes=notes,

@@ -52,6 +52,7 @@ from .summary import HEADER, cell_lines
 
 VERDICT_PROPERTY = "xorcert_verdict"
 COUNTEREXAMPLE_PROPERTY = "xorcert_counterexample"  # a search profile's minimal counterexample (lemmas.hunt)
+TREND_PROPERTY = "xorcert_trend"  # a trend item's record (lemmas.certification.test_trend)
 WORKER_PROPERTY = "xorcert_worker"
 ITEM_PROPERTY = "xorcert_item"
 CERTIFICATE_NAME = "certificate.json"
@@ -112,6 +113,7 @@ class Collector:
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     workers: dict[str, dict[str, Any]] = field(default_factory=dict)
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trends: dict[str, dict[str, Any]] = field(default_factory=dict)  # trend items: nodeid -> record and outcome
     finished: set[str] = field(default_factory=set)
     summary: list[tuple[str, str]] = field(default_factory=list)  # (line, colour) for the terminal
     report_path: Path | None = None
@@ -225,7 +227,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     rep = yield
     params = getattr(getattr(item, "callspec", None), "params", {}) or {}
     if "cid" in params and "regime" in params:
-        rep.user_properties.append((ITEM_PROPERTY, {"claim": str(params["cid"]), "regime": str(params["regime"])}))
+        cell = {"claim": str(params["cid"]), "regime": str(params["regime"])}
+        if getattr(getattr(item, "function", None), "xorcert_trend", False):
+            cell["trend"] = True
+        rep.user_properties.append((ITEM_PROPERTY, cell))
     if rep.when == "call" and any(name == VERDICT_PROPERTY for name, _ in rep.user_properties):
         rep.user_properties.append((WORKER_PROPERTY, _worker_info()))
     return rep
@@ -256,6 +261,9 @@ def _incomplete_reasons(session: pytest.Session, exitstatus: int, col: Collector
     ran = len(col.finished)
     if collected and ran < collected:
         reasons.append(f"{collected - ran} of {collected} collected tests did not finish")
+    for nodeid, item in col.trends.items():
+        if "trend" not in item and item.get("outcome") not in ("skipped",):
+            reasons.append(f"no trend from {nodeid} ({item.get('outcome')}): {(item.get('message') or '')[:200]}")
     for nodeid, item in col.items.items():
         if not col.records.get(nodeid) and item.get("outcome") not in ("skipped",):
             reasons.append(
@@ -318,6 +326,7 @@ def build_certificate(session: pytest.Session, exitstatus: int, col: Collector) 
         profile=(profiles.pop() if len(profiles) == 1 else None) if profiles else profile,
         complete=not reasons,
         incomplete_reasons=reasons,
+        trends=col.trends.values(),
     )
 
 
@@ -431,6 +440,9 @@ class Recorder:
             if name == WORKER_PROPERTY and isinstance(v, dict):
                 col.workers[nodeid] = v
         cell = next((v for name, v in props if name == ITEM_PROPERTY and isinstance(v, dict)), None)
+        if cell is not None and cell.get("trend"):
+            self._trend_report(report, props, cell)
+            return
         if records and cell is None:
             cell = {"claim": records[0].get("claim"), "regime": records[0].get("regime")}
         item = col.items.get(nodeid)
@@ -456,9 +468,18 @@ class Recorder:
         item["duration_s"] = float(item.get("duration_s", 0.0)) + float(getattr(report, "duration", 0.0) or 0.0)
         _record_outcome(item, report)
 
+    def _trend_report(self, report: pytest.TestReport, props: list[tuple[str, Any]], cell: dict[str, Any]) -> None:
+        item = self.col.trends.setdefault(
+            report.nodeid, {"claim": cell.get("claim"), "regime": cell.get("regime"), "nodeid": report.nodeid}
+        )
+        record = next((v for name, v in props if name == TREND_PROPERTY and isinstance(v, dict)), None)
+        if record is not None:
+            item.update(record)
+        _record_outcome(item, report)
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         config, col = self.config, self.col
-        if not col.records and not col.items:
+        if not col.records and not col.items and not col.trends:
             if config.getoption("xorcert_update_baseline", default=False):
                 col.summary.append(
                     ("xorcert: --update-baseline: no verdicts were recorded; baseline unchanged", "yellow")

@@ -80,7 +80,8 @@ def test_diff_orders_flips_first_and_applies_tolerances() -> None:
 
 
 def test_trend_verdicts_sit_beside_the_per_d_cells() -> None:
-    """A trend is recorded in its cell under "trend", kept by --update-baseline, never read as a d's status."""
+    """A trend item writes its trend into its cell under "trend"; re-recording keeps it; it is never read as
+    a d's status, and an unknown trend is refused."""
     from lemmas.trends import TREND_STATUSES
 
     assert bmod.TREND_STATUSES == TREND_STATUSES
@@ -90,14 +91,20 @@ def test_trend_verdicts_sit_beside_the_per_d_cells() -> None:
     status = old["profiles"]["quick"][cid][regime]
     assert isinstance(status, str)
     ds = sorted({int(e["example"]["d"]) for e in bmod.cells(cert)[(cid, regime)].entries})
-    new = bmod.with_trends(old, "quick", {(cid, regime): "persists"}, {(cid, regime): ds})
+    with_trend = {**cert, "trends": [{"claim": cid, "regime": regime, "trend": {"status": "persists"}}]}
+    new, n = bmod.updated(old, with_trend)
     cell = new["profiles"]["quick"][cid][regime]
-    assert cell == {**{f"d={d}": status for d in ds}, "trend": "persists"}
+    assert cell == {**{f"d={d}": status for d in ds}, "trend": "persists"} and n == len(bmod.cells(cert))
     assert bmod.expected_for(cell, ds[0]) == status and bmod.expected_trend(cell) == "persists"
     assert bmod.expected_statuses(cell) == {status}
     assert bmod.describe_cell(cell).endswith("; trend persists")
     again, _ = bmod.updated(new, cert)  # re-recording the per-run cells keeps the trend
     assert again["profiles"]["quick"][cid][regime] == cell
     assert not baseline_diff(cert, again).flips
+    measured = {**cert, "trends": [{"claim": cid, "regime": regime, "trend": {"status": "vanishes"}}]}
+    assert bmod.expected_trend(bmod.updated(again, measured)[0]["profiles"]["quick"][cid][regime]) == "vanishes"
+    alone = {**cert, "entries": [], "items": {}, "trends": with_trend["trends"]}
+    with pytest.raises(bmod.BaselineConflict, match="trend items ran without their cells"):
+        bmod.updated(old, alone)
     with pytest.raises(bmod.BaselineError, match="unknown trend 'holds'"):
-        bmod.with_trends(old, "quick", {(cid, regime): "holds"}, {(cid, regime): ds})
+        bmod.validate({**new, "profiles": {"quick": {cid: {regime: {**cell, "trend": "holds"}}}}})

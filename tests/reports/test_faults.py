@@ -107,7 +107,7 @@ PLUGIN_FAULTS = [
         "a baseline cell with an unknown status",
         "a schema error naming the cell, not a flip",
         USAGE,
-        ("*--baseline: *bl.json: quick/C1/paper: unknown status 'hold' (expected one of holds, fails, inconclusive)*",),
+        ("*--baseline: *bl.json: quick/C1/paper: unknown status 'hold' (expected one of holds, fails, *undecided)*",),
         args=("--baseline", "bl.json"),
         setup=write("bl.json", '{"schema": 2, "profiles": {"quick": {"C1": {"paper": "hold"}}}}'),
     ),

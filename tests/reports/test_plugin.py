@@ -8,7 +8,7 @@ import json
 import pytest
 
 from reports import certificate as certmod
-from tests.support.fake_run import CELLS, cert_of, fake_records, run, unstub
+from tests.support.fake_run import CELLS, TRENDS, cert_of, fake_records, fake_trends, run, unstub
 
 
 def test_xdist_workers_end_up_in_the_controllers_certificate(fake: pytest.Pytester) -> None:
@@ -28,7 +28,7 @@ def test_xdist_workers_end_up_in_the_controllers_certificate(fake: pytest.Pytest
     assert "xorcert certificate (hypothesis profile" in out
     for cid, regime, status in CELLS:
         res.stdout.re_match_lines([rf"^{cid}\s+{regime}\s+{status}\s+2\s+8\s.*"])
-    assert "verdicts against" in out and "9 new" in out
+    assert "verdicts against" in out and "11 new" in out  # 9 cells, 2 trend items
     last = [line for line in res.stdout.lines if line.strip()][-1]
     assert last.startswith("xorcert report: ") and last.endswith("index.html")
 
@@ -46,11 +46,17 @@ def test_update_baseline_round_trip(fake: pytest.Pytester) -> None:
     res.stdout.fnmatch_lines(["baseline updated: 9 cell(s) of profile 'quick' written to *bl.json"])
     table = json.loads((fake.path / "bl.json").read_text())
     assert table["schema"] == 2
+    trend = {(c, r): t for c, r, t in TRENDS}
     assert table["profiles"]["quick"] == {
-        c: {r: s for cc, r, s in CELLS if cc == c} for c in dict.fromkeys(c for c, _, _ in CELLS)
+        c: {
+            r: s if (c, r) not in trend else {"d=32": s, "d=64": s, "trend": trend[c, r]}
+            for cc, r, s in CELLS
+            if cc == c
+        }
+        for c in dict.fromkeys(c for c, _, _ in CELLS)
     }
     res = run(fake, "--baseline", "bl.json", "--report-dir", "out")
-    res.stdout.fnmatch_lines(["verdicts against bl.json (profile quick): 0 flipped, 0 new, 0 not run, 9 unchanged"])
+    res.stdout.fnmatch_lines(["verdicts against bl.json (profile quick): 0 flipped, 0 new, 0 not run, 11 unchanged"])
 
     (fake.path / "records.json").write_text(json.dumps(fake_records(conflict=True)))
     res = run(fake, "--update-baseline", "--baseline", "bl2.json", "--no-report")
@@ -92,3 +98,26 @@ def test_no_verdicts_no_files(fake: pytest.Pytester) -> None:
     res = run(fake, "-k", "unrelated")
     assert res.ret == 0 and "xorcert certificate" not in res.stdout.str()
     assert not (fake.path / "reports").exists()  # nothing to certify: nothing written
+
+
+def test_trend_items_reach_the_certificate_the_report_and_the_gate(fake: pytest.Pytester) -> None:
+    """A trend item's record is the certificate's `trends`; the report draws it beside its cell and in the
+    trends section; a trend that differs from the baseline's is a flip that fails the run."""
+    assert run(fake, "--update-baseline", "--baseline", "bl.json", "--report-dir", "out").ret == 0
+    cert = cert_of(fake, "out")
+    assert [(t["claim"], t["regime"], t["trend"]["status"], t["outcome"]) for t in cert["trends"]] == [
+        (c, r, t, "passed") for c, r, t in TRENDS
+    ]
+    assert cert["complete"] and not any("trend" in nid for nid in cert["items"])  # not cells of the matrix
+    page = (fake.path / "out" / "index.html").read_text()
+    assert 'id="trends"' in page and 'id="trend-C4-paper"' in page and 'data-trend="persists"' in page
+    assert "violation ∝ d^-1.00" in page
+
+    table = json.loads((fake.path / "bl.json").read_text())
+    table["profiles"]["quick"]["C3"]["paper"]["trend"] = "persists"  # C3 measures vanishes
+    (fake.path / "bl.json").write_text(json.dumps(table))
+    (fake.path / "trends.json").write_text(json.dumps(fake_trends({"C3-paper": "persists", "C4-paper": "persists"})))
+    res = run(fake, "--baseline", "bl.json", "--report-dir", "out2")
+    assert res.ret == pytest.ExitCode.TESTS_FAILED
+    res.stdout.fnmatch_lines(["*FLIP C3   paper trend*expected persists*measured vanishes*", "*1 failed*"])
+    assert 'data-trend="vanishes"' in (fake.path / "out2" / "index.html").read_text()

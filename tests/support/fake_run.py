@@ -60,9 +60,25 @@ def test_claim(cid, regime, record_property):
     assert not flips, f"{cid} in {regime} flipped"
 
 
+TRENDS = json.load(open(os.path.join(os.path.dirname(__file__), "trends.json")))
+
+
+@pytest.mark.parametrize(("cid", "regime"), [tuple(k.split("-", 1)) for k in TRENDS], ids=list(TRENDS))
+def test_trend(cid, regime, record_property):
+    record = TRENDS[f"{cid}-{regime}"]
+    record_property("xorcert_trend", record)
+    assert record["expected"] in (None, record["trend"]["status"]), f"{cid} in {regime}: the trend flipped"
+
+
+test_trend.xorcert_trend = True
+
+
 def test_unrelated():
     pass
 """
+
+# The fake run's trend items: (claim, regime, trend status), each with its per-run cell in CELLS.
+TRENDS = [("C3", "paper", "vanishes"), ("C4", "paper", "persists")]
 
 # Stand-ins for the real `lemmas` and `simulator` (which import torch: seconds per run) that the
 # plugin reads the specification and the claim metadata from; the subprocess finds them first on
@@ -78,6 +94,12 @@ class _Thresholds:
 
 
 THRESHOLDS = _Thresholds()
+Thresholds = _Thresholds
+HOLDS, FAILS, INCONCLUSIVE, UNDECIDED = "holds", "fails", "inconclusive", "undecided"
+
+
+class Verdict:
+    pass
 
 
 @dataclass
@@ -102,7 +124,7 @@ def registered_regimes():
                           "sparse_finders"])
 """
 
-LEMMAS_COPIED = ("plain.py", "report.py")
+LEMMAS_COPIED = ("plain.py", "report.py", "proof.py", "sequential.py")
 
 CELLS = [
     ("C1", "paper", "holds"),
@@ -128,6 +150,28 @@ def fake_records(conflict: bool = False) -> dict[str, list[dict]]:
     return out
 
 
+def fake_trends(expected: dict[str, str] | None = None) -> dict[str, dict]:
+    """The trend items' records (lemmas.certification.test_trend's), each expecting `expected[CID-REGIME]`."""
+    from lemmas.trends import fit_trend
+
+    out = {}
+    for cid, regime, status in TRENDS:
+        ds = (16, 32, 64, 128)
+        slope = -1.0 if status == "vanishes" else 0.0
+        tv = fit_trend({d: [0.9 * d**slope, d**slope, 1.1 * d**slope] for d in ds}, claim=cid, regime=regime)
+        assert tv.status == status
+        out[f"{cid}-{regime}"] = {
+            "claim": cid,
+            "regime": regime,
+            "profile": "quick",
+            "expected": (expected or {}).get(f"{cid}-{regime}"),
+            "seconds": 0.1,
+            "trend": {k: v for k, v in tv.to_dict().items() if k != "series"},
+            "reproduce": f"python -m lemmas.trends --profile quick --claim {cid} --regime {regime}",
+        }
+    return out
+
+
 def make_fake(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """The fake certification module, its records and the stub packages in pytester's folder."""
     for var in (
@@ -143,6 +187,7 @@ def make_fake(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyt
         monkeypatch.delenv(var, raising=False)
     pytester.makepyfile(test_fake=FAKE_MODULE)
     (pytester.path / "records.json").write_text(json.dumps(fake_records()))
+    (pytester.path / "trends.json").write_text(json.dumps(fake_trends()))
     real = Path(__file__).resolve().parents[2] / "lemmas"
     copied = {name: (real / name).read_text(encoding="utf-8") for name in LEMMAS_COPIED}
     for pkg, files in (

@@ -258,7 +258,8 @@ def test_plan_reads_c4_with_a_snapshot_at_every_step_of_its_prefix(tmp_path):
 
     ex = Example("paper", d=8, seeds=2)
     v = evaluate(CLAIM, ex, get)
-    whole_cfg, prefix_cfg = seen
+    whole_cfg, prefix_cfg = seen[:2]  # the example's own seeds; further batches of the sequential rule follow
+    assert {(cfg.seed, cfg.seeds) for cfg in seen} == {(0, 2), (2, 8), (10, 8)}  # batches of 8 from seed 2
     assert whole_cfg == bundle(ex) and prefix_cfg == every_step_prefix(whole_cfg, THRESHOLDS.c4_every_step_window)
     end = math.ceil(THRESHOLDS.c4_every_step_window * linearized_t1(whole_cfg))
     assert prefix_cfg.steps == min(whole_cfg.steps, end) and prefix_cfg.snapshots == prefix_cfg.steps + 1

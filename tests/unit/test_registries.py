@@ -423,6 +423,6 @@ def test_a_user_regime_on_another_loss_gets_that_loss_s_twins(regs: Registry) ->
         return simulator.run(cfg)
 
     c6 = certify("C6", ex, cache=get)
-    assert [c.variants for c in seen] == [("squared", "squared_frozen_a")]
+    assert {c.variants for c in seen} == {("squared", "squared_frozen_a")}  # every batch of seeds
     assert c6.stats["max_identity_residual"] <= c6.thresholds["identity_rtol"], c6.summary()
     assert c6.thresholds["weight_decay"] == 1e-2
