@@ -17,7 +17,7 @@ import pytest
 
 from lemmas.base import THRESHOLDS
 from lemmas.c04_clean_approximation import CLAIM, check, every_step_to, gap_ratios, phase_two_start, seed_outcomes
-from lemmas.plan import Example, bundle, evaluate, every_step_prefix, linearized_t1, with_prefix_snapshots
+from lemmas.plan import Example, bundle, check_seeds, every_step_prefix, linearized_t1, with_prefix_snapshots
 from simulator import RunConfig, large_init, parity3
 from simulator.cache import TrajectoryCache
 from tests.support import panels
@@ -247,8 +247,9 @@ def test_every_step_to_is_the_contiguous_start_of_the_grid():
 
 
 def test_plan_reads_c4_with_a_snapshot_at_every_step_of_its_prefix(tmp_path):
-    """Through lemmas.plan.evaluate (tiny real runs): the whole run, then its every-step prefix, whose
-    records are the whole run's, bit for bit; C4 reads the prefix's snapshots, then the run's own."""
+    """Through the plan (lemmas.plan.check_seeds, what evaluate does per batch of seeds; tiny real runs): the
+    whole run, then its every-step prefix, whose records are the whole run's, bit for bit; C4 reads the
+    prefix's snapshots, then the run's own."""
     seen: list[RunConfig] = []
     cache = TrajectoryCache(tmp_path)
 
@@ -257,9 +258,8 @@ def test_plan_reads_c4_with_a_snapshot_at_every_step_of_its_prefix(tmp_path):
         return cache.get_or_run(cfg)
 
     ex = Example("paper", d=8, seeds=2)
-    v = evaluate(CLAIM, ex, get)
-    whole_cfg, prefix_cfg = seen[:2]  # the example's own seeds; further batches of the sequential rule follow
-    assert {(cfg.seed, cfg.seeds) for cfg in seen} == {(0, 2), (2, 8), (10, 8)}  # batches of 8 from seed 2
+    v = check_seeds(CLAIM, ex, get)
+    whole_cfg, prefix_cfg = seen
     assert whole_cfg == bundle(ex) and prefix_cfg == every_step_prefix(whole_cfg, THRESHOLDS.c4_every_step_window)
     end = math.ceil(THRESHOLDS.c4_every_step_window * linearized_t1(whole_cfg))
     assert prefix_cfg.steps == min(whole_cfg.steps, end) and prefix_cfg.snapshots == prefix_cfg.steps + 1
