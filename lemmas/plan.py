@@ -136,7 +136,9 @@ def _profiles() -> dict[str, Profile]:
         # C10's interval is a bootstrap over the ladder's seeds: 8 (not 4) in the paper regime, whose ladder
         # spans 16×; the d = 1024 rung doubles (≈ 4·m·T_stop·d·p ≈ 20 TFLOP per seed stopped at ~0.5 T).
         regime_ladder_seeds={"paper": 8},
-        trend_ladder=(32, 64, 128, 256, 512),
+        # 8× like quick's: a d = 512 rung costs ≈ 28 min per kind of run, regime and 16 seeds on 2 cores
+        # (C1's proxy run, the bundle), ≈ 3 h in all; certify-gpu climbs to 1024
+        trend_ladder=(32, 64, 128, 256),
         trend_regimes=("paper", "large_init", "gaussian"),
     )
     # certify's draws enlarged for a GPU: a profile of its own, with its own baseline cells.
@@ -147,6 +149,7 @@ def _profiles() -> dict[str, Profile]:
         wide_max_d=1024,
         ladders=((64, 128, 256, 512, 1024),),
         regime_ladders={"paper": ((64, 128, 256, 512, 1024, 2048, 4096),)},
+        trend_ladder=(32, 64, 128, 256, 512, 1024),
     )
     hunt = Profile(
         "hunt",

@@ -82,18 +82,47 @@ def _layout(graph: ProofGraph) -> dict[str, tuple[float, float]]:
     }
 
 
+def _edge_path(pos: Mapping[str, tuple[float, float]], premise: str, conclusion: str, lane: float | None) -> str:
+    """An edge from the premise's right side to the conclusion's left side; one that skips columns runs
+    along `lane` (a y below every box of the columns it passes), so no box hides it."""
+    (x0, y0), (x1, y1) = pos[premise], pos[conclusion]
+    ax, ay, bx, by = x0 + BOX_W, y0 + BOX_H / 2, x1, y1 + BOX_H / 2
+    if lane is None:
+        return f"M{ax:.0f},{ay:.0f} C{ax + 40:.0f},{ay:.0f} {bx - 40:.0f},{by:.0f} {bx - 6:.0f},{by:.0f}"
+    gap = (COL - BOX_W) / 2  # half the space between two columns
+    return (
+        f"M{ax:.0f},{ay:.0f} C{ax + gap:.0f},{ay:.0f} {ax + gap:.0f},{lane:.0f} {ax + 2 * gap:.0f},{lane:.0f} "
+        f"L{bx - 2 * gap:.0f},{lane:.0f} C{bx - gap:.0f},{lane:.0f} {bx - gap:.0f},{by:.0f} {bx - 6:.0f},{by:.0f}"
+    )
+
+
+def _lanes(pos: Mapping[str, tuple[float, float]], graph: ProofGraph) -> dict[tuple[str, str], float]:
+    """(premise, conclusion) -> the y of its lane, for every edge that skips a column: below the lowest box
+    of the columns it passes, 6 px apart where several pass the same columns."""
+    out: dict[tuple[str, str], float] = {}
+    for e in graph.edges:
+        x0, x1 = pos[e.premise][0], pos[e.conclusion][0]
+        passed = [y for x, y in pos.values() if x0 < x < x1]
+        if passed:
+            lane = max(passed) + BOX_H + 8
+            while any(abs(lane - other) < 6 for other in out.values()):
+                lane += 6
+            out[(e.premise, e.conclusion)] = lane
+    return out
+
+
 def proof_svg(status: Mapping[str, str], graph: ProofGraph = PROOF, title: str = "") -> str:
     """The graph as one inline SVG element (no ids, no external references)."""
     pos = _layout(graph)
+    lanes = _lanes(pos, graph)
     width = max(x for x, _ in pos.values()) + BOX_W + PAD
-    height = max(y for _, y in pos.values()) + BOX_H + PAD
+    height = max([y + BOX_H for _, y in pos.values()] + [y + 4 for y in lanes.values()]) + PAD
     out = [
         f'<svg role="img" class="proof-graph" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
         f'height="{height:.0f}" font-family="sans-serif" font-size="11"><title>{escape(title)}</title>'
     ]
     for e in graph.edges:
-        (x0, y0), (x1, y1) = pos[e.premise], pos[e.conclusion]
-        ax, ay, bx, by = x0 + BOX_W, y0 + BOX_H / 2, x1, y1 + BOX_H / 2
+        bx, by = pos[e.conclusion][0], pos[e.conclusion][1] + BOX_H / 2
         st_p, st_c = status.get(e.premise, NOT_RUN), status.get(e.conclusion, NOT_RUN)
         if graph.node(e.premise).derived:
             st_p = FAILS if any(status.get(c) == FAILS for c, _ in graph.claim_premises(e.premise)) else st_p
@@ -101,7 +130,7 @@ def proof_svg(status: Mapping[str, str], graph: ProofGraph = PROOF, title: str =
         colour = "#c62828" if although else "#888888"
         dash = ' stroke-dasharray="4 3"' if e.kind == "mechanism" else ""
         out.append(
-            f'<path d="M{ax:.0f},{ay:.0f} C{ax + 40:.0f},{ay:.0f} {bx - 40:.0f},{by:.0f} {bx - 6:.0f},{by:.0f}" '
+            f'<path d="{_edge_path(pos, e.premise, e.conclusion, lanes.get((e.premise, e.conclusion)))}" '
             f'fill="none" stroke="{colour}" stroke-width="{2 if although else 1}"{dash}>'
             f"<title>{escape(f'{e.premise} → {e.conclusion} ({e.anchor}): {e.why}')}</title></path>"
             f'<polygon points="{bx:.0f},{by:.0f} {bx - 7:.0f},{by - 4:.0f} {bx - 7:.0f},{by + 4:.0f}" fill="{colour}"/>'

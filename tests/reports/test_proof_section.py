@@ -54,3 +54,21 @@ def test_mixed_cells_combine_and_unknown_statuses_are_noted() -> None:
 def test_certificate_without_entries_renders_the_section() -> None:
     html = render_report(S.certificate({}), with_plots=False)
     assert "No verdict to read against the proof." in _section(html)
+
+
+def test_no_box_hides_an_edge() -> None:
+    """An edge that skips columns (C3 → C5 past C4, T1 → C11) runs below every box of the columns it passes;
+    the others join neighbouring columns, where no box stands between them."""
+    from lemmas.proof import PROOF
+    from reports.proofview import BOX_H, _lanes, _layout
+
+    pos = _layout(PROOF)
+    lanes = _lanes(pos, PROOF)
+    assert {("C3", "C5"), ("T1", "C11"), ("C4", "C9"), ("C4", "C12")} <= set(lanes)
+    for e in PROOF.edges:
+        x0, x1 = pos[e.premise][0], pos[e.conclusion][0]
+        passed = [y for x, y in pos.values() if x0 < x < x1]
+        if passed:
+            assert lanes[(e.premise, e.conclusion)] > max(passed) + BOX_H, e
+        else:
+            assert (e.premise, e.conclusion) not in lanes

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from lemmas.base import registry
+from lemmas.base import THRESHOLDS, registry
 from lemmas.plan import PROFILES
 from lemmas.trends import PERSISTS, VANISHES, profile_trends, trend_claims, trend_item
 from simulator import RunConfig
@@ -83,9 +83,10 @@ def test_violation_that_shrinks_vanishes_and_reads_the_plan_runs():
 
 def test_trend_claims_and_profiles():
     assert [c.id for c in trend_claims()] == ["C1", "C3", "C4", "C5", "C6"]
-    assert PROFILES["quick"].trend_ladder == (16, 32, 64, 128)
-    assert PROFILES["certify"].trend_ladder == (32, 64, 128, 256, 512)
-    for name in ("quick", "certify"):
+    for name in ("quick", "certify", "certify-gpu"):  # a fit over ≥ trend_min_rungs rungs spanning ≥ 8×
+        ladder = PROFILES[name].trend_ladder
+        assert len(ladder) >= THRESHOLDS.trend_min_rungs and list(ladder) == sorted(set(ladder))
+        assert ladder[-1] >= 8 * ladder[0]
         assert len(PROFILES[name].trend_regimes) >= 3 and "paper" in PROFILES[name].trend_regimes
 
 
