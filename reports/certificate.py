@@ -86,10 +86,11 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
-def claim_order(cid: str) -> tuple[int, str]:
-    """C2 before C10: by the number in the id, then the id."""
-    m = re.search(r"\d+", cid or "")
-    return (int(m.group()) if m else 10**6, cid or "")
+def claim_order(cid: str) -> tuple[int, int, str]:
+    """C2 before C10, every claim before an open question (Q1): by the id's letters, then its number."""
+    m = re.fullmatch(r"([A-Za-z]*)(\d*)", cid or "")
+    letters, number = (m.group(1), m.group(2)) if m else (cid or "", "")
+    return (0 if letters == "C" else 1, int(number) if number else 10**6, cid or "")
 
 
 def git_commit(root: str | Path | None = None) -> tuple[str, bool | None]:

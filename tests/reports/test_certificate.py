@@ -26,6 +26,7 @@ def test_entries_are_in_canonical_order() -> None:
     assert certmod.canonical(S.certificate(records)) == certmod.canonical(S.certificate(shuffled))
     claims = [e["claim"] for e in S.certificate(records)["entries"]]
     assert claims == sorted(claims, key=certmod.claim_order)
+    assert sorted(["Q1", "C10", "C2", "C15"], key=certmod.claim_order) == ["C2", "C10", "C15", "Q1"]
 
 
 def test_merge_of_shards_equals_the_whole() -> None:
