@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from lemmas.base import FAMILIES, THRESHOLDS, Claim, Verdict, not_applicable, registry
+from lemmas.base import FAILS, FAMILIES, HOLDS, THRESHOLDS, Claim, Verdict, not_applicable, registry
 from lemmas.c02_signal_finding import drift_constant, t1_prediction
 from lemmas.families import member_width
 from lemmas.sequential import SprtDesign, example_verdict
@@ -481,7 +481,7 @@ def claim_trajectory(claim: Claim, ex: Example, get: Get) -> Trajectory:
     return traj
 
 
-def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
+def evaluate(claim: Claim, ex: Example, get: Get, design: SprtDesign | None = None) -> Verdict:
     """The claim's verdict on the example: checked on the example's seeds and, for a w.h.p. claim
     (a verdict of `verdict_from_seeds`), decided by the sequential rule (lemmas.sequential).
 
@@ -490,11 +490,12 @@ def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
     cap is reached. After each batch the claim is checked on all seeds so far, its runs stacked
     along the seeds (`stacked_getter`); runs that cannot be stacked (runs stopped at their phases
     stop at a step of their own seeds) are checked batch by batch, the rule reading the seeds of all.
+    `design`: the rule's parameters (default: Thresholds'; `confirm` passes a stricter one).
     """
     verdict = check_seeds(claim, ex, get)
     if verdict.whp is None:
         return verdict
-    design = SprtDesign.from_thresholds()
+    design = design or SprtDesign.from_thresholds()
     batches, sizes = [verdict], [ex.seeds]
     while (decided := example_verdict(batches, sum(sizes), design)) is None:
         size = min(design.batch, design.cap - sum(sizes))
@@ -507,6 +508,55 @@ def evaluate(claim: Claim, ex: Example, get: Get) -> Verdict:
         if batches[-1].whp is None:  # the claim could not read these seeds as seeds: that is the verdict
             return batches[-1]
     return decided
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A decision that contradicted the record, decided again at the family level (`confirm`)."""
+
+    verdict: Verdict  # the family-level verdict (its seeds include the first decision's)
+    first: str  # the per-example decision that contradicted the record
+    expected: str  # the recorded status
+    decisions: int  # the family's size N (α = β = family_alpha / N)
+
+    @property
+    def confirmed(self) -> bool:
+        """The family-level test reaches the contrary decision too: a flip."""
+        return self.verdict.status == self.first
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Undecided at the family level: the contradiction is within what N decisions produce by chance."""
+        return self.verdict.status not in (self.first, self.expected)
+
+    def note(self) -> str:
+        what = (
+            "confirmed"
+            if self.confirmed
+            else "unconfirmed (undecided at that level)"
+            if self.unconfirmed
+            else f"not confirmed: {self.verdict.status}, as recorded"
+        )
+        return (
+            f"decided {self.first} against the recorded {self.expected}; at a family-wise error of "
+            f"{THRESHOLDS.seq_family_alpha:g} over {self.decisions} decisions: {what}"
+        )
+
+
+def contradicts(verdict: Verdict, expected: str | None) -> bool:
+    """A w.h.p. decision (holds or fails) opposite to the recorded decision."""
+    decided = (HOLDS, FAILS)
+    return verdict.whp is not None and expected in decided and verdict.status in decided and verdict.status != expected
+
+
+def confirm(claim: Claim, ex: Example, get: Get, verdict: Verdict, expected: str, decisions: int) -> Confirmation:
+    """Decide a contradicting example again by the same sequential test at α = β = seq_family_alpha / decisions
+    (its seeds are reused from the cache, further batches added), so that a run's probability of any false
+    flip — a contradiction of a record that is right — is ≤ seq_family_alpha (docs/SPEC.md §3.12)."""
+    design = SprtDesign.from_thresholds().confirming(decisions, THRESHOLDS.seq_family_alpha)
+    again = evaluate(claim, ex, get, design)
+    out = Confirmation(again, verdict.status, expected, decisions)
+    return replace(out, verdict=replace(again, reason=f"{again.reason}; {out.note()}"))
 
 
 class UnstackableRuns(ValueError):

@@ -196,9 +196,17 @@ def _parametrize_trends(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(("cid", "regime"), params)
 
 
+DECISIONS = pytest.StashKey[int]()  # the run's decisions: the family of the gate's family-wise error
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A trend test with no trend item to run (a profile without a trend ladder, or --claims/--regimes
-    that select none) is deselected rather than shown as a skipped empty parameter set."""
+    that select none) is deselected rather than shown as a skipped empty parameter set. Counts the run's
+    decisions (certification items × the profile's most examples per item), the N of `lemmas.plan.confirm`."""
+    prof = certify_profile(config)
+    cells = sum(getattr(getattr(it, "function", None), "xorcert_certification", False) for it in items)
+    config.stash[DECISIONS] = max(1, cells * max(prof.max_examples, prof.ladder_examples))
     empty = [
         it
         for it in items

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -98,6 +98,18 @@ class SprtDesign:
     def from_thresholds(cls, th: Thresholds | None = None) -> SprtDesign:
         th = th or Thresholds()
         return cls(th.seq_delta0, th.seq_delta1, th.seq_alpha, th.seq_beta, th.seq_batch, th.seq_cap)
+
+    def confirming(self, decisions: int, family_alpha: float) -> SprtDesign:
+        """The design that confirms a decision contradicting the record at a family-wise error of
+        `family_alpha` over `decisions` decisions: α = β = family_alpha / decisions (Bonferroni), the
+        cap twice its own first look (and at least this design's)."""
+        if decisions < 1:
+            raise ValueError(f"decisions must be >= 1, got {decisions}")
+        if not 0.0 < family_alpha < 0.5:
+            raise ValueError(f"family_alpha must lie in (0, 0.5), got {family_alpha}")
+        level = family_alpha / decisions
+        unbounded = replace(self, alpha=level, beta=level, cap=10**9)
+        return replace(unbounded, cap=max(self.cap, 2 * unbounded.first_look))
 
     @property
     def fail_step(self) -> float:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .certificate import STATUSES, TREND_STATUSES, cells, claim_order, describe_example
+from .certificate import STATUSES, TREND_STATUSES, cells, claim_order, describe_example, unconfirmed
 from .files import read_json
 
 BASELINE_SCHEMA = 2
@@ -157,8 +157,9 @@ def updated(baseline: Mapping[str, Any] | None, cert: Mapping[str, Any]) -> tupl
         if not cell.entries:
             continue
         by_d: dict[int, set[str]] = {}
-        for e, st in zip(cell.entries, cell.statuses):
-            by_d.setdefault(int((e.get("example") or {}).get("d") or 0), set()).add(st)
+        for e, st in zip(cell.entries, cell.statuses):  # an unconfirmed contradiction keeps its record
+            kept = str(e.get("expected")) if unconfirmed(e) and e.get("expected") else st
+            by_d.setdefault(int((e.get("example") or {}).get("d") or 0), set()).add(kept)
         if any(len(s) != 1 for s in by_d.values()):
             lines = [
                 f"    example {e.get('index')}: {describe_example(e.get('example') or {})} -> "

@@ -14,7 +14,9 @@ Layout (schema `xorcert-certificate`, version `SCHEMA_VERSION`)::
      "items":   {nodeid: {"claim", "regime", "outcome", "examples", "message", "reproduce",
                           "counterexample" (a search profile's minimal one, lemmas.hunt.Found)}},
      "entries": [{"claim", "regime", "profile", "nodeid", "index", "example", "expected",
-                  "seconds", "device", "reproduce", "verdict": Verdict.to_dict()}, ...],
+                  "seconds", "device", "reproduce", "verdict": Verdict.to_dict(),
+                  "confirmation" (only where the decision contradicted the record:
+                  {"first", "decisions", "confirmed", "unconfirmed"})}, ...],
      "trends":  [{"claim", "regime", "profile", "nodeid", "expected", "outcome", "message",
                   "seconds", "reproduce", "trend": TrendVerdict.to_dict()}, ...],
      "run":     {"date", "command", "exitstatus", "duration_s", "workers", "items": {nodeid: {...}}}}
@@ -184,7 +186,14 @@ def entry_from_record(record: Mapping[str, Any], nodeid: str, index: int, device
     }
     if record.get("reproduce"):
         entry["reproduce"] = str(record["reproduce"])
+    if isinstance(record.get("confirmation"), Mapping):  # a contradiction of the record, decided again
+        entry["confirmation"] = dict(record["confirmation"])
     return sanitize(entry)
+
+
+def unconfirmed(entry: Mapping[str, Any]) -> bool:
+    """The entry contradicted its record per example but not at the family level (lemmas.plan.confirm)."""
+    return bool((entry.get("confirmation") or {}).get("unconfirmed"))
 
 
 def build(

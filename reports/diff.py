@@ -21,7 +21,7 @@ from typing import Any
 from lemmas.plain import num
 
 from .baseline import describe_cell, expected_for, expected_trend
-from .certificate import cells, claim_order, describe_example, trend_status, trends
+from .certificate import cells, claim_order, describe_example, trend_status, trends, unconfirmed
 
 DEFAULT_RELATIVE_TOLERANCE = 0.10
 # Per-statistic relative tolerances (fnmatch patterns, first match wins). Counts of seeds
@@ -52,7 +52,7 @@ class CellChange:
     regime: str
     before: str | None
     after: str | None
-    kind: str  # "flip", "new", "missing", "same"
+    kind: str  # "flip", "unconfirmed" (not confirmed at the family level: no flip), "new", "missing", "same"
     counts: dict[str, int] = field(default_factory=dict)
     nodeid: str | None = None
 
@@ -90,7 +90,7 @@ class Diff:
 
 
 def _order(c: CellChange) -> tuple:
-    rank = {"flip": 0, "new": 1, "missing": 2, "same": 3}
+    rank = {"flip": 0, "unconfirmed": 1, "new": 2, "missing": 3, "same": 4}
     return (rank.get(c.kind, 4), claim_order(c.claim), c.regime)
 
 
@@ -122,6 +122,12 @@ def baseline_diff(cert: Mapping[str, Any], baseline: Mapping[str, Any] | None, a
                 if None in wanted
                 else "same"
             )
+        if kind == "flip" and all(  # every differing example an unconfirmed contradiction: no flip
+            unconfirmed(e)
+            for e, s in zip(cell.entries, cell.statuses)
+            if s != expected_for(exp, (e.get("example") or {}).get("d"))
+        ):
+            kind = "unconfirmed"
         out.append(CellChange(cid, regime, describe_cell(exp), got, kind, cell.counts, cell.nodeid))
     for cid, row in table.items():
         for regime, exp in (row or {}).items():
@@ -196,9 +202,10 @@ def format_diff(diff: Diff, *, show_same: bool = False, limit: int | None = 50) 
     lines = [
         f"verdicts against {diff.against or 'the reference'}: {diff.count('flip')} flipped, "
         f"{diff.count('new')} new, {diff.count('missing')} not run, {diff.count('same')} unchanged"
+        + (f", {diff.count('unconfirmed')} unconfirmed (not flips)" if diff.count("unconfirmed") else "")
     ]
-    tag = {"flip": "FLIP", "new": "new ", "missing": "gone", "same": "same"}
-    listed = [c for c in diff.cells if c.kind in ("flip", "new") or show_same]
+    tag = {"flip": "FLIP", "unconfirmed": "unconf", "new": "new ", "missing": "gone", "same": "same"}
+    listed = [c for c in diff.cells if c.kind in ("flip", "unconfirmed", "new") or show_same]
     others = 0
     for c in listed:
         if c.kind != "flip" and limit is not None and others >= limit:

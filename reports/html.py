@@ -49,6 +49,7 @@ from .certificate import (
     matrix_regimes,
     paper_differences,
     trends,
+    unconfirmed,
     user_regimes,
 )
 from .diff import baseline_diff, certificate_diff, describe_example, tolerance
@@ -301,7 +302,7 @@ def counterexamples(cert: Mapping[str, Any], cs: Mapping[tuple[str, str], Cell])
         chosen = None
         for e in cell.entries:
             v = e.get("verdict") or {}
-            if e.get("expected") is not None and v.get("status") != e.get("expected"):
+            if e.get("expected") is not None and v.get("status") != e.get("expected") and not unconfirmed(e):
                 chosen = (e, "flip")
                 break
         if chosen is None:

@@ -108,3 +108,25 @@ def test_trend_verdicts_sit_beside_the_per_d_cells() -> None:
         bmod.updated(old, alone)
     with pytest.raises(bmod.BaselineError, match="unknown trend 'holds'"):
         bmod.validate({**new, "profiles": {"quick": {cid: {regime: {**cell, "trend": "holds"}}}}})
+
+
+def test_an_unconfirmed_contradiction_is_no_flip_and_keeps_its_record() -> None:
+    """A decision that contradicted its record but was undecided at the family level (lemmas.plan.confirm):
+    the gate lists it as unconfirmed, not as a flip; --update-baseline keeps the record; a confirmed one flips."""
+    from reports.html import counterexamples
+
+    def cert(confirmation: dict) -> dict:
+        rec = S.record("C4", "paper", "undecided", expected="holds")
+        return S.certificate({"C4-paper": [{**rec, "confirmation": confirmation}]})
+
+    unconf = cert({"first": "fails", "decisions": 112, "confirmed": False, "unconfirmed": True})
+    table = {"schema": 2, "profiles": {"quick": {"C4": {"paper": "holds"}}}}
+    diff = baseline_diff(unconf, table)
+    assert [c.kind for c in diff.cells] == ["unconfirmed"] and not diff.flips
+    assert "1 unconfirmed (not flips)" in format_diff(diff)[0] and "unconf C4" in format_diff(diff)[1]
+    assert bmod.updated(table, unconf)[0]["profiles"]["quick"]["C4"]["paper"] == "holds"
+    assert not [cx for cx in counterexamples(unconf, bmod.cells(unconf)) if cx.kind == "flip"]
+    confirmed = cert({"first": "fails", "decisions": 112, "confirmed": True, "unconfirmed": False})
+    confirmed["entries"][0]["verdict"]["status"] = "fails"
+    assert [c.kind for c in baseline_diff(confirmed, table).cells] == ["flip"]
+    assert bmod.updated(table, confirmed)[0]["profiles"]["quick"]["C4"]["paper"] == "fails"

@@ -64,6 +64,17 @@ def test_a_recorded_cell_is_gated(repo: pytest.Pytester) -> None:
     res = run(repo, "--regimes", "tiny", "--claims", "C6")
     res.assert_outcomes(failed=1)
     res.stdout.fnmatch_lines(["*C6 in tiny flipped: expected inconclusive, measured holds*"])
+    base["profiles"]["quick"]["C6"]["tiny"] = "fails"  # a contradicted decision: confirmed at the family level
+    path.write_text(json.dumps(base))
+    res = run(repo, "--regimes", "tiny", "--claims", "C6")
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(["*C6 in tiny flipped: expected fails, measured holds*", "*over 1 decisions: confirmed*"])
+    assert cert(repo)["entries"][0]["confirmation"] == {
+        "first": "holds",
+        "decisions": 1,
+        "confirmed": True,
+        "unconfirmed": False,
+    }
 
 
 @pytest.mark.parametrize(

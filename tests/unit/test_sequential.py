@@ -230,3 +230,67 @@ def test_example_verdict_waits_for_a_look() -> None:
     claim, _ = seed_claim(set())
     first = claim.check({16: SimpleNamespace(config=SimpleNamespace(seed=0, seeds=8))})
     assert example_verdict([first], 8, DESIGN) is None  # 8 clean seeds: below the first look that can hold
+
+
+# ---------------------------------------------------------------------------------------
+# Confirming a contradiction of the record at the family level (lemmas.plan.confirm)
+# ---------------------------------------------------------------------------------------
+N_DECISIONS = 100
+STRICT = DESIGN.confirming(N_DECISIONS, 0.05)
+
+
+def test_the_confirming_design_divides_both_errors_by_the_family() -> None:
+    assert STRICT.alpha == STRICT.beta == pytest.approx(0.05 / N_DECISIONS)
+    assert STRICT.first_look == 40 and STRICT.cap == 80  # 33 clean seeds reach log(0.95/5e-4); twice that
+    for rate, bound in ((STRICT.delta0, "p_fails"), (STRICT.delta1, "p_holds")):
+        op = operating_characteristic(STRICT, rate)
+        assert getattr(op, bound) <= 0.05 / N_DECISIONS / (1 - 0.05 / N_DECISIONS), (rate, op)
+    with pytest.raises(ValueError, match="decisions must be >= 1"):
+        DESIGN.confirming(0, 0.05)
+    with pytest.raises(ValueError, match="family_alpha must lie in"):
+        DESIGN.confirming(10, 0.5)
+
+
+def confirm_example(fails: set[int], expected: str) -> tuple[Verdict, plan.Confirmation, list]:
+    claim, checked = seed_claim(fails)
+
+    def get(cfg: Any) -> Any:
+        return make_trajectory(cfg.replace(steps=8), T=8, snap_steps=[0, 8])
+
+    ex = plan.Example(regime="paper", d=16, seed=100, seeds=8, ladder=(16,))
+    first = plan.evaluate(claim, ex, get)
+    assert plan.contradicts(first, expected)
+    return first, plan.confirm(claim, ex, get, first, expected, N_DECISIONS), checked
+
+
+def test_a_clean_claim_recorded_as_failing_is_a_confirmed_flip() -> None:
+    first, c, _ = confirm_example(set(), "fails")
+    assert first.status == "holds" and first.stats["seeds_run"] == 16
+    assert c.confirmed and not c.unconfirmed and c.verdict.status == "holds"
+    assert c.verdict.stats["seeds_run"] == 40 and c.verdict.thresholds["alpha"] == pytest.approx(5e-4)
+    assert "over 100 decisions: confirmed" in c.verdict.reason
+
+
+def test_early_failures_that_do_not_last_are_not_a_flip() -> None:
+    """3 of the first 8 fail (per example: fails), every later seed passes: at the family level the test
+    goes on and reaches the record's holds."""
+    first, c, _ = confirm_example({100, 101, 102}, "holds")
+    assert first.status == "fails" and first.stats["seeds_run"] == 8
+    assert not c.confirmed and not c.unconfirmed and c.verdict.status == "holds"
+    assert "not confirmed: holds, as recorded" in c.verdict.reason
+
+
+def test_a_contradiction_within_chance_at_the_family_level_is_unconfirmed() -> None:
+    """3 of the first 8 fail, then one in 8: between the family-level boundaries at its cap."""
+    fails = {100, 101, 102} | {s for s in range(108, 200) if s % 8 == 4}
+    first, c, _ = confirm_example(fails, "holds")
+    assert first.status == "fails"
+    assert c.unconfirmed and not c.confirmed and c.verdict.status == "undecided"
+    assert c.verdict.stats["seeds_run"] == STRICT.cap and "unconfirmed" in c.verdict.reason
+
+
+def test_only_an_opposite_decision_contradicts() -> None:
+    v = Verdict("C98", "holds", "r", {}, {}, whp="seeds behave")
+    assert plan.contradicts(v, "fails") and not plan.contradicts(v, "holds")
+    assert not plan.contradicts(v, "undecided") and not plan.contradicts(v, None)
+    assert not plan.contradicts(Verdict("C98", "holds", "r", {}, {}), "fails")  # not a w.h.p. decision
