@@ -122,11 +122,10 @@ def baseline_diff(cert: Mapping[str, Any], baseline: Mapping[str, Any] | None, a
                 if None in wanted
                 else "same"
             )
-        if kind == "flip" and all(  # every differing example an unconfirmed contradiction: no flip
-            unconfirmed(e)
-            for e, s in zip(cell.entries, cell.statuses)
-            if s != expected_for(exp, (e.get("example") or {}).get("d"))
-        ):
+        differing = [
+            e for e, s in zip(cell.entries, cell.statuses) if s != expected_for(exp, (e.get("example") or {}).get("d"))
+        ]
+        if kind == "flip" and differing and all(map(unconfirmed, differing)):  # none confirmed: no flip
             kind = "unconfirmed"
         out.append(CellChange(cid, regime, describe_cell(exp), got, kind, cell.counts, cell.nodeid))
     for cid, row in table.items():

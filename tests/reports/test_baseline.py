@@ -126,6 +126,8 @@ def test_an_unconfirmed_contradiction_is_no_flip_and_keeps_its_record() -> None:
     assert "1 unconfirmed (not flips)" in format_diff(diff)[0] and "unconf C4" in format_diff(diff)[1]
     assert bmod.updated(table, unconf)[0]["profiles"]["quick"]["C4"]["paper"] == "holds"
     assert not [cx for cx in counterexamples(unconf, bmod.cells(unconf)) if cx.kind == "flip"]
+    errored = {**unconf, "entries": [], "items": {"n": {"claim": "C4", "regime": "paper", "outcome": "failed"}}}
+    assert [c.kind for c in baseline_diff(errored, table).cells] == ["flip"]  # no verdict at all: a flip
     confirmed = cert({"first": "fails", "decisions": 112, "confirmed": True, "unconfirmed": False})
     confirmed["entries"][0]["verdict"]["status"] = "fails"
     assert [c.kind for c in baseline_diff(confirmed, table).cells] == ["flip"]
