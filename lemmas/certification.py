@@ -85,6 +85,11 @@ def expected_table(config: pytest.Config) -> dict[str, dict[str, dict[str, Any]]
     return load_baseline(Path(path), missing_ok=True)["profiles"]
 
 
+def recorded_cell(config: pytest.Config, prof: Profile, cid: str, regime: str) -> Any:
+    """The baseline's cell of (claim, regime) for the profile (None: not recorded)."""
+    return expected_table(config).get(prof.name, {}).get(cid, {}).get(regime)
+
+
 def decisions(config: pytest.Config) -> int:
     """N, the run's decisions (lemmas.pytest_plugin counts them at collection; 1 outside a collected run)."""
     from lemmas.pytest_plugin import DECISIONS
@@ -149,7 +154,7 @@ def test_claim(
 ) -> None:
     """One (claim, regime) cell of the certification: every drawn example against the baseline."""
     prof = xorcert_profile
-    cell = expected_table(pytestconfig).get(prof.name, {}).get(cid, {}).get(regime)
+    cell = recorded_cell(pytestconfig, prof, cid, regime)
     strict = bool(pytestconfig.getoption("xorcert_strict_baseline", default=False))
     claim = registry()[cid]
     imports = regime_imports(regime)
@@ -231,7 +236,7 @@ def test_trend(
 ) -> None:
     """One trend item: does the claim's violation vanish over the profile's d-ladder in this regime?"""
     prof = xorcert_profile
-    cell = expected_table(pytestconfig).get(prof.name, {}).get(cid, {}).get(regime)
+    cell = recorded_cell(pytestconfig, prof, cid, regime)
     expected = expected_trend(cell)
     t0 = time.perf_counter()
     trend = trend_item(registry()[cid], regime, prof.trend_ladder, prof.seeds, trajectories)

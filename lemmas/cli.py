@@ -35,6 +35,17 @@ class UsageError(ValueError):
     """Bad input to the command line, said before any simulation starts."""
 
 
+def _add_imports(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="FILE|MODULE",
+        help="load this Python file or module first (it registers regimes); repeatable",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m lemmas",
@@ -46,14 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, metavar="{check,list,boundary}")
 
     ls = sub.add_parser("list", help="the registered claims (what each reads), regimes and profiles")
-    ls.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="FILE|MODULE",
-        help="load this Python file or module first (it registers regimes); repeatable",
-    )
+    _add_imports(ls)
     ls.add_argument("--json", action="store_true", help="print the listing as JSON")
 
     ck = sub.add_parser(
@@ -101,14 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="trajectory cache (default: $XORCERT_CACHE, else ./.xorcert-cache)",
     )
-    ck.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="FILE|MODULE",
-        help="load this Python file or module first (it registers regimes); repeatable",
-    )
+    _add_imports(ck)
     ck.add_argument(
         "--set",
         dest="overrides",
@@ -146,14 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the result goes to DIR/boundaries/CLAIM-REGIME-KNOB.json (default reports/out, the report's dir)",
     )
     bd.add_argument("--cache-dir", default=None, metavar="DIR", help="trajectory cache (default: $XORCERT_CACHE)")
-    bd.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="FILE|MODULE",
-        help="load this Python file or module first (it registers regimes); repeatable",
-    )
+    _add_imports(bd)
     bd.add_argument("--json", action="store_true", help="print the result as JSON")
     return ap
 
