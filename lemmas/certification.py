@@ -59,9 +59,11 @@ from hypothesis import strategies as st
 from lemmas.base import FAILS, FAMILIES, THRESHOLDS, registry
 from lemmas.hunt import Counterexample, observe, profile_settings
 from lemmas.plan import Example, Profile, confirm, contradicts, evaluate, regime_imports, with_ladder
+from lemmas.pytest_plugin import MISSING_PROPERTY
 from lemmas.trends import trend_item
 from reports.baseline import expected_for, expected_statuses, expected_trend
 from reports.baseline import load as load_baseline
+from simulator.cache import NotCached
 
 VERDICT_PROPERTY = "xorcert_verdict"
 COUNTEREXAMPLE_PROPERTY = "xorcert_counterexample"  # a search profile's minimal counterexample (lemmas.hunt.Found)
@@ -160,16 +162,23 @@ def test_claim(
     imports = regime_imports(regime)
     verdicts: list[dict[str, Any]] = []
     unexpected: list[dict[str, Any]] = []  # examples the baseline has no verdict for
+    planning = bool(pytestconfig.getoption("xorcert_plan", default=None))  # misses are recorded, not raised
 
     @given(ex=examples(claim.needs, regime, prof))
     def check_example(ex: Example) -> None:
         t0 = time.perf_counter()
         expected = expected_for(cell, ex.d)
-        verdict = evaluate(claim, ex, trajectories)
-        confirmation = None
-        if contradicts(verdict, expected):  # a flip counts only when confirmed at the family level
-            confirmation = confirm(claim, ex, trajectories, verdict, str(expected), decisions(pytestconfig))
-            verdict = confirmation.verdict
+        try:
+            verdict = evaluate(claim, ex, trajectories)
+            confirmation = None
+            if contradicts(verdict, expected):  # a flip counts only when confirmed at the family level
+                confirmation = confirm(claim, ex, trajectories, verdict, str(expected), decisions(pytestconfig))
+                verdict = confirmation.verdict
+        except NotCached as missing:
+            if not planning:
+                raise
+            record_property(MISSING_PROPERTY, _missing(missing, f"{cid}-{regime}"))
+            return
         record = {
             "claim": cid,
             "regime": regime,
@@ -206,6 +215,8 @@ def test_claim(
     except Counterexample as found:  # raised again by hypothesis on the minimal example
         record_property(COUNTEREXAMPLE_PROPERTY, found.found.to_dict())
         raise
+    except NotCached as missing:
+        pytest.fail(_require_message(missing), pytrace=False)
     if unexpected and strict:  # every example was run and recorded; the baseline has to say what to expect
         measured = "; ".join(
             f"{r['verdict']['status']} on d={r['example']['d']} seed={r['example']['seed']}" for r in unexpected
@@ -239,7 +250,13 @@ def test_trend(
     cell = recorded_cell(pytestconfig, prof, cid, regime)
     expected = expected_trend(cell)
     t0 = time.perf_counter()
-    trend = trend_item(registry()[cid], regime, prof.trend_ladder, prof.seeds, trajectories)
+    try:
+        trend = trend_item(registry()[cid], regime, prof.trend_ladder, prof.seeds, trajectories)
+    except NotCached as missing:
+        if pytestconfig.getoption("xorcert_plan", default=None):
+            record_property(MISSING_PROPERTY, _missing(missing, f"{cid}-{regime}-trend"))
+            return
+        pytest.fail(_require_message(missing), pytrace=False)
     reproduce = f"python -m lemmas.trends --profile {prof.name} --claim {cid} --regime {regime}"
     record_property(
         TREND_PROPERTY,
@@ -265,6 +282,18 @@ def test_trend(
             f"{cid} in {regime}: the trend flipped: expected {expected}, measured {trend.summary()}\n"
             f"  {trend.reason}\n  reproduce: {reproduce}"
         )
+
+
+def _missing(e: NotCached, item: str) -> dict[str, Any]:
+    """A plan-mode record of the runs an item asked for and the cache lacks (builtin types)."""
+    return {"item": item, "keys": e.keys, "configs": [c.to_dict() for c in e.configs]}
+
+
+def _require_message(e: NotCached) -> str:
+    return (
+        f"--require-cached: {e}; compute them first: python -m lemmas plan -o plan.json (same options), "
+        "then python -m simulator sweep plan.json --cache-dir DIR"
+    )
 
 
 test_trend.xorcert_trend = True  # type: ignore[attr-defined]  # parametrized by lemmas.pytest_plugin

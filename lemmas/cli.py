@@ -6,6 +6,7 @@
     python -m lemmas check C3 --regime label_noise --d 32 --import ./conftest.py
     python -m lemmas check C1 --regime paper --d 64 --set theta=0.05
     python -m lemmas boundary C1 --regime paper --knob theta --range 1e-3:1 --d 32 --d 64 --d 128
+    python -m lemmas plan --profile certify -o plan.json [--dry-run] [-- PYTEST_ARGS]
 
 `check` simulates what the claim reads (through the trajectory cache, so a second call is
 instant), prints the verdict, every statistic against its threshold, and where each
@@ -13,6 +14,9 @@ trajectory it read is cached. Exit status: 0 holds, 1 fails, 3 inconclusive, 4 u
 `boundary` bisects a knob (a RunConfig field set on the regime's config) for the value where the
 claim's verdict flips, at each d, and writes the result as JSON where the report reads it
 (lemmas/boundary.py). Exit status: 0 located at every d, 1 not located at some d, 2 bad input.
+`plan` lists the runs the certification of a profile asks for next and the cache lacks, as jobs
+for `python -m simulator sweep` (lemmas/runplan.py). Exit status: 0 planned, 2 bad input or
+the certification could not be planned.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="The claims, regimes and the verdict rule are specified in docs/SPEC.md. A regime of your own: "
         "register it with @simulator.regime('name') in a file and pass that file with --import.",
     )
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{check,list,boundary}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{check,list,boundary,plan}")
 
     ls = sub.add_parser("list", help="the registered claims (what each reads), regimes and profiles")
     _add_imports(ls)
@@ -145,7 +149,34 @@ def _parser() -> argparse.ArgumentParser:
     bd.add_argument("--cache-dir", default=None, metavar="DIR", help="trajectory cache (default: $XORCERT_CACHE)")
     _add_imports(bd)
     bd.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_plan(sub)
     return ap
+
+
+def _add_plan(sub: Any) -> None:
+    from lemmas.plan import PROFILES
+
+    pl = sub.add_parser(
+        "plan",
+        help="list the runs a certification will ask for, as jobs for `python -m simulator sweep`",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the certification of --profile in plan mode (pytest, reading the cache only) and "
+        "write the runs it asks for and the cache lacks, with their cost, split into jobs of balanced "
+        "cost. One plan is one round of the adaptive certification: sweep it, then plan again until "
+        "the plan is empty; then `pytest --hypothesis-profile P --xorcert-cache DIR --require-cached` "
+        "only reads. Arguments after `--` go to pytest (default: --xorcert; give the same test paths "
+        "and options as the certification, e.g. -- tests/claims).\n"
+        "Exit status: 0 planned (also when nothing is left to run), 2 bad input or not plannable.",
+    )
+    fixed = [name for name, prof in PROFILES.items() if prof.derandomize]  # a plan lists what a rerun will draw
+    pl.add_argument("--profile", default="quick", choices=fixed, help="hypothesis profile (default quick)")
+    pl.add_argument("--regimes", default=None, metavar="A,B", help="only these regimes (as pytest --regimes)")
+    pl.add_argument("--claims", default=None, metavar="C1,C9", help="only these claims (as pytest --claims)")
+    pl.add_argument("--cache-dir", default=None, metavar="DIR", help="trajectory cache (default: $XORCERT_CACHE)")
+    pl.add_argument("--jobs", type=int, default=64, help="split the runs into at most this many jobs (default 64)")
+    pl.add_argument("-o", "--output", type=Path, default=Path("plan.json"), help="the plan file (default plan.json)")
+    pl.add_argument("--dry-run", action="store_true", help="print the totals only; write no file")
+    pl.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARGS", help="after --: arguments for pytest")
 
 
 def _knob_names() -> list[str]:
@@ -423,6 +454,43 @@ def cmd_boundary(args: argparse.Namespace) -> int:
     return 0 if result.located else 1
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """`plan`: check the options, run the certification in plan mode, write (or print) the plan."""
+    from lemmas.runplan import PlanningFailed, build_plan, describe, measured_rate, requested_runs
+    from reports.files import write_json_atomic
+    from simulator.cache import TrajectoryCache, default_root
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be ≥ 1, got {args.jobs}")
+    out = Path(args.output)
+    if not args.dry_run and out.parent.exists() and not out.parent.is_dir():
+        raise UsageError(f"--output {out}: {out.parent} is not a folder")
+    cache = TrajectoryCache((Path(args.cache_dir) if args.cache_dir else default_root()).resolve())
+    pytest_args = ["--hypothesis-profile", args.profile]
+    for opt in ("regimes", "claims"):
+        if getattr(args, opt):
+            pytest_args += [f"--{opt}", getattr(args, opt)]
+    pytest_args += list(args.pytest_args) or ["--xorcert"]
+    print(f"plan: running the {args.profile} certification in plan mode over {cache.root} …", file=sys.stderr)
+    try:
+        requests = requested_runs(pytest_args, cache.root)
+    except PlanningFailed as e:
+        raise UsageError(str(e)) from e
+    about = {"profile": args.profile, "pytest_args": pytest_args, "cache_dir": str(cache.root)}
+    plan = build_plan(requests, cache, args.jobs, measured_rate(cache), about)
+    print(describe(plan))
+    if not args.dry_run:
+        try:
+            write_json_atomic(out, plan)
+        except OSError as e:
+            raise UsageError(f"--output {out}: cannot write it ({e})") from e
+        print(
+            f"plan: {out}"
+            + (f"; next: python -m simulator sweep {out} --cache-dir {cache.root}" if plan["runs"] else "")
+        )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from lemmas.base import ClaimRegistryError
     from lemmas.boundary import BoundaryError
@@ -430,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"check": cmd_check, "list": cmd_list, "boundary": cmd_boundary}
+    commands = {"check": cmd_check, "list": cmd_list, "boundary": cmd_boundary, "plan": cmd_plan}
     try:
         return commands[args.command](args)
     except (UsageError, BoundaryError, ClaimRegistryError, RegimeError) as e:

@@ -16,6 +16,11 @@ or of the step size.
 
 A `Profile` says from which values a certification draws its examples (cheapest first) and
 how many it draws; docs/SPEC.md §4 lists the regimes, §5 the profiles.
+
+The runs a claim reads together (a ladder's rungs, C7's four runs, a run and its every-step
+prefix, a decision's seed batches) are asked for with `simulator.cache.gather`, so a read-only
+getter (`TrajectoryCache.require`, pytest `--xorcert-plan` / `--require-cached`) names every
+missing one at once: that is how `python -m lemmas plan` lists a certification's runs.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from lemmas.c02_signal_finding import drift_constant, t1_prediction
 from lemmas.families import member_width
 from lemmas.sequential import SprtDesign, example_verdict
 from simulator import RunConfig, Trajectory, build_regime, paper_hyper, registered_regimes
+from simulator.cache import NotCached, gather
 from simulator.config import VARIANTS, frozen_variant, proxy_variant
 from simulator.population import TEST_FIELDS
 from simulator.recorder import SimulationDiverged
@@ -151,6 +157,21 @@ def _profiles() -> dict[str, Profile]:
         regime_ladders={"paper": ((64, 128, 256, 512, 1024, 2048, 4096),)},
         trend_ladder=(32, 64, 128, 256, 512, 1024),
     )
+    # For a cluster or a GPU (lemmas/runplan.py, simulator/sweep.py): per-run claims to d = 512 with 32 seeds,
+    # the paper ladder to d = 4096 (≈ 2 PFLOP per seed at the top rung), the trend ladder to d = 1024.
+    certify_large = replace(
+        certify,
+        name="certify-large",
+        ds=(64, 128, 256, 512),
+        wide_max_d=256,
+        seeds=32,
+        ladders=((64, 128, 256, 512, 1024),),
+        ladder_seeds=8,
+        regime_ds={"small_batch": (64, 128, 256)},
+        regime_ladders={"paper": ((64, 128, 256, 512, 1024, 2048, 4096),)},
+        regime_ladder_seeds={"paper": 16},
+        trend_ladder=(32, 64, 128, 256, 512, 1024),
+    )
     hunt = Profile(
         "hunt",
         ds=(16, 32, 64, 128),
@@ -169,7 +190,7 @@ def _profiles() -> dict[str, Profile]:
         regime_ds={"small_batch": (16, 32)},
         regime_batches={"small_batch": ("d", "4")},
     )
-    return {p.name: p for p in (quick, certify, certify_gpu, hunt)}
+    return {p.name: p for p in (quick, certify, certify_gpu, certify_large, hunt)}
 
 
 PROFILES = _profiles()
@@ -392,8 +413,10 @@ def family_member(get: Get, cfg: RunConfig) -> Trajectory:
     claims = registry()
     window = max(claims[cid].every_step_window for cid in THRESHOLDS.family_claims)
     try:
-        traj = get(cfg)
-        return with_prefix_snapshots(traj, get(every_step_prefix(cfg, window))) if window > 0 else traj
+        if window <= 0:
+            return get(cfg)
+        runs = gather(get, {"whole": cfg, "prefix": every_step_prefix(cfg, window)})
+        return with_prefix_snapshots(runs["whole"], runs["prefix"])
     except SimulationDiverged as e:
         e.trajectory.meta["diverged_at"] = e.step
         return e.trajectory
@@ -434,37 +457,48 @@ def q1_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
     out: dict[int, dict[int, Trajectory]] = {}
     twin = registered_regimes()[ex.regime].batch_twin
     grid_ex = replace(ex, regime=twin, batch="") if twin else ex
+    missing: list[NotCached] = []  # a read-only getter's misses: every d's next run is named at once
     for d in ex.ladder:
-        cfg = base_config(grid_ex, d=d)
-        budget = paper_hyper(d).m * paper_hyper(d).steps
-        best = np.full(ex.seeds, np.inf)
-        stale, rows = 0, {}
-        for m in batch_grid(d):
-            found = best[np.isfinite(best)]
-            cap = min(budget, 2 * float(found.max())) if found.size else budget
-            steps = max(1, min(math.ceil(cap / m), THRESHOLDS.q1_max_horizon * paper_hyper(d).steps))
-            # once every seed has a least n, past n_best samples none can improve: the run stops there
-            # (at a snapshot of its own grid, so every T_ε it reads is the one the whole run would read)
-            settled = math.ceil(float(best.max()) / m) if np.isfinite(best).all() else 0
-            run_cfg = cfg.replace(
-                m=m,
-                steps=steps,
-                snapshots=101,
-                stop_error=THRESHOLDS.eps,
-                stop_step=settled if settled < steps else 0,
-                test_size=THRESHOLDS.q1_test_size,
-            )
-            rows[m] = traj = get(run_cfg)
-            n = samples_to_eps(traj)
-            improved = n < best
-            best = np.minimum(best, n)
-            if not np.isfinite(best).any():
-                continue  # nothing learnt yet: keep descending (smaller m, more steps for the budget)
-            stale = 0 if improved.any() else stale + 1
-            if stale >= 2:
-                break
-        out[d] = rows
+        try:
+            out[d] = _q1_search(grid_ex, d, get)
+        except NotCached as e:
+            missing.append(e)
+    if missing:
+        raise NotCached.join(missing)
     return out
+
+
+def _q1_search(grid_ex: Example, d: int, get: Get) -> dict[int, Trajectory]:
+    """`q1_grid`'s descent over the batch grid at one d."""
+    cfg = base_config(grid_ex, d=d)
+    budget = paper_hyper(d).m * paper_hyper(d).steps
+    best = np.full(grid_ex.seeds, np.inf)
+    stale, rows = 0, {}
+    for m in batch_grid(d):
+        found = best[np.isfinite(best)]
+        cap = min(budget, 2 * float(found.max())) if found.size else budget
+        steps = max(1, min(math.ceil(cap / m), THRESHOLDS.q1_max_horizon * paper_hyper(d).steps))
+        # once every seed has a least n, past n_best samples none can improve: the run stops there
+        # (at a snapshot of its own grid, so every T_ε it reads is the one the whole run would read)
+        settled = math.ceil(float(best.max()) / m) if np.isfinite(best).all() else 0
+        run_cfg = cfg.replace(
+            m=m,
+            steps=steps,
+            snapshots=101,
+            stop_error=THRESHOLDS.eps,
+            stop_step=settled if settled < steps else 0,
+            test_size=THRESHOLDS.q1_test_size,
+        )
+        rows[m] = traj = get(run_cfg)
+        n = samples_to_eps(traj)
+        improved = n < best
+        best = np.minimum(best, n)
+        if not np.isfinite(best).any():
+            continue  # nothing learnt yet: keep descending (smaller m, more steps for the budget)
+        stale = 0 if improved.any() else stale + 1
+        if stale >= 2:
+            break
+    return rows
 
 
 def claim_trajectory(claim: Claim, ex: Example, get: Get) -> Trajectory:
@@ -475,10 +509,10 @@ def claim_trajectory(claim: Claim, ex: Example, get: Get) -> Trajectory:
     if any(VARIANTS[v].proxy for v in claim.variants):
         return get(proxy_run(ex))
     cfg = within_horizon(bundle(ex), claim)
-    traj = get(cfg)
-    if claim.every_step_window > 0:
-        traj = with_prefix_snapshots(traj, get(every_step_prefix(cfg, claim.every_step_window)))
-    return traj
+    if claim.every_step_window <= 0:
+        return get(cfg)
+    runs = gather(get, {"whole": cfg, "prefix": every_step_prefix(cfg, claim.every_step_window)})
+    return with_prefix_snapshots(runs["whole"], runs["prefix"])
 
 
 def evaluate(claim: Claim, ex: Example, get: Get, design: SprtDesign | None = None) -> Verdict:
@@ -573,11 +607,9 @@ def stacked_getter(get: Get, sizes: list[int]) -> Get:
     def get_stacked(cfg: RunConfig) -> Trajectory:
         if cfg.seeds != sum(sizes):
             raise ValueError(f"stacked_getter serves {sum(sizes)} seeds, asked for {cfg.seeds}")
-        parts, seed = [], cfg.seed
-        for size in sizes:
-            parts.append(get(cfg.replace(seed=seed, seeds=size)))
-            seed += size
-        return stack_seeds(cfg, parts)
+        starts = [cfg.seed + sum(sizes[:i]) for i in range(len(sizes))]
+        parts = gather(get, {i: cfg.replace(seed=s, seeds=n) for i, (s, n) in enumerate(zip(starts, sizes))})
+        return stack_seeds(cfg, list(parts.values()))
 
     return get_stacked
 
@@ -603,13 +635,13 @@ def check_seeds(claim: Claim, ex: Example, get: Get) -> Verdict:
     if claim.needs == "run":
         return claim.check(claim_trajectory(claim, ex, get))
     if claim.needs == "ladder":
-        return claim.check({d: get(within_horizon(base_config(ex, d=d), claim)) for d in ex.ladder})
+        return claim.check(gather(get, {d: within_horizon(base_config(ex, d=d), claim) for d in ex.ladder}))
     if claim.needs == "gradient":
-        return claim.check({k: get(c) for k, c in gradient_configs(ex).items()})
+        return claim.check(gather(get, gradient_configs(ex)))
     if claim.needs == "batch_grid":
         return claim.check(q1_grid(ex, get))
     if claim.needs in FAMILIES:
-        return claim.check({k: family_member(get, cfg) for k, cfg in family_configs(ex, claim.needs).items()})
+        return claim.check(gather(lambda cfg: family_member(get, cfg), family_configs(ex, claim.needs)))
     raise ValueError(f"claim {claim.id}: unknown needs {claim.needs!r}")
 
 

@@ -18,6 +18,13 @@ Options:
                          stands beside `paper` in the report)
   --claims C1,C9         certify only these claims
   --strict-baseline      a verdict the baseline has no entry for fails the run (default: reported as new)
+  --xorcert-cache DIR    the trajectory cache (default $XORCERT_CACHE, else .xorcert-cache under the rootdir)
+  --require-cached       only read the cache: a run that would simulate fails its item, naming the missing keys
+  --shard I/N            run the I-th of N shards of the items (1 ≤ I ≤ N), each writing its own
+                         certificate; `python -m reports merge` joins them (the family N of the gate is
+                         counted over all shards)
+  --xorcert-plan PATH    plan instead of certify: read the cache only and write to PATH the runs the
+                         certification asks for next and the cache lacks (`python -m lemmas plan` runs this)
 
 Regimes registered in a conftest.py (`@simulator.regime("name")`) or through the
 `xorcert.regimes` entry point group are certified like the built-in ones. Nothing here imports
@@ -60,6 +67,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="certify only these registered regimes (python -m lemmas list shows them)",
     )
     group.addoption("--claims", dest="xorcert_claims", default=None, metavar="C1,C9", help="certify only these claims")
+    group.addoption(
+        "--xorcert-cache",
+        dest="xorcert_cache",
+        default=None,
+        metavar="DIR",
+        help="the trajectory cache (default: $XORCERT_CACHE, else .xorcert-cache under the rootdir)",
+    )
+    group.addoption(
+        "--require-cached",
+        dest="xorcert_require_cached",
+        action="store_true",
+        default=False,
+        help="only read the trajectory cache: an item that would simulate fails, naming the missing keys "
+        "(after `python -m simulator sweep`)",
+    )
+    group.addoption(
+        "--shard",
+        dest="xorcert_shard",
+        default=None,
+        metavar="I/N",
+        help="run only the I-th of N shards of the collected items (merge the shards' certificates with "
+        "`python -m reports merge`)",
+    )
+    group.addoption(
+        "--xorcert-plan",
+        dest="xorcert_plan",
+        default=None,
+        metavar="PATH",
+        help="plan, don't certify: write the runs the certification asks for and the cache lacks to PATH "
+        "(used by `python -m lemmas plan`)",
+    )
     group.addoption(
         "--strict-baseline",
         dest="xorcert_strict_baseline",
@@ -116,6 +154,9 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 f"--{what}s: unknown {what}(s) {', '.join(unknown)}; registered: {', '.join(known)}"
             )
+    shard(config)  # a malformed --shard is refused here
+    if config.getoption("xorcert_plan", default=None) and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(PlanCollector(Path(config.getoption("xorcert_plan"))), "xorcert-plan")
     if config.getoption("xorcert_collect", default=False) or config.getoption("xorcert_regimes", default=None):
         prof = certify_profile(config)  # a certification run: its regimes must build (no simulation yet)
         for regime in selected_regimes(config):
@@ -201,21 +242,77 @@ DECISIONS = pytest.StashKey[int]()  # the run's decisions: the family of the gat
 
 @pytest.hookimpl(trylast=True)  # after -k/-m deselection
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A trend test with no trend item to run (a profile without a trend ladder, or --claims/--regimes
-    that select none) is deselected rather than shown as a skipped empty parameter set. Counts the run's
-    decisions (certification items × the profile's most examples per item), the N of `lemmas.plan.confirm`."""
+    """Deselects: a trend test with no trend item to run (a profile without a trend ladder, or --claims/
+    --regimes that select none) rather than showing a skipped empty parameter set; in plan mode every item
+    but the certification's, each (claim, regime) once; under --shard I/N all but every N-th item from the
+    I-th. Counts the run's decisions (certification items × the profile's most examples per item), the N of
+    `lemmas.plan.confirm`, before the shards are dealt: a shard decides as the whole run would."""
     prof = certify_profile(config)
-    cells = sum(getattr(getattr(it, "function", None), "xorcert_certification", False) for it in items)
+    drop: list[pytest.Item] = []
+    planning = bool(config.getoption("xorcert_plan", default=None))
+    seen: set[tuple[bool, str]] = set()
+    for it in items:
+        fn = getattr(it, "function", None)
+        trend = bool(getattr(fn, "xorcert_trend", False))
+        if trend and not isinstance(getattr(getattr(it, "callspec", None), "params", {}).get("cid"), str):
+            drop.append(it)  # the empty parametrization
+        elif planning:
+            kind = (trend, getattr(getattr(it, "callspec", None), "id", ""))
+            if not (trend or getattr(fn, "xorcert_certification", False)) or kind in seen:
+                drop.append(it)
+            seen.add(kind)
+    gone = set(map(id, drop))
+    kept = [it for it in items if id(it) not in gone]
+    cells = sum(getattr(getattr(it, "function", None), "xorcert_certification", False) for it in kept)
     config.stash[DECISIONS] = max(1, cells * max(prof.max_examples, prof.ladder_examples))
-    empty = [
-        it
-        for it in items
-        if getattr(getattr(it, "function", None), "xorcert_trend", False)
-        and not isinstance(getattr(getattr(it, "callspec", None), "params", {}).get("cid"), str)
-    ]
-    if empty:
-        config.hook.pytest_deselected(items=empty)
-        items[:] = [it for it in items if it not in empty]
+    which = shard(config)
+    if which is not None:
+        i, n = which
+        drop += [it for k, it in enumerate(kept) if k % n != i - 1]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        gone = set(map(id, drop))
+        items[:] = [it for it in items if id(it) not in gone]
+
+
+def shard(config: pytest.Config) -> tuple[int, int] | None:
+    """(I, N) of --shard I/N (None without it); a usage error unless 1 ≤ I ≤ N."""
+    text = config.getoption("xorcert_shard", default=None)
+    if text is None:
+        return None
+    try:
+        i, n = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        raise pytest.UsageError(f"--shard {text!r}: expected I/N with integers, e.g. 1/4") from None
+    if not 1 <= i <= n:
+        raise pytest.UsageError(f"--shard {text!r}: need 1 ≤ I ≤ N, e.g. 1/4 … 4/4")
+    return i, n
+
+
+MISSING_PROPERTY = "xorcert_missing"  # plan mode: the runs an example asked for that the cache lacks
+
+
+class PlanCollector:
+    """Plan mode, on the controller: gathers the runs the items asked for and the cache lacks, and writes
+    them to the --xorcert-plan path at the end of the session ({"requests": [{key, config, by}]})."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.requests: dict[str, dict[str, Any]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name != MISSING_PROPERTY or not isinstance(value, dict):
+                continue
+            for key, cfg in zip(value["keys"], value["configs"]):
+                entry = self.requests.setdefault(key, {"key": key, "config": cfg, "by": []})
+                if value["item"] not in entry["by"]:
+                    entry["by"].append(value["item"])
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from reports.files import write_json_atomic
+
+        write_json_atomic(self.path, {"schema": "xorcert-requests/1", "requests": list(self.requests.values())})
 
 
 def _check_builds(regime: str, prof: Profile) -> None:
@@ -247,11 +344,20 @@ def trajectory_cache(pytestconfig: pytest.Config) -> Any:
 
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-    root = default_root()
+    given = pytestconfig.getoption("xorcert_cache", default=None)
+    root = Path(given) if given else default_root()
     return TrajectoryCache(root if root.is_absolute() else pytestconfig.rootpath / root)
 
 
+def reads_only(config: pytest.Config) -> bool:
+    """--require-cached or --xorcert-plan: the certification reads the cache and never simulates."""
+    return bool(
+        config.getoption("xorcert_require_cached", default=False) or config.getoption("xorcert_plan", default=None)
+    )
+
+
 @pytest.fixture(scope="session")
-def trajectories(trajectory_cache: Any) -> Callable[[Any], Any]:
-    """get(cfg) -> Trajectory, computed once per content key across all workers."""
-    return trajectory_cache.get_or_run
+def trajectories(trajectory_cache: Any, pytestconfig: pytest.Config) -> Callable[[Any], Any]:
+    """get(cfg) -> Trajectory, computed once per content key across all workers (read-only, raising
+    simulator.cache.NotCached for a missing run, under --require-cached and --xorcert-plan)."""
+    return trajectory_cache.require if reads_only(pytestconfig) else trajectory_cache.get_or_run

@@ -2,7 +2,7 @@
 
 python -m reports build  certificate.json -o index.html [--baseline reports/baseline.json] [--previous old.json]
 python -m reports diff   old.json new.json            (old may also be a baseline.json)
-python -m reports merge  shard1.json shard2.json … -o merged.json
+python -m reports merge  shard1.json shard2.json … -o merged.json [--baseline reports/baseline.json]
 """
 
 from __future__ import annotations
@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     m.add_argument("certificates", type=Path, nargs="+", help="the shards' certificate.json files")
     m.add_argument("-o", "--output", type=Path, required=True, help="the merged certificate")
+    m.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="then gate the merged certificate against this baseline, as a whole run would: print its table "
+        "and exit 1 when a verdict flipped",
+    )
 
     return p
 
@@ -122,6 +129,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    base = baseline_mod.load(args.baseline) if args.baseline is not None else None  # refused before any write
     certs = [certmod.load(p) for p in args.certificates]
     try:
         merged = certmod.merge(certs, [str(p) for p in args.certificates])
@@ -133,7 +141,12 @@ def _merge(args: argparse.Namespace) -> int:
         print(f"warning: the shards differ in {k}: {merged['env'][k]}", file=sys.stderr)
     state = "complete" if merged["complete"] else "INCOMPLETE"
     print(f"merged {len(certs)} certificates ({len(merged['entries'])} examples, {state}) into {out}")
-    return 0
+    if base is None:
+        return 0
+    diff = baseline_diff(merged, base, against=f"{args.baseline} (profile {merged.get('profile')})")
+    for line in format_diff(diff, limit=200):
+        print(line)
+    return 1 if diff.flips else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,8 @@ Layout of the root folder, per key `K` (files follow the umask, like any file th
     K.npz    the trajectory (Trajectory.save, through simulator.files.atomic_write)
     K.json   a sidecar for humans: config, code version, creation time, wall time (atomic_write too)
     K.lock   the per-key lock file (fcntl.flock); never deleted; holds the pid of its last holder
+    K.diverged.npz   a run that diverged, published by a sweep job (`publish`): what was recorded
+             before the non-finite step; `require` raises SimulationDiverged with it, as the run would
 
 Concurrency: a reader that finds `K.npz` loads it without locking (os.replace makes
 the file appear whole or not at all). Otherwise it takes the exclusive lock on
@@ -64,6 +66,7 @@ from .config import RunConfig
 from .files import atomic_write
 from .laws import get_law
 from .memory import check_memory
+from .recorder import SimulationDiverged
 from .trajectory import Trajectory, TrajectoryFileError
 
 ENV_ROOT = "XORCERT_CACHE"
@@ -91,6 +94,46 @@ class CorruptCacheEntry(UserWarning):
 
 class CacheNotStored(UserWarning):
     """Something could not be written to the cache (read-only folder, disk full, …); the run is still returned."""
+
+
+class NotCached(LookupError):
+    """Runs a read-only getter was asked for and the cache does not hold (`TrajectoryCache.require`).
+
+    `configs`: the missing runs' configs; `keys`: their cache keys, in the same order. `gather` raises
+    one NotCached for all the runs of a group that are missing, so a planner sees them at once."""
+
+    def __init__(self, configs: list[RunConfig], keys: list[str]):
+        self.configs, self.keys = list(configs), list(keys)
+        shown = ", ".join(f"{k[:12]} ({_describe(c)})" for k, c in zip(self.keys[:5], self.configs[:5]))
+        more = f" and {len(self.keys) - 5} more" if len(self.keys) > 5 else ""
+        super().__init__(f"{len(self.keys)} run(s) not in the cache: {shown}{more}")
+
+    @classmethod
+    def join(cls, errors: list[NotCached]) -> NotCached:
+        """One NotCached naming the runs of all of `errors` (each key once)."""
+        seen: dict[str, RunConfig] = {}
+        for e in errors:
+            for cfg, key in zip(e.configs, e.keys):
+                seen.setdefault(key, cfg)
+        return cls(list(seen.values()), list(seen))
+
+
+def _describe(cfg: RunConfig) -> str:
+    return f"d={cfg.d}, p={cfg.p}, m={cfg.m}, {cfg.steps} steps, seeds {cfg.seed}..{cfg.seed + cfg.seeds - 1}"
+
+
+def gather(get: Callable[[RunConfig], Trajectory], configs: Any) -> dict[Any, Trajectory]:
+    """{name: get(cfg)} for a mapping of configs; with a read-only getter, every missing run of the
+    group is named by one NotCached (a plain getter never raises it: the same as a dict comprehension)."""
+    out, missing = {}, []
+    for name, cfg in configs.items():
+        try:
+            out[name] = get(cfg)
+        except NotCached as e:
+            missing.append(e)
+    if missing:
+        raise NotCached.join(missing)
+    return out
 
 
 @dataclass(frozen=True)
@@ -191,6 +234,23 @@ class TrajectoryCache:
     def _lock_path(self, key: str) -> Path:
         return self.root / f"{key}.lock"
 
+    def diverged_path(self, cfg: RunConfig) -> Path:
+        """Where a sweep job publishes cfg's run when it diverges (`publish`)."""
+        return self.root / f"{self.key(cfg)}.diverged.npz"
+
+    def _raise_if_diverged(self, cfg: RunConfig) -> None:
+        """Raise SimulationDiverged, as running cfg would, when a job published that it diverges."""
+        try:
+            part = Trajectory.load(self.diverged_path(cfg))
+        except (OSError, TrajectoryFileError):
+            return
+        if resolved_dict(part.config) != resolved_dict(cfg):
+            return
+        meta = part.meta.get("diverged") or {}
+        raise SimulationDiverged(
+            int(meta.get("step", part.steps)), str(meta.get("variant", "?")), int(meta.get("seed", -1)), part
+        )
+
     # ------------------------------------------------------------------ access
     def get(self, cfg: RunConfig) -> Trajectory | None:
         """The stored trajectory of cfg, or None when there is none or it cannot be read."""
@@ -198,6 +258,50 @@ class TrajectoryCache:
             return self._load(cfg, self.path_for(cfg))
         except (OSError, TrajectoryFileError):
             return None
+
+    def require(self, cfg: RunConfig) -> Trajectory:
+        """cfg's stored trajectory (or the stored whole run serving a stopped one, as `fetch`); NotCached
+        naming the key when there is none that reads whole. Never simulates, never locks, never writes."""
+        path = self.path_for(cfg)
+        try:
+            return self._load(cfg, path)
+        except (OSError, TrajectoryFileError):
+            pass
+        if cfg.stop_phases > 0:
+            with contextlib.suppress(OSError, TrajectoryFileError):
+                return self._load(cfg.replace(stop_phases=0.0), self.path_for(cfg.replace(stop_phases=0.0)))
+        self._raise_if_diverged(cfg)
+        raise NotCached([cfg], [path.stem])
+
+    def publish(self, cfg: RunConfig, progress: Progress | None = None) -> bool:
+        """Compute cfg's run and publish it, without the per-key lock: for a writer that is the only one
+        of its key (a sweep's plan gives every key to one job), on filesystems whose locks cannot be
+        trusted (NFS). The entry appears whole or not at all (written to a temporary file in the same
+        folder, then renamed over, which is atomic on NFS too). A run that diverges is published as
+        what it recorded before (`K.diverged.npz`), so that `require` answers as the run would. False
+        when the entry was already there (nothing computed); a run that raises otherwise or cannot be
+        stored raises (OSError)."""
+        path = self.path_for(cfg)
+        try:
+            self._load(cfg, path)
+            return False
+        except (OSError, TrajectoryFileError):
+            pass
+        if self.diverged_path(cfg).is_file():
+            return False
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_temporaries(path)
+        try:
+            traj = self._compute(cfg, progress)
+        except SimulationDiverged as e:
+            where = {"step": e.step, "variant": e.variant, "seed": e.seed}
+            dataclasses.replace(e.trajectory, meta={**e.trajectory.meta, "diverged": where}).save(
+                self.diverged_path(cfg)
+            )
+            return True
+        traj.save(path)
+        self._write_sidecar(path.stem, cfg, traj)
+        return True
 
     def get_or_run(self, cfg: RunConfig, progress: Progress | None = None) -> Trajectory:
         """cfg's trajectory from the store, or run it (once across processes) and store it (see `fetch`)."""

@@ -1,8 +1,12 @@
-"""`python -m simulator`: run one configuration to a file, or show what a file holds.
+"""`python -m simulator`: run one configuration to a file, show what a file holds, or sweep a plan.
 
     python -m simulator run --regime paper --d 256 --seeds 4 --out run.npz
     python -m simulator run --regime custom --d 32 --p 16 --m 64 --eta 0.1 --theta 0.01 --steps 500 --out r.npz
     python -m simulator show run.npz
+    python -m simulator sweep plan.json --executor slurm --cache-dir /shared/xorcert-cache --partition gpu
+
+`sweep` computes the runs of a plan (`python -m lemmas plan`) into a cache as a submitit job
+array (simulator/sweep.py); it is resumable and exits 1 when a job failed, naming its undone keys.
 
 `run` builds the config with `simulator.build_regime(name, d, …)` (any registered regime,
 built-in or the user's: docs/SPEC.md §5) and then applies the overrides; every RunConfig
@@ -287,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
-    sub = parser.add_subparsers(dest="command", metavar="{run,show}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,show,sweep}")
     run_p = sub.add_parser(
         "run",
         allow_abbrev=False,
@@ -378,7 +382,97 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit status 2 if a file is missing or damaged.",
     )
     show_p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="trajectory .npz files")
+    _add_sweep(sub)
     return parser
+
+
+def _add_sweep(sub: Any) -> None:
+    sw = sub.add_parser(
+        "sweep",
+        allow_abbrev=False,
+        help="compute a plan's runs into a cache as a job array (SLURM or local, through submitit)",
+        description="Compute the runs of a plan written by `python -m lemmas plan` into the trajectory cache "
+        "--cache-dir, as one submitit job array: on SLURM (sbatch) or as subprocesses of this machine "
+        "(--executor local). Runs already cached are skipped, so rerunning the same command after a "
+        "failure or a kill computes only what is missing. A job publishes each run whole or not at "
+        "all, without locks (every key is in one job of the plan: safe on NFS). Progress shows jobs "
+        "done / running / failed; a failed job is reported with the end of its stderr and the keys it "
+        "left undone. Then `pytest --hypothesis-profile P --xorcert-cache DIR --require-cached` only "
+        "reads. Exit status: 0 every run cached, 1 a job failed, 2 bad input (nothing submitted).",
+    )
+    sw.add_argument("plan", type=Path, help="plan.json from `python -m lemmas plan`")
+    sw.add_argument(
+        "--cache-dir", type=Path, required=True, help="the trajectory cache to fill (shared with the nodes on SLURM)"
+    )
+    sw.add_argument(
+        "--executor",
+        choices=("local", "slurm", "auto"),
+        default="auto",
+        help="slurm: sbatch job array; local: subprocesses here; auto: SLURM where srun exists, else local",
+    )
+    sw.add_argument("--partition", default=None, help="SLURM partition")
+    sw.add_argument("--gpus-per-task", type=_integer, default=0, help="GPUs per job (SLURM; default 0)")
+    sw.add_argument("--cpus-per-task", type=_integer, default=1, help="CPUs and torch threads per job (default 1)")
+    sw.add_argument("--timeout-min", type=_integer, default=60, help="time limit per job in minutes (default 60)")
+    sw.add_argument(
+        "--array-parallelism",
+        type=_integer,
+        default=0,
+        help="at most this many jobs at once (default: SLURM's limit; local: cores / cpus-per-task)",
+    )
+    sw.add_argument("--mem-gb", type=float, default=None, help="memory per job in GB (default: the cluster's)")
+    sw.add_argument("--log-dir", type=Path, default=None, help="submitit's logs (default: CACHE_DIR/sweep-logs)")
+    sw.add_argument("--poll", type=float, default=5.0, help="seconds between progress lines (default 5)")
+
+
+def cmd_sweep(ns: argparse.Namespace) -> int:
+    """`sweep`: check the plan, the executor and the cache folder, then run the jobs."""
+    from .sweep import (
+        PlanError,
+        SweepError,
+        SweepOptions,
+        check_cache_dir,
+        format_failures,
+        load_plan,
+        make_executor,
+        sweep,
+    )
+
+    for name in ("gpus_per_task", "timeout_min", "array_parallelism", "cpus_per_task"):
+        low = 1 if name in ("timeout_min", "cpus_per_task") else 0
+        if getattr(ns, name) < low:
+            return _error(f"--{name.replace('_', '-')} must be ≥ {low}, got {getattr(ns, name)}")
+    if ns.mem_gb is not None and not ns.mem_gb > 0:
+        return _error(f"--mem-gb must be > 0, got {ns.mem_gb}")
+    if not ns.poll > 0:
+        return _error(f"--poll must be > 0 seconds, got {ns.poll}")
+    opts = SweepOptions(
+        executor=ns.executor,
+        partition=ns.partition,
+        gpus_per_task=ns.gpus_per_task,
+        cpus_per_task=ns.cpus_per_task,
+        timeout_min=ns.timeout_min,
+        array_parallelism=ns.array_parallelism,
+        mem_gb=ns.mem_gb,
+        log_dir=ns.log_dir,
+        poll_s=ns.poll,
+    )
+    try:
+        plan = load_plan(ns.plan)
+        check_cache_dir(ns.cache_dir)
+        make_executor(opts, ns.log_dir or ns.cache_dir / "sweep-logs")  # refuses before anything is submitted
+        outcome = sweep(plan, ns.cache_dir, opts, say=lambda line: print(line, file=sys.stderr, flush=True))
+    except (PlanError, SweepError) as e:
+        return _error(str(e))
+    if outcome.ok:
+        print(f"sweep: every run of {ns.plan} is in {ns.cache_dir}", file=sys.stderr)
+        return EXIT_OK
+    format_failures(outcome)
+    print(
+        f"error: {len(outcome.failed)} job(s) failed; run the same command again to compute what they left undone",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
 
 
 # ---------------------------------------------------------------------------------- run
@@ -612,6 +706,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return cmd_run(ns) if ns.command == "run" else cmd_show(ns)
+        return {"run": cmd_run, "show": cmd_show, "sweep": cmd_sweep}[ns.command](ns)
     except KeyboardInterrupt:
         return _error("interrupted; no file written", EXIT_INTERRUPTED)

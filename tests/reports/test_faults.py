@@ -248,7 +248,7 @@ def test_a_read_only_folder_is_named_before_any_test(tmp_path: Path, monkeypatch
         (
             ("--hypothesis-profile", "nosuch"),
             "ERROR: --hypothesis-profile 'nosuch' is not a profile of xorcert; "
-            "choose one of quick, certify, certify-gpu, hunt",
+            "choose one of quick, certify, certify-gpu, certify-large, hunt",
         ),
         (
             ("--baseline", "{tmp}/bl.json"),

@@ -85,7 +85,7 @@ def test_a_recorded_cell_is_gated(repo: pytest.Pytester) -> None:
         (("--regimes", ","), "*--regimes is empty*"),
         (
             ("--hypothesis-profile", "nosuch"),
-            "*not a profile of xorcert; choose one of quick, certify, certify-gpu, hunt*",
+            "*not a profile of xorcert; choose one of quick, certify, certify-gpu, certify-large, hunt*",
         ),
     ],
 )

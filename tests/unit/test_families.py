@@ -120,6 +120,7 @@ def test_a_diverged_member_fails_every_claim_on_every_seed():
     from types import SimpleNamespace
 
     from lemmas.plan import family_member
+    from simulator import paper
     from simulator.engine import SimulationDiverged
 
     partial = SimpleNamespace(meta={}, config=SimpleNamespace(seeds=8))
@@ -127,7 +128,7 @@ def test_a_diverged_member_fails_every_claim_on_every_seed():
     def get(cfg):
         raise SimulationDiverged(17, "logistic", 3, partial)
 
-    member = family_member(get, None)
+    member = family_member(get, paper(8))  # its every-step prefix is asked for with it (one NotCached for both)
     assert member is partial and member.meta["diverged_at"] == 17
     got = families.cells({8.0: member}, IDS)
     assert all(c.status == "fails" and c.fails == c.evaluated == 8 for c in got.values())

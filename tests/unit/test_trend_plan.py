@@ -83,7 +83,7 @@ def test_violation_that_shrinks_vanishes_and_reads_the_plan_runs():
 
 def test_trend_claims_and_profiles():
     assert [c.id for c in trend_claims()] == ["C1", "C3", "C4", "C5", "C6"]
-    for name in ("quick", "certify", "certify-gpu"):  # a fit over ≥ trend_min_rungs rungs spanning ≥ 8×
+    for name in ("quick", "certify", "certify-gpu", "certify-large"):  # ≥ trend_min_rungs rungs spanning ≥ 8×
         ladder = PROFILES[name].trend_ladder
         assert len(ladder) >= THRESHOLDS.trend_min_rungs and list(ladder) == sorted(set(ladder))
         assert ladder[-1] >= 8 * ladder[0]
