@@ -159,13 +159,12 @@ def _add_plan(sub: Any) -> None:
     pl = sub.add_parser(
         "plan",
         help="list the runs a certification will ask for, as jobs for `python -m simulator sweep`",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the certification of --profile in plan mode (pytest, reading the cache only) and "
         "write the runs it asks for and the cache lacks, with their cost, split into jobs of balanced "
         "cost. One plan is one round of the adaptive certification: sweep it, then plan again until "
         "the plan is empty; then `pytest --hypothesis-profile P --xorcert-cache DIR --require-cached` "
         "only reads. Arguments after `--` go to pytest (default: --xorcert; give the same test paths "
-        "and options as the certification, e.g. -- tests/claims).\n"
+        "and options as the certification, e.g. -- tests/claims). "
         "Exit status: 0 planned (also when nothing is left to run), 2 bad input or not plannable.",
     )
     fixed = [name for name, prof in PROFILES.items() if prof.derandomize]  # a plan lists what a rerun will draw
