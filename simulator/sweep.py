@@ -240,7 +240,7 @@ def sweep(
             submitted.append(job)
             running.append(job)
         finished = [j for j in submitted if j.done()]
-        failed = [j for j in finished if j.state not in ("DONE", "COMPLETED", "FINISHED")]
+        failed = [j for j in finished if _failed(j)]
         line = (
             f"sweep: {len(finished) - len(failed)}/{len(args)} jobs done, {len(running)} running, "
             f"{len(failed)} failed; {published(plan, cache)}/{len(plan.runs)} runs cached"
@@ -270,6 +270,14 @@ def sweep(
             {"job": str(job.job_id), "error": error or "left runs undone", "stderr": stderr, "undone": keys}
         )
     return out
+
+
+def _failed(job: Any) -> bool:
+    """A finished job that raised, or that died without a result (killed, out of memory, time limit)."""
+    try:
+        return job.exception() is not None
+    except Exception:  # noqa: BLE001 - submitit raises when there is no result to read: the job died
+        return True
 
 
 def format_failures(out: Outcome, stream: Any = None) -> None:

@@ -211,6 +211,7 @@ def test_a_failed_job_is_reported_with_its_undone_keys(tmp_path: Path) -> None:
     )
     assert res.returncode == 1
     assert "1 job(s) failed" in res.stderr and f"undone: {key[:12]}" in res.stderr, res.stderr
+    assert "jobs done, 0 running, 1 failed" in res.stderr  # the progress counts it too
     assert "MemoryBudgetError" in res.stderr and keys(cache.root) == {cache.key(fine)}
 
 
