@@ -59,7 +59,7 @@ from hypothesis import strategies as st
 from lemmas.base import FAILS, FAMILIES, THRESHOLDS, registry
 from lemmas.hunt import Counterexample, observe, profile_settings
 from lemmas.plan import Example, Profile, confirm, contradicts, evaluate, regime_imports, with_ladder
-from lemmas.pytest_plugin import MISSING_PROPERTY
+from lemmas.pytest_plugin import MISSING_PROPERTY, planning
 from lemmas.trends import trend_item
 from reports.baseline import expected_for, expected_statuses, expected_trend
 from reports.baseline import load as load_baseline
@@ -162,7 +162,7 @@ def test_claim(
     imports = regime_imports(regime)
     verdicts: list[dict[str, Any]] = []
     unexpected: list[dict[str, Any]] = []  # examples the baseline has no verdict for
-    planning = bool(pytestconfig.getoption("xorcert_plan", default=None))  # misses are recorded, not raised
+    plan_mode = planning(pytestconfig)  # misses are recorded, not raised
 
     @given(ex=examples(claim.needs, regime, prof))
     def check_example(ex: Example) -> None:
@@ -175,7 +175,7 @@ def test_claim(
                 confirmation = confirm(claim, ex, trajectories, verdict, str(expected), decisions(pytestconfig))
                 verdict = confirmation.verdict
         except NotCached as missing:
-            if not planning:
+            if not plan_mode:
                 raise
             record_property(MISSING_PROPERTY, _missing(missing, f"{cid}-{regime}"))
             return
@@ -253,7 +253,7 @@ def test_trend(
     try:
         trend = trend_item(registry()[cid], regime, prof.trend_ladder, prof.seeds, trajectories)
     except NotCached as missing:
-        if pytestconfig.getoption("xorcert_plan", default=None):
+        if planning(pytestconfig):
             record_property(MISSING_PROPERTY, _missing(missing, f"{cid}-{regime}-trend"))
             return
         pytest.fail(_require_message(missing), pytrace=False)

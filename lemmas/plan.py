@@ -38,7 +38,7 @@ from lemmas.c02_signal_finding import drift_constant, t1_prediction
 from lemmas.families import member_width
 from lemmas.sequential import SprtDesign, example_verdict
 from simulator import RunConfig, Trajectory, build_regime, paper_hyper, registered_regimes
-from simulator.cache import NotCached, gather
+from simulator.cache import gather
 from simulator.config import VARIANTS, frozen_variant, proxy_variant
 from simulator.population import TEST_FIELDS
 from simulator.recorder import SimulationDiverged
@@ -454,18 +454,10 @@ def q1_grid(ex: Example, get: Get) -> dict[int, dict[int, Trajectory]]:
     A regime with a `batch_twin` (its runs are the twin's once m is overridden) searches the
     twin's grid, so both share the cache entries.
     """
-    out: dict[int, dict[int, Trajectory]] = {}
     twin = registered_regimes()[ex.regime].batch_twin
     grid_ex = replace(ex, regime=twin, batch="") if twin else ex
-    missing: list[NotCached] = []  # a read-only getter's misses: every d's next run is named at once
-    for d in ex.ladder:
-        try:
-            out[d] = _q1_search(grid_ex, d, get)
-        except NotCached as e:
-            missing.append(e)
-    if missing:
-        raise NotCached.join(missing)
-    return out
+    # a read-only getter's misses: every d's next run is named at once
+    return gather(lambda d: _q1_search(grid_ex, d, get), {d: d for d in ex.ladder})
 
 
 def _q1_search(grid_ex: Example, d: int, get: Get) -> dict[int, Trajectory]:

@@ -249,14 +249,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     `lemmas.plan.confirm`, before the shards are dealt: a shard decides as the whole run would."""
     prof = certify_profile(config)
     drop: list[pytest.Item] = []
-    planning = bool(config.getoption("xorcert_plan", default=None))
+    plan_mode = planning(config)
     seen: set[tuple[bool, str]] = set()
     for it in items:
         fn = getattr(it, "function", None)
         trend = bool(getattr(fn, "xorcert_trend", False))
         if trend and not isinstance(getattr(getattr(it, "callspec", None), "params", {}).get("cid"), str):
             drop.append(it)  # the empty parametrization
-        elif planning:
+        elif plan_mode:
             kind = (trend, getattr(getattr(it, "callspec", None), "id", ""))
             if not (trend or getattr(fn, "xorcert_certification", False)) or kind in seen:
                 drop.append(it)
@@ -349,11 +349,14 @@ def trajectory_cache(pytestconfig: pytest.Config) -> Any:
     return TrajectoryCache(root if root.is_absolute() else pytestconfig.rootpath / root)
 
 
+def planning(config: pytest.Config) -> bool:
+    """--xorcert-plan: the items record the runs they lack instead of deciding."""
+    return bool(config.getoption("xorcert_plan", default=None))
+
+
 def reads_only(config: pytest.Config) -> bool:
     """--require-cached or --xorcert-plan: the certification reads the cache and never simulates."""
-    return bool(
-        config.getoption("xorcert_require_cached", default=False) or config.getoption("xorcert_plan", default=None)
-    )
+    return bool(config.getoption("xorcert_require_cached", default=False)) or planning(config)
 
 
 @pytest.fixture(scope="session")

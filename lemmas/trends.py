@@ -261,24 +261,19 @@ def trend_item(claim: Claim, regime: str, ladder: Sequence[int], seeds: int, get
     on the run its per-run verdict reads at that d (`lemmas.plan.claim_trajectory` of
     `Example(regime, d, seeds=seeds, seed=seed)`, through `get`)."""
     from lemmas.plan import Example, base_config, claim_trajectory
-    from simulator.cache import NotCached
+    from simulator.cache import gather
 
-    if claim.violation is None:
+    violation = claim.violation
+    if violation is None:
         raise ValueError(f"claim {claim.id} has no violation statistic (Claim.violation): no trend reading")
     _check_ladder(list(ladder), THRESHOLDS.trend_min_rungs)
-    stats: dict[int, np.ndarray] = {}
-    missing: list[NotCached] = []  # a read-only getter's misses: every rung's are named at once
-    for d in ladder:
-        ex = Example(regime, d=int(d), seeds=seeds, seed=seed)
+    examples = {int(d): Example(regime, d=int(d), seeds=seeds, seed=seed) for d in ladder}
+    for ex in examples.values():
         why = claim.applies(base_config(ex))
         if why is not None:
             raise ValueError(f"claim {claim.id} is not defined in regime {regime!r}: {why}")
-        try:
-            stats[int(d)] = claim.violation(claim_trajectory(claim, ex, get))
-        except NotCached as e:
-            missing.append(e)
-    if missing:
-        raise NotCached.join(missing)
+    # a read-only getter's misses: every rung's are named at once
+    stats = gather(lambda ex: violation(claim_trajectory(claim, ex, get)), examples)
     return fit_trend(stats, claim=claim.id, regime=regime, clause=claim.violation_clause)
 
 

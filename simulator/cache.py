@@ -122,13 +122,14 @@ def _describe(cfg: RunConfig) -> str:
     return f"d={cfg.d}, p={cfg.p}, m={cfg.m}, {cfg.steps} steps, seeds {cfg.seed}..{cfg.seed + cfg.seeds - 1}"
 
 
-def gather(get: Callable[[RunConfig], Trajectory], configs: Any) -> dict[Any, Trajectory]:
-    """{name: get(cfg)} for a mapping of configs; with a read-only getter, every missing run of the
-    group is named by one NotCached (a plain getter never raises it: the same as a dict comprehension)."""
+def gather(get: Callable[[Any], Any], items: Any) -> dict[Any, Any]:
+    """{name: get(item)} for a mapping (of configs, or of whatever `get` reads runs from); with a read-only
+    getter, every missing run of the group is named by one NotCached (a plain getter never raises it:
+    the same as a dict comprehension)."""
     out, missing = {}, []
-    for name, cfg in configs.items():
+    for name, item in items.items():
         try:
-            out[name] = get(cfg)
+            out[name] = get(item)
         except NotCached as e:
             missing.append(e)
     if missing:
@@ -262,16 +263,11 @@ class TrajectoryCache:
     def require(self, cfg: RunConfig) -> Trajectory:
         """cfg's stored trajectory (or the stored whole run serving a stopped one, as `fetch`); NotCached
         naming the key when there is none that reads whole. Never simulates, never locks, never writes."""
-        path = self.path_for(cfg)
-        try:
-            return self._load(cfg, path)
-        except (OSError, TrajectoryFileError):
-            pass
-        if cfg.stop_phases > 0:
-            with contextlib.suppress(OSError, TrajectoryFileError):
-                return self._load(cfg.replace(stop_phases=0.0), self.path_for(cfg.replace(stop_phases=0.0)))
+        found = self._stored(cfg)
+        if found is not None:
+            return found.trajectory
         self._raise_if_diverged(cfg)
-        raise NotCached([cfg], [path.stem])
+        raise NotCached([cfg], [self.key(cfg)])
 
     def publish(self, cfg: RunConfig, progress: Progress | None = None) -> bool:
         """Compute cfg's run and publish it, without the per-key lock: for a writer that is the only one
@@ -317,16 +313,10 @@ class TrajectoryCache:
         stored whole run of the same config, when there is one (it holds everything the stopped
         run would: simulator.phases).
         """
+        found = self._stored(cfg)  # missing, unreadable or damaged: decided again under the lock
+        if found is not None:
+            return found
         path = self.path_for(cfg)
-        try:
-            return Fetched(self._load(cfg, path), path, computed=False)
-        except (OSError, TrajectoryFileError):
-            pass  # missing, unreadable or damaged: decided again under the lock
-        if cfg.stop_phases > 0:  # the whole run serves a request that may stop once past its phases
-            full = cfg.replace(stop_phases=0.0)
-            full_path = self.path_for(full)
-            with contextlib.suppress(OSError, TrajectoryFileError):
-                return Fetched(self._load(full, full_path), full_path, computed=False)
         try:
             fd, waited, holder = self._lock(path.stem, notify)
         except OSError as e:
@@ -356,6 +346,16 @@ class TrajectoryCache:
             os.close(fd)  # releases the lock
 
     # ------------------------------------------------------------------ internals
+    def _stored(self, cfg: RunConfig) -> Fetched | None:
+        """cfg's entry as stored, or the stored whole run of a config with `stop_phases` (it holds
+        everything the stopped run would: simulator.phases); None when neither reads whole."""
+        candidates = [cfg, cfg.replace(stop_phases=0.0)] if cfg.stop_phases > 0 else [cfg]
+        for c in candidates:
+            path = self.path_for(c)
+            with contextlib.suppress(OSError, TrajectoryFileError):
+                return Fetched(self._load(c, path), path, computed=False)
+        return None
+
     def _load(self, cfg: RunConfig, path: Path) -> Trajectory:
         """Load an entry; one that is not a whole run of cfg counts as damaged."""
         traj = Trajectory.load(path)

@@ -427,16 +427,7 @@ def _add_sweep(sub: Any) -> None:
 
 def cmd_sweep(ns: argparse.Namespace) -> int:
     """`sweep`: check the plan, the executor and the cache folder, then run the jobs."""
-    from .sweep import (
-        PlanError,
-        SweepError,
-        SweepOptions,
-        check_cache_dir,
-        format_failures,
-        load_plan,
-        make_executor,
-        sweep,
-    )
+    from .sweep import PlanError, SweepError, SweepOptions, format_failures, load_plan, sweep
 
     for name in ("gpus_per_task", "timeout_min", "array_parallelism", "cpus_per_task"):
         low = 1 if name in ("timeout_min", "cpus_per_task") else 0
@@ -459,8 +450,7 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
     )
     try:
         plan = load_plan(ns.plan)
-        check_cache_dir(ns.cache_dir)
-        make_executor(opts, ns.log_dir or ns.cache_dir / "sweep-logs")  # refuses before anything is submitted
+        # sweep checks the cache folder and the executor before anything is submitted
         outcome = sweep(plan, ns.cache_dir, opts, say=lambda line: print(line, file=sys.stderr, flush=True))
     except (PlanError, SweepError) as e:
         return _error(str(e))

@@ -212,6 +212,8 @@ def sweep(
     cache = TrajectoryCache(root, version=plan.code_version)
     if cache.code_version != code_version():
         raise PlanError(f"the plan is for simulator code {plan.code_version}, this one is {code_version()}")
+    folder = Path(opts.log_dir) if opts.log_dir else root / "sweep-logs"
+    executor = make_executor(opts, folder)  # refuses an unknown executor, or SLURM without sbatch
     todo = missing(plan, cache)
     jobs = [job for job in plan.jobs if any(k in todo for k in job)]
     out = Outcome(jobs=len(jobs), skipped_runs=len(plan.runs) - len(todo))
@@ -221,8 +223,6 @@ def sweep(
     )
     if not jobs:
         return out
-    folder = Path(opts.log_dir) if opts.log_dir else root / "sweep-logs"
-    executor = make_executor(opts, folder)
     threads = opts.cpus_per_task
     args = [(str(root), [plan.runs[k].to_dict() for k in job if k in todo], threads) for job in jobs]
     local = executor.cluster in ("local", "debug")
@@ -233,6 +233,7 @@ def sweep(
         submitted = list(executor.map_array(run_job, *zip(*args)))
         pending = []
     last = ""
+    failed_once: dict[int, bool] = {}  # per finished job: it raised or died (its result is read once)
     while True:
         running = [j for j in submitted if not j.done()]
         while pending and len(running) < limit:  # the local executor starts every job it is given
@@ -240,7 +241,7 @@ def sweep(
             submitted.append(job)
             running.append(job)
         finished = [j for j in submitted if j.done()]
-        failed = [j for j in finished if _failed(j)]
+        failed = [j for j in finished if failed_once.setdefault(id(j), _failed(j))]
         line = (
             f"sweep: {len(finished) - len(failed)}/{len(args)} jobs done, {len(running)} running, "
             f"{len(failed)} failed; {published(plan, cache)}/{len(plan.runs)} runs cached"
