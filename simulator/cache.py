@@ -274,7 +274,9 @@ class TrajectoryCache:
         of its key (a sweep's plan gives every key to one job), on filesystems whose locks cannot be
         trusted (NFS). The entry appears whole or not at all (written to a temporary file in the same
         folder, then renamed over, which is atomic on NFS too). A run that diverges is published as
-        what it recorded before (`K.diverged.npz`), so that `require` answers as the run would. False
+        what it recorded before (`K.diverged.npz`), so that `require` answers as the run would. The
+        sidecar is written after the entry: a writer killed between the two leaves a whole entry without
+        its description (which nothing but a human reads). False
         when the entry was already there (nothing computed); a run that raises otherwise or cannot be
         stored raises (OSError)."""
         path = self.path_for(cfg)

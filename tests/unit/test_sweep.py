@@ -175,7 +175,8 @@ def test_a_job_killed_mid_run_is_resumed_without_loss_or_partial_entries(tmp_pat
     assert 1 <= len(first) < len(job)
     for k in first:  # whatever the killed job left reads whole
         assert Trajectory.load(cache / f"{k}.npz").complete
-    born = {k: (cache / f"{k}.json").stat().st_mtime_ns for k in first}
+    # the entry itself is the witness: the kill may land between it and its sidecar (written after it)
+    born = {k: (cache / f"{k}.npz").stat().st_mtime_ns for k in first}
 
     res = subprocess.run(
         [sys.executable, "-m", "simulator", "sweep", str(path), "--cache-dir", str(cache), "--executor", "local"]
@@ -187,7 +188,7 @@ def test_a_job_killed_mid_run_is_resumed_without_loss_or_partial_entries(tmp_pat
     assert res.returncode == 0, res.stderr
     assert f"{len(first)} already cached" in res.stderr
     assert keys(cache) == set(loaded.runs)
-    assert {k: (cache / f"{k}.json").stat().st_mtime_ns for k in first} == born  # not computed twice
+    assert {k: (cache / f"{k}.npz").stat().st_mtime_ns for k in first} == born  # not computed twice
     assert not list(cache.glob(".*.tmp"))  # the killed writer's temporary file was removed
     reader = TrajectoryCache(cache)
     for cfg in loaded.runs.values():
