@@ -455,7 +455,7 @@ def cmd_boundary(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """`plan`: check the options, run the certification in plan mode, write (or print) the plan."""
-    from lemmas.runplan import PlanningFailed, build_plan, describe, measured_rate, requested_runs
+    from lemmas.runplan import PlanningFailed, Throughput, build_plan, describe, requested_runs
     from reports.files import write_json_atomic
     from simulator.cache import TrajectoryCache, default_root
 
@@ -476,7 +476,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except PlanningFailed as e:
         raise UsageError(str(e)) from e
     about = {"profile": args.profile, "pytest_args": pytest_args, "cache_dir": str(cache.root)}
-    plan = build_plan(requests, cache, args.jobs, measured_rate(cache), about)
+    plan = build_plan(requests, cache, args.jobs, Throughput.from_cache(cache), about)
     print(describe(plan))
     if not args.dry_run:
         try:

@@ -17,23 +17,24 @@ later rounds add batches of 8 seeds to undecided examples, at most cap / first l
 first round's seeds of a w.h.p. example.
 
 Cost: per run 4·m·T·d·p flop per seed and network (the forward and backward GEMMs; a run stopped
-early costs less), its peak memory (simulator.memory), and hours at this machine's measured
-throughput (its cached runs' flop per second of wall time, else a float64 GEMM's; the engine runs
-within 1–9× of the GEMM floor, benchmarks/RESULTS.md). Jobs are balanced by flop (longest first,
-each to the lightest job), and every key is in exactly one job: no two jobs ever write one key.
+early costs less), its peak memory (simulator.memory), and seconds on one core at the engine's
+throughput for its dimension (`Throughput`: measured from the cache's runs where they cover that d,
+else the two-GEMM floor timed here less the engine's overhead at that d). Jobs are balanced by
+seconds (longest first, each to the lightest job), and every key is in exactly one job: no two jobs
+ever write one key.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,30 +55,91 @@ def run_flop(cfg: RunConfig) -> float:
     return 4.0 * cfg.m * cfg.steps * cfg.d * cfg.p * cfg.seeds * len(cfg.variants)
 
 
-def measured_rate(cache: TrajectoryCache, limit: int = 200) -> tuple[float, str]:
-    """(flop per second, where the figure comes from): the cache's runs (their sidecars' wall time) where
-    it holds some, else a float64 GEMM of 64 × 256 × 256 timed here."""
-    flop = wall = 0.0
-    if cache.root.is_dir():
-        for side in sorted(cache.root.glob("*.json"))[:limit]:
-            try:
-                info = json.loads(side.read_text(encoding="utf-8"))
-                cfg = RunConfig.from_dict(info["config"])
-                if float(info.get("wall_time_s") or 0) > 0:
-                    flop, wall = flop + run_flop(cfg), wall + float(info["wall_time_s"])
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-    if wall > 0:
-        return flop / wall, f"the {cache.root} cache's runs"
+def engine_overhead(d: int) -> float:
+    """The engine's wall time per run over the two-GEMM floor's at dimension d, without a measurement:
+    800/d, at least 1.5 (this 2-core machine's cached certify runs, 2026-12-05: 30x, 13x, 6.7x, 5x at
+    d = 32, 64, 128, 256 — snapshots and per-step overhead; a bare step is 1.0-1.5x the floor at
+    d = 1024, benchmarks/RESULTS.md)."""
+    return max(1.5, 800.0 / d)
+
+
+def gemm_floor(cfg: RunConfig) -> float:
+    """Flop per second of one step's two GEMMs (x·W, then the gradient's Gᵀ·x) at cfg's d, p and dtype,
+    timed here on one thread over at most 4096 rows of the batch."""
     import torch
 
-    a, b = torch.randn(64, 256, dtype=torch.float64), torch.randn(256, 256, dtype=torch.float64)
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < 0.3:
-        a @ b
-        n += 1
-    rate = 2.0 * 64 * 256 * 256 * n / (time.perf_counter() - t0)
-    return rate, "a float64 GEMM on this machine: the floor, so the hours are a lower bound (the engine is 1-9x it)"
+    rows, dtype = min(cfg.m, 4096), getattr(torch, cfg.dtype)
+    x, w, g = (
+        torch.randn(rows, cfg.d, dtype=dtype),
+        torch.randn(cfg.d, cfg.p, dtype=dtype),
+        torch.randn(rows, cfg.p, dtype=dtype),
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x @ w
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < 0.05 or n < 2:
+            x @ w
+            g.T @ x
+            n += 1
+        return 4.0 * rows * cfg.d * cfg.p * n / (time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """The engine's flop per second on one core, by dimension, for a plan's time estimates.
+
+    `measured`: flop per second of wall time of the cache's runs, per d. A run whose d lies within the
+    measured ones takes the rate of the nearest measured d at or below its own (the rate grows with d:
+    the engine is overhead-bound at small d, so this errs long); any other run takes the two-GEMM
+    floor's rate at its shape over `engine_overhead(d)`."""
+
+    measured: Mapping[int, float]
+    floor: Callable[[RunConfig], float] = gemm_floor
+
+    @classmethod
+    def from_cache(cls, cache: TrajectoryCache, limit: int = 2000) -> Throughput:
+        """Rates per d from the sidecars (config and wall time) of at most `limit` of the cache's runs."""
+        flop: dict[int, float] = {}
+        wall: dict[int, float] = {}
+        if cache.root.is_dir():
+            for side in sorted(cache.root.glob("*.json"))[:limit]:
+                try:
+                    info = json.loads(side.read_text(encoding="utf-8"))
+                    cfg = RunConfig.from_dict(info["config"])
+                    seconds = float(info.get("wall_time_s") or 0)
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+                if seconds > 0:
+                    flop[cfg.d] = flop.get(cfg.d, 0.0) + run_flop(cfg)
+                    wall[cfg.d] = wall.get(cfg.d, 0.0) + seconds
+        return cls({d: flop[d] / wall[d] for d in sorted(flop)})
+
+    def rate(self, cfg: RunConfig) -> float:
+        below = [d for d in self.measured if d <= cfg.d]
+        if below and cfg.d <= max(self.measured):
+            return self.measured[max(below)]
+        return self.floor(cfg) / engine_overhead(cfg.d)
+
+    def seconds(self, cfgs: Sequence[RunConfig]) -> list[float]:
+        """Each run's estimated seconds on one core (the floor timed once per shape)."""
+        rates: dict[tuple[int, int, int, str], float] = {}
+        out = []
+        for cfg in cfgs:
+            shape = (cfg.d, cfg.p, min(cfg.m, 4096), cfg.dtype)
+            if shape not in rates:
+                rates[shape] = self.rate(cfg)
+            out.append(run_flop(cfg) / rates[shape])
+        return out
+
+    def describe(self) -> str:
+        if not self.measured:
+            return "the two-GEMM floor timed here over the engine's overhead"
+        ds = ", ".join(f"{self.measured[d] / 1e9:.3g} at d = {d}" for d in self.measured)
+        return f"the cache's runs (GFLOP/s {ds}), beyond them the two-GEMM floor over the engine's overhead"
 
 
 def balanced_jobs(costs: Mapping[str, float], jobs: int) -> list[list[str]]:
@@ -97,45 +159,53 @@ def build_plan(
     requests: Sequence[Mapping[str, Any]],
     cache: TrajectoryCache,
     jobs: int,
-    rate: tuple[float, str],
+    speed: Throughput,
     about: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The plan file's content (schema simulator.sweep.PLAN_SCHEMA) for the requested runs."""
-    runs = []
+    cfgs = []
     for req in requests:
         cfg = RunConfig.from_dict(dict(req["config"]))
         key = cache.key(cfg)
         if key != req["key"]:
             raise PlanningFailed(f"run {req['key'][:12]}… was asked for under another key ({key[:12]}…)")
-        runs.append(
-            {
-                "key": key,
-                "config": cfg.to_dict(),
-                "device": resolved_dict(cfg)["device"],
-                "flop": run_flop(cfg),
-                "peak_bytes": sum(peak_terms(cfg).values()),
-                "requested_by": list(req.get("by", [])),
-            }
-        )
-    costs = {r["key"]: r["flop"] for r in runs}
+        cfgs.append(cfg)
+    seconds = speed.seconds(cfgs)
+    runs = [
+        {
+            "key": cache.key(cfg),
+            "config": cfg.to_dict(),
+            "device": resolved_dict(cfg)["device"],
+            "flop": run_flop(cfg),
+            "seconds": sec,
+            "peak_bytes": sum(peak_terms(cfg).values()),
+            "requested_by": list(req.get("by", [])),
+        }
+        for cfg, sec, req in zip(cfgs, seconds, requests)
+    ]
+    costs = {r["key"]: r["seconds"] for r in runs}
     split = balanced_jobs(costs, jobs) if runs else []
-    total = sum(costs.values())
+    flop = {r["key"]: r["flop"] for r in runs}
+    jobs_out = [
+        {"index": i, "keys": job, "flop": sum(flop[k] for k in job), "seconds": sum(costs[k] for k in job)}
+        for i, job in enumerate(split)
+    ]
     return {
         "schema": PLAN_SCHEMA,
         "code_version": cache.code_version,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **about,
         "runs": runs,
-        "jobs": [{"index": i, "keys": job, "flop": sum(costs[k] for k in job)} for i, job in enumerate(split)],
+        "jobs": jobs_out,
         "totals": {
             "runs": len(runs),
             "jobs": len(split),
-            "flop": total,
-            "largest_job_flop": max((sum(costs[k] for k in job) for job in split), default=0.0),
+            "flop": sum(flop.values()),
+            "seconds": sum(costs.values()),
+            "largest_job_seconds": max((j["seconds"] for j in jobs_out), default=0.0),
             "peak_bytes_max": max((r["peak_bytes"] for r in runs), default=0),
-            "rate_flops": rate[0],
-            "rate_from": rate[1],
-            "hours_one_worker": total / rate[0] / 3600 if rate[0] > 0 else math.inf,
+            "rates_measured": {str(d): r for d, r in speed.measured.items()},
+            "rate_from": speed.describe(),
         },
     }
 
@@ -176,15 +246,13 @@ def describe(plan: Mapping[str, Any]) -> str:
     t = plan["totals"]
     if not t["runs"]:
         return "plan: no run to compute: the certification will only read the cache (--require-cached passes)"
-    hours = t["hours_one_worker"]
     return "\n".join(
         [
             f"plan: {t['runs']} runs in {t['jobs']} jobs (profile {plan.get('profile')}), "
-            f"{t['flop'] / 1e12:.2f} TFLOP in all, the largest job {t['largest_job_flop'] / 1e12:.2f} TFLOP",
+            f"{t['flop'] / 1e12:.2f} TFLOP in all",
             f"  peak memory of the largest run: {t['peak_bytes_max'] / 2**30:.2f} GiB",
-            f"  at {t['rate_flops'] / 1e9:.2f} GFLOP/s (measured from {t['rate_from']}): "
-            f"{hours:.2f} h on one worker, {hours * t['largest_job_flop'] / max(t['flop'], 1):.2f} h with "
-            f"every job on a worker of its own",
+            f"  estimated {t['seconds'] / 3600:.2f} h on one core, {t['largest_job_seconds'] / 3600:.2f} h with "
+            f"every job on a core of its own (rates: {t['rate_from']})",
             "  this is one round: the sequential rule then adds seeds where it cannot decide yet "
             "(plan again after the sweep; at most 4x a w.h.p. example's first look)",
         ]

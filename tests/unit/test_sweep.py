@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lemmas.runplan import balanced_jobs, build_plan
+from lemmas.runplan import Throughput, balanced_jobs, build_plan, engine_overhead, gemm_floor
 from simulator import SimulationDiverged, paper, run
 from simulator.cache import NotCached, TrajectoryCache
 from simulator.sweep import PlanError, load_plan
@@ -151,7 +151,7 @@ def small_plan(tmp_path: Path, n: int, steps: int | list[int]) -> Path:
     each = steps if isinstance(steps, list) else [steps] * n
     cfgs = [paper(24, seeds=2, seed=10 * i).replace(steps=each[i], snapshots=5) for i in range(n)]
     reqs = [{"key": cache.key(c), "config": c.to_dict(), "by": ["test"]} for c in cfgs]
-    data = build_plan(reqs, cache, 2, (1e9, "a guess"), {"profile": "test"})
+    data = build_plan(reqs, cache, 2, Throughput({24: 1e9}), {"profile": "test"})
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(data))
     return path
@@ -201,7 +201,7 @@ def test_a_failed_job_is_reported_with_its_undone_keys(tmp_path: Path) -> None:
     huge = fine.replace(steps=10**8)  # the job refuses it before it starts (MemoryBudgetError: ~170 GiB)
     reqs = [{"key": cache.key(c), "config": c.to_dict()} for c in (huge, fine)]
     path = tmp_path / "plan.json"
-    path.write_text(json.dumps(build_plan(reqs, cache, 2, (1e9, "a guess"), {})))
+    path.write_text(json.dumps(build_plan(reqs, cache, 2, Throughput({24: 1e9}), {})))
     key = cache.key(huge)
     res = subprocess.run(
         [sys.executable, "-m", "simulator", "sweep", str(path), "--cache-dir", str(tmp_path / "c")]
@@ -258,7 +258,7 @@ def test_bad_input_is_refused_before_anything_is_submitted(tmp_path: Path) -> No
 def test_plan_dry_run_prints_the_cost_and_writes_nothing(repo: pytest.Pytester) -> None:
     res = cli(repo, "lemmas", "plan", *CERTIFY, "--cache-dir", "c", "--dry-run")
     assert res.returncode == 0, res.stderr
-    assert "runs in" in res.stdout and "TFLOP" in res.stdout and "h on one worker" in res.stdout
+    assert all(s in res.stdout for s in ("runs in", "TFLOP", "h on one core", "two-GEMM floor"))
     assert not (repo.path / "plan.json").exists()
     bad = cli(repo, "lemmas", "plan", "--regimes", "nosuch", "--cache-dir", "c", "--dry-run")
     assert bad.returncode == 2 and "unknown regime(s) nosuch" in bad.stderr
@@ -274,6 +274,40 @@ def test_jobs_are_balanced_and_give_every_key_to_one_job() -> None:
     loads = [sum(costs[k] for k in j) for j in jobs]
     assert max(loads) - min(loads) <= max(costs.values())
     assert balanced_jobs(costs, 50) == [[k] for k in sorted(costs, key=lambda k: (-costs[k], k))]
+
+
+def test_throughput_reads_the_cache_per_d_and_times_the_floor_beyond_it(tmp_path: Path) -> None:
+    """A run takes the measured rate of the nearest cached d at or below its own; outside the cached
+    dimensions, the two-GEMM floor's over the engine's overhead at its d."""
+    cache = TrajectoryCache(tmp_path)
+    for i, (d, wall) in enumerate([(32, 10.0), (32, 30.0), (128, 5.0), (64, 0.0)]):  # d = 64: no wall time
+        cfg = paper(d, seeds=2)
+        side = {"config": cfg.to_dict(), "wall_time_s": wall}
+        (tmp_path / f"{i:064x}.json").write_text(json.dumps(side))
+    (tmp_path / f"{9:064x}.json").write_text("{not json")  # a torn sidecar is skipped
+    speed = Throughput.from_cache(cache)
+    flop32 = 2 * 4.0 * paper(32, seeds=2).m * paper(32).steps * 32 * paper(32).p * 2
+    assert list(speed.measured) == [32, 128]
+    assert speed.measured[32] == pytest.approx(flop32 / 40.0)
+    floor = Throughput(speed.measured, floor=lambda cfg: 1e10)
+    assert floor.rate(paper(96)) == speed.measured[32]  # nearest measured d below 96
+    assert floor.rate(paper(128)) == speed.measured[128]
+    assert floor.rate(paper(16)) == pytest.approx(1e10 / engine_overhead(16))  # below every measured d
+    assert floor.rate(paper(1024)) == pytest.approx(1e10 / 1.5)  # beyond: near the floor
+    assert Throughput({}).describe().startswith("the two-GEMM floor")
+    assert 1e7 < gemm_floor(paper(64)) < 1e13  # a real timing on this machine, one thread
+
+
+def test_jobs_of_a_plan_are_balanced_by_estimated_seconds(tmp_path: Path) -> None:
+    cache = TrajectoryCache(tmp_path)
+    cfgs = [paper(d, seeds=2, seed=10 * i) for i, d in enumerate((16, 16, 16, 64))]  # d = 64 outweighs 3 × d = 16
+    reqs = [{"key": cache.key(c), "config": c.to_dict()} for c in cfgs]
+    plan = build_plan(reqs, cache, 2, Throughput({16: 1e9, 64: 1e9}), {})
+    big = cache.key(cfgs[-1])
+    assert [len(j["keys"]) for j in plan["jobs"]] == [1, 3] and plan["jobs"][0]["keys"] == [big]
+    t = plan["totals"]
+    assert t["seconds"] == pytest.approx(sum(r["flop"] for r in plan["runs"]) / 1e9)
+    assert t["largest_job_seconds"] == plan["jobs"][0]["seconds"] == pytest.approx(plan["runs"][-1]["flop"] / 1e9)
 
 
 def test_require_reads_a_whole_run_for_a_stopped_one_and_names_a_missing_one(tmp_path: Path) -> None:
