@@ -63,12 +63,21 @@ def engine_overhead(d: int) -> float:
     return max(1.5, 800.0 / d)
 
 
+FLOOR_ROWS = 4096  # the most batch rows `gemm_floor` times: its rate no longer depends on m there
+
+
+def floor_shape(cfg: RunConfig) -> tuple[int, int, int, str]:
+    """What `gemm_floor`'s rate depends on: d, p, the rows it times, dtype."""
+    return cfg.d, cfg.p, min(cfg.m, FLOOR_ROWS), cfg.dtype
+
+
 def gemm_floor(cfg: RunConfig) -> float:
     """Flop per second of one step's two GEMMs (x·W, then the gradient's Gᵀ·x) at cfg's d, p and dtype,
-    timed here on one thread over at most 4096 rows of the batch."""
+    timed here on one thread over at most FLOOR_ROWS rows of the batch."""
     import torch
 
-    rows, dtype = min(cfg.m, 4096), getattr(torch, cfg.dtype)
+    _, _, rows, _ = floor_shape(cfg)
+    dtype = getattr(torch, cfg.dtype)
     x, w, g = (
         torch.randn(rows, cfg.d, dtype=dtype),
         torch.randn(cfg.d, cfg.p, dtype=dtype),
@@ -129,7 +138,7 @@ class Throughput:
         rates: dict[tuple[int, int, int, str], float] = {}
         out = []
         for cfg in cfgs:
-            shape = (cfg.d, cfg.p, min(cfg.m, 4096), cfg.dtype)
+            shape = floor_shape(cfg)
             if shape not in rates:
                 rates[shape] = self.rate(cfg)
             out.append(run_flop(cfg) / rates[shape])
@@ -163,17 +172,14 @@ def build_plan(
     about: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The plan file's content (schema simulator.sweep.PLAN_SCHEMA) for the requested runs."""
-    cfgs = []
-    for req in requests:
-        cfg = RunConfig.from_dict(dict(req["config"]))
-        key = cache.key(cfg)
-        if key != req["key"]:
+    cfgs = [RunConfig.from_dict(dict(req["config"])) for req in requests]
+    for req, cfg in zip(requests, cfgs):
+        if (key := cache.key(cfg)) != req["key"]:
             raise PlanningFailed(f"run {req['key'][:12]}… was asked for under another key ({key[:12]}…)")
-        cfgs.append(cfg)
     seconds = speed.seconds(cfgs)
     runs = [
         {
-            "key": cache.key(cfg),
+            "key": req["key"],
             "config": cfg.to_dict(),
             "device": resolved_dict(cfg)["device"],
             "flop": run_flop(cfg),
