@@ -139,12 +139,19 @@ def check_cache_dir(root: Path) -> None:
 
 
 def make_executor(opts: SweepOptions, folder: Path) -> Any:
-    """The submitit executor of `opts` (SweepError: unknown executor, or SLURM asked for without sbatch)."""
+    """The submitit executor of `opts` (SweepError: unknown executor, SLURM asked for without sbatch, or
+    no submitit installed)."""
     if opts.executor not in EXECUTORS:
         raise SweepError(f"--executor {opts.executor!r} is not one of {', '.join(EXECUTORS)}")
     if opts.executor == "slurm" and shutil.which("sbatch") is None:
         raise SweepError("--executor slurm: no `sbatch` on this machine's PATH; use --executor local (or auto)")
-    import submitit
+    try:
+        import submitit
+    except ImportError as e:
+        raise SweepError(
+            f"a sweep runs its jobs through submitit, which {sys.executable} cannot import ({e}); "
+            "run ./setup.sh again, or `pip install 'submitit>=1.5'`"
+        ) from e
 
     ex = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=None if opts.executor == "auto" else opts.executor)
     params: dict[str, Any] = {

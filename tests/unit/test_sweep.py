@@ -19,7 +19,7 @@ import pytest
 from lemmas.runplan import Throughput, balanced_jobs, build_plan, engine_overhead, gemm_floor
 from simulator import SimulationDiverged, paper, run
 from simulator.cache import NotCached, TrajectoryCache
-from simulator.sweep import PlanError, load_plan
+from simulator.sweep import PlanError, SweepError, SweepOptions, load_plan, make_executor
 from simulator.trajectory import Trajectory
 
 CONFTEST = '''
@@ -255,6 +255,13 @@ def test_bad_input_is_refused_before_anything_is_submitted(tmp_path: Path) -> No
         assert not (tmp_path / "c" / "sweep-logs").exists()  # nothing submitted
     with pytest.raises(PlanError, match="no plan file"):
         load_plan(tmp_path / "none.json")
+
+
+def test_an_environment_without_submitit_is_told_how_to_fix_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "submitit", None)  # `import submitit` raises ImportError
+    with pytest.raises(SweepError, match=r"submitit, which .* cannot import .*run \./setup\.sh again"):
+        make_executor(SweepOptions(executor="local"), tmp_path / "logs")
+    assert not (tmp_path / "logs").exists()
 
 
 def test_plan_dry_run_prints_the_cost_and_writes_nothing(repo: pytest.Pytester) -> None:
