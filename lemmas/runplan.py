@@ -76,12 +76,12 @@ def gemm_floor(cfg: RunConfig) -> float:
     timed here on one thread over at most FLOOR_ROWS rows of the batch."""
     import torch
 
-    _, _, rows, _ = floor_shape(cfg)
-    dtype = getattr(torch, cfg.dtype)
+    d, p, rows, dtype_name = floor_shape(cfg)  # the rate depends on these only: Throughput caches it by them
+    dtype = getattr(torch, dtype_name)
     x, w, g = (
-        torch.randn(rows, cfg.d, dtype=dtype),
-        torch.randn(cfg.d, cfg.p, dtype=dtype),
-        torch.randn(rows, cfg.p, dtype=dtype),
+        torch.randn(rows, d, dtype=dtype),
+        torch.randn(d, p, dtype=dtype),
+        torch.randn(rows, p, dtype=dtype),
     )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -92,7 +92,7 @@ def gemm_floor(cfg: RunConfig) -> float:
             x @ w
             g.T @ x
             n += 1
-        return 4.0 * rows * cfg.d * cfg.p * n / (time.perf_counter() - t0)
+        return 4.0 * rows * d * p * n / (time.perf_counter() - t0)
     finally:
         torch.set_num_threads(threads)
 
